@@ -1,0 +1,544 @@
+"""Scores predict.py's picture pipeline on realistic pictures of handwritten digits.
+
+Builds (once per seed) a set of pictures with known labels, then reads them with the model
+twice: through digit_image.normalize(), as predict.py does, and through the naive pipeline
+"convert to grey, resize to 28x28, invert". Also reports the speed of predict.py's path.
+
+How the set is made (everything drawn from numpy's generator seeded by --seed):
+- Shapes. Half of the digits are drawn by a stroke model: each digit has two or three
+  templates of pen strokes (control points of Catmull-Rom curves in a unit box); each copy
+  jitters the points, scales the width, slants and rotates the whole, and draws every stroke
+  with a round pen whose width varies along it. The other half are digits of the MNIST *test*
+  split (never used in training), cropped, enlarged with bicubic interpolation and cut at a
+  random grey level, which makes their strokes thinner or thicker.
+- Capture. Each picture takes one of six styles, in proportions given by STYLES:
+  photo   phone photo: tinted, textured paper; uneven lighting and often a soft shadow;
+          black, blue, red, green or pencil ink; off-centre, rotated, blurred, sensor noise;
+          JPEG of quality 55-90; a third are stored sideways with an EXIF orientation tag
+  scan    white paper, thin pen, 1200-2000 pixels; 8- or 16-bit PNG, TIFF or JPEG
+  marker  a photo of thick marker strokes
+  canvas  paint-app drawing on a transparent canvas: any ink colour (white too), the
+          transparent pixels holding black, white, the ink colour or noise; PNG, WebP or GIF
+  paint   paint-app drawing on white, thick brush; PNG, BMP, GIF or WebP
+  dark    white-on-black canvas (PNG) or chalk on a blackboard photo (JPEG)
+  Each digit also gets a clean rendering: its ink alone fitted into 28x28 by
+  digit_image.to_mnist(), which measures how readable the shape itself is.
+
+Reads:  ../shared/mnist/t10k-*.gz (the MNIST test split) and models/digit_cnn.keras
+Writes: OUT/ (pictures, labels.csv, clean.npz), OUT/throughput/ (MNIST test digits as
+        28x28 PNG files, to time the pipeline and check it leaves MNIST's own form unchanged)
+        and reports/custom_images.json
+
+    python benchmarks/custom_images.py                       # development set, seed 0
+    python benchmarks/custom_images.py --seed 1 --out runs/custom_eval_heldout \\
+        --report reports/custom_images_heldout.json          # held out, run once at the end
+"""
+
+import argparse
+import csv
+import gzip
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import common  # noqa: E402  (the project root is only on the path from here on)
+import digit_image  # noqa: E402
+import predict  # noqa: E402
+
+MNIST_DIR = Path("../shared/mnist")
+STYLES = {"photo": 0.35, "scan": 0.15, "marker": 0.1, "canvas": 0.2, "paint": 0.1, "dark": 0.1}
+INK_COLOURS = {
+    "black": (25, 25, 35),
+    "blue": (25, 45, 150),
+    "red": (175, 30, 40),
+    "green": (20, 95, 55),
+    "pencil": (95, 95, 100),
+}
+
+# Control points of each digit's pen strokes: x to the right, y downwards, height 1 and width
+# about 0.6. A template is a list of strokes; a corner is where two strokes meet.
+TEMPLATES = {
+    0: [
+        [[(0.33, 0.0), (0.1, 0.15), (0.02, 0.5), (0.12, 0.88), (0.34, 1.0), (0.56, 0.84),
+          (0.62, 0.48), (0.53, 0.12), (0.33, 0.0), (0.2, 0.06)]],
+        [[(0.4, 0.02), (0.15, 0.1), (0.05, 0.45), (0.15, 0.9), (0.38, 0.98), (0.58, 0.75),
+          (0.6, 0.35), (0.48, 0.05), (0.3, 0.04)]],
+    ],
+    1: [
+        [[(0.34, 0.0), (0.3, 1.0)]],
+        [[(0.12, 0.2), (0.38, 0.0), (0.32, 1.0)]],
+        [[(0.4, 0.0), (0.33, 0.5), (0.25, 1.0)]],
+    ],
+    2: [
+        [[(0.06, 0.25), (0.22, 0.03), (0.46, 0.02), (0.58, 0.22), (0.5, 0.45), (0.27, 0.72),
+          (0.04, 0.97)], [(0.04, 0.97), (0.36, 0.95), (0.64, 0.97)]],
+        [[(0.1, 0.18), (0.32, 0.0), (0.55, 0.12), (0.52, 0.4), (0.1, 0.9), (0.06, 1.0),
+          (0.2, 0.9)], [(0.2, 0.9), (0.45, 0.93), (0.65, 0.9)]],
+    ],
+    3: [
+        [[(0.06, 0.12), (0.3, 0.0), (0.52, 0.08), (0.55, 0.28), (0.28, 0.47)],
+         [(0.28, 0.47), (0.55, 0.6), (0.58, 0.83), (0.35, 1.0), (0.04, 0.9)]],
+        [[(0.08, 0.05), (0.55, 0.04), (0.3, 0.42)],
+         [(0.3, 0.42), (0.58, 0.6), (0.55, 0.88), (0.3, 1.0), (0.05, 0.88)]],
+    ],
+    4: [
+        [[(0.42, 0.0), (0.04, 0.66)], [(0.04, 0.66), (0.66, 0.64)], [(0.5, 0.3), (0.48, 1.0)]],
+        [[(0.1, 0.0), (0.06, 0.55)], [(0.06, 0.55), (0.62, 0.53)], [(0.54, 0.02), (0.5, 1.0)]],
+    ],
+    5: [
+        [[(0.58, 0.02), (0.12, 0.03)], [(0.12, 0.03), (0.08, 0.45)],
+         [(0.08, 0.45), (0.35, 0.37), (0.58, 0.55), (0.58, 0.8), (0.35, 1.0), (0.04, 0.9)]],
+        [[(0.14, 0.02), (0.1, 0.45)],
+         [(0.1, 0.45), (0.38, 0.38), (0.6, 0.6), (0.52, 0.9), (0.28, 1.0), (0.04, 0.88)],
+         [(0.16, 0.02), (0.62, 0.0)]],
+    ],
+    6: [
+        [[(0.52, 0.0), (0.25, 0.2), (0.07, 0.55), (0.12, 0.87), (0.33, 1.0), (0.55, 0.85),
+          (0.55, 0.62), (0.32, 0.5), (0.1, 0.66)]],
+        [[(0.45, 0.0), (0.2, 0.35), (0.08, 0.75), (0.3, 1.0), (0.55, 0.82), (0.45, 0.55),
+          (0.2, 0.6), (0.1, 0.78)]],
+    ],
+    7: [
+        [[(0.04, 0.05), (0.62, 0.04)], [(0.62, 0.04), (0.4, 0.5), (0.26, 1.0)]],
+        [[(0.06, 0.14), (0.1, 0.02), (0.6, 0.03)], [(0.6, 0.03), (0.36, 0.55), (0.3, 1.0)]],
+    ],
+    8: [
+        [[(0.52, 0.1), (0.3, 0.0), (0.1, 0.12), (0.15, 0.35), (0.33, 0.5), (0.55, 0.66),
+          (0.58, 0.87), (0.33, 1.0), (0.08, 0.87), (0.12, 0.65), (0.33, 0.5), (0.5, 0.35),
+          (0.55, 0.15), (0.4, 0.02)]],
+        [[(0.3, 0.48), (0.08, 0.3), (0.2, 0.02), (0.45, 0.05), (0.5, 0.28), (0.3, 0.48),
+          (0.08, 0.7), (0.22, 0.98), (0.5, 0.95), (0.55, 0.72), (0.3, 0.48)]],
+    ],
+    9: [
+        [[(0.56, 0.22), (0.36, 0.44), (0.1, 0.36), (0.1, 0.1), (0.35, 0.0), (0.56, 0.12),
+          (0.58, 0.3)], [(0.58, 0.3), (0.52, 0.7), (0.44, 1.0)]],
+        [[(0.55, 0.1), (0.3, 0.0), (0.08, 0.2), (0.25, 0.42), (0.55, 0.25)],
+         [(0.55, 0.05), (0.55, 0.55), (0.5, 1.0)]],
+    ],
+}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/custom_eval"), help="set folder")
+    parser.add_argument("--seed", type=int, default=0, help="0 for development; 1 is held out")
+    parser.add_argument("--count", type=int, default=400, help="pictures in the set")
+    parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
+    parser.add_argument("--mnist-dir", type=Path, default=MNIST_DIR, help="MNIST .gz files")
+    parser.add_argument("--throughput-count", type=int, default=2000, help="28x28 PNG files")
+    parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "custom_images.json")
+    parser.add_argument("--force", action="store_true", help="rebuild the set even if present")
+    common.add_debug_flag(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    x_test, y_test = load_mnist_test(args.mnist_dir)
+    if args.force or not is_built(args.out, args.seed, args.count):
+        print(f"building {args.count} pictures in {args.out} (seed {args.seed})...")
+        build_set(args.out, args.seed, args.count, x_test, y_test)
+    throughput_dir = args.out / "throughput"
+    if not (throughput_dir / "labels.csv").is_file():
+        write_mnist_pngs(throughput_dir, x_test[: args.throughput_count], y_test)
+
+    predict_images = common.load_classifier(args.model)
+    rows = read_labels(args.out / "labels.csv")
+    paths = [args.out / row["file"] for row in rows]
+    labels = np.array([int(row["label"]) for row in rows])
+
+    pipeline, failures, seconds = read_with_pipeline(paths, predict_images)
+    naive = predict_images(np.stack([naive_pipeline(p) for p in paths])).argmax(axis=1)
+    with np.load(args.out / "clean.npz") as clean:
+        shapes = predict_images(clean["images"]).argmax(axis=1)
+
+    mnist_rows = read_labels(throughput_dir / "labels.csv")
+    mnist_paths = [throughput_dir / row["file"] for row in mnist_rows]
+    mnist_labels = np.array([int(row["label"]) for row in mnist_rows])
+    mnist_predictions, _, mnist_seconds = read_with_pipeline(mnist_paths, predict_images)
+
+    results = {
+        "set": str(args.out),
+        "seed": args.seed,
+        "pictures": len(paths),
+        "model": str(args.model),
+        "pipeline": score(pipeline, labels),
+        "naive": score(naive, labels),
+        "clean_shapes": score(shapes, labels),
+        "error_ratio_naive_over_pipeline": round(
+            int((naive != labels).sum()) / max(int((pipeline != labels).sum()), 1), 2
+        ),
+        "pipeline_by_style": by_style(pipeline, labels, rows),
+        "naive_by_style": by_style(naive, labels, rows),
+        "unreadable": failures,
+        "pipeline_errors": [
+            {"file": row["file"], "label": int(label), "predicted": int(guess)}
+            for row, label, guess in zip(rows, labels, pipeline)
+            if guess != label
+        ],
+        "speed": {
+            "machine": "2-core CPU",
+            "custom_pictures_per_second": round(len(paths) / seconds, 1),
+            "mnist_png_files_per_second": round(len(mnist_paths) / mnist_seconds, 1),
+            "note": "reading, normalizing and classifying in batches of 256; no start-up",
+        },
+        "mnist_test_pngs": {
+            "files": len(mnist_paths),
+            **score(mnist_predictions, mnist_labels),
+        },
+    }
+    common.write_json(args.report, results)
+    print_summary(results)
+    print(f"wrote {args.report}")
+    return common.EXIT_OK
+
+
+def read_with_pipeline(paths, predict_images, batch_size=256):
+    """predict.py's path: digit_image.normalize() on each file, the model on each batch.
+
+    Returns (predicted digits with -1 for unreadable pictures, failures, seconds taken).
+    """
+    started = time.perf_counter()
+    predictions, failures = [], []
+    for start in range(0, len(paths), batch_size):
+        pictures = [predict.read_picture(p, None, multi=False) for p in paths[start:start + batch_size]]
+        good = [picture["images"][0] for picture in pictures if picture["error"] is None]
+        guesses = iter(predict_images(np.stack(good)).argmax(axis=1)) if good else iter(())
+        for picture in pictures:
+            if picture["error"] is None:
+                predictions.append(int(next(guesses)))
+            else:
+                predictions.append(-1)
+                failures.append({"file": Path(picture["path"]).name, "error": picture["error"]})
+    return np.array(predictions), failures, time.perf_counter() - started
+
+
+def naive_pipeline(path):
+    """What a first attempt does: grey, squeeze to 28x28, invert (assumes dark ink on white)."""
+    with Image.open(path) as image:
+        return 255 - np.asarray(image.convert("L").resize((28, 28)))
+
+
+def score(predictions, labels):
+    errors = int((predictions != labels).sum())
+    return {"accuracy": round(1 - errors / len(labels), 4), "errors": errors}
+
+
+def by_style(predictions, labels, rows):
+    styles = np.array([row["style"] for row in rows])
+    return {
+        style: score(predictions[styles == style], labels[styles == style])
+        for style in sorted(set(styles))
+    }
+
+
+def print_summary(results):
+    print(f"{results['pictures']} pictures ({results['set']}, seed {results['seed']})")
+    for name in ("pipeline", "naive", "clean_shapes"):
+        outcome = results[name]
+        print(f"  {name:<13} accuracy {outcome['accuracy']:.2%}  ({outcome['errors']} errors)")
+    print(f"  naive makes {results['error_ratio_naive_over_pipeline']}x the pipeline's errors")
+    for style, outcome in results["pipeline_by_style"].items():
+        naive = results["naive_by_style"][style]["accuracy"]
+        print(f"    {style:<7} pipeline {outcome['accuracy']:.1%}  naive {naive:.1%}")
+    mnist = results["mnist_test_pngs"]
+    print(f"  MNIST test digits as PNG files: accuracy {mnist['accuracy']:.2%}")
+    speed = results["speed"]
+    print(
+        f"  speed: {speed['custom_pictures_per_second']} custom pictures/s, "
+        f"{speed['mnist_png_files_per_second']} 28x28 PNG files/s"
+    )
+
+
+# --- Building the set ---------------------------------------------------------------------
+
+
+def load_mnist_test(folder):
+    images_path, labels_path = folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
+    if not images_path.is_file() or not labels_path.is_file():
+        raise common.UserError(f"MNIST test split not found in {folder} (use --mnist-dir)")
+    with gzip.open(images_path) as file:
+        images = np.frombuffer(file.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(labels_path) as file:
+        labels = np.frombuffer(file.read(), np.uint8, offset=8)
+    return images, labels
+
+
+def is_built(folder, seed, count):
+    rows = read_labels(folder / "labels.csv") if (folder / "labels.csv").is_file() else []
+    return (
+        len(rows) == count
+        and all(row["seed"] == str(seed) for row in rows)
+        and (folder / "clean.npz").is_file()
+        and all((folder / row["file"]).is_file() for row in rows)
+    )
+
+
+def read_labels(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def build_set(folder, seed, count, x_test, y_test):
+    """Draws count pictures; writes them, labels.csv and clean.npz (the clean renderings)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    styles = rng.choice(list(STYLES), size=count, p=list(STYLES.values()))
+    rows, clean = [], []
+    for index, style in enumerate(styles):
+        if index % 2 == 0:
+            label, source = int(rng.integers(10)), "strokes"
+
+            def shape(height, pen, label=label):
+                return stroke_digit(label, height, pen, rng)
+        else:
+            test_index = int(rng.integers(len(x_test)))
+            label, source = int(y_test[test_index]), f"mnist-test-{test_index}"
+
+            def shape(height, pen, image=x_test[test_index]):
+                return mnist_digit(image, height, pen, rng)
+
+        picture, suffix, exif, ink = draw_picture(style, shape, rng)
+        name = f"{index:04d}_{style}{suffix.replace('.png16', '.png')}"
+        save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
+        clean.append(digit_image.to_mnist(ink, ink > 0.5))
+        rows.append({"file": name, "label": label, "style": style, "source": source, "seed": seed})
+    np.savez_compressed(folder / "clean.npz", images=np.stack(clean))
+    with open(folder / "labels.csv", "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_mnist_pngs(folder, images, labels):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "labels.csv", "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["file", "label"])
+        for index, image in enumerate(images):
+            Image.fromarray(image).save(folder / f"{index:05d}.png")
+            writer.writerow([f"{index:05d}.png", int(labels[index])])
+
+
+def stroke_digit(digit, height, width_range, rng):
+    """Renders one handwritten-looking digit: float32 ink coverage in 0..1, height pixels tall.
+
+    width_range is the pen width as a fraction of the height. The result has a margin of one
+    pen width around the ink.
+    """
+    strokes = TEMPLATES[digit][rng.integers(len(TEMPLATES[digit]))]
+    width_scale, slant, angle = rng.uniform(0.8, 1.2), rng.uniform(-0.3, 0.25), rng.normal(0, 0.06)
+    # One offset per control point, shared where two strokes meet so corners stay joined.
+    offsets = {}
+    curves = []
+    for stroke in strokes:
+        points = []
+        for x, y in stroke:
+            dx, dy = offsets.setdefault((x, y), rng.normal(0, 0.025, 2))
+            x, y = (x + dx) * width_scale, y + dy
+            x += slant * (1 - y)
+            points.append((x * np.cos(angle) - y * np.sin(angle), x * np.sin(angle) + y * np.cos(angle)))
+        curves.append(catmull_rom(np.array(points)))
+    pen = rng.uniform(*width_range)
+    return draw_strokes(curves, height, pen, rng)
+
+
+def catmull_rom(points, steps=24):
+    """A smooth curve through the points (their ends repeated): (N, 2) array."""
+    padded = np.vstack([points[:1], points, points[-1:]])
+    t = np.linspace(0, 1, steps, endpoint=False)[:, None]
+    pieces = []
+    for p0, p1, p2, p3 in zip(padded, padded[1:], padded[2:], padded[3:]):
+        pieces.append(
+            0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
+                   + (3 * p1 - p0 - 3 * p2 + p3) * t**3)
+        )
+    return np.vstack([*pieces, points[-1:]])
+
+
+def draw_strokes(curves, height, pen, rng, supersample=3):
+    """Draws curves (unit-height coordinates) with a round pen, anti-aliased by supersampling."""
+    everything = np.vstack(curves)
+    low, high = everything.min(axis=0), everything.max(axis=0)
+    scale = height / (high[1] - low[1])
+    pen_pixels = max(pen * height, 1.0)
+    margin = pen_pixels + 2
+    size = ((high - low) * scale + 2 * margin).astype(int) + 1
+    canvas = Image.new("L", tuple(size * supersample), 0)
+    draw = ImageDraw.Draw(canvas)
+    for curve in curves:
+        points = ((curve - low) * scale + margin) * supersample
+        # The pen presses harder and lighter along the stroke: width varies by up to 25%.
+        pressure = 1 + 0.25 * np.sin(np.linspace(0, rng.uniform(2, 6), len(points)) + rng.uniform(0, 6))
+        for start in range(0, len(points) - 1, 6):
+            chunk = [tuple(p) for p in points[start : start + 7]]
+            width = max(1, round(pen_pixels * supersample * pressure[start]))
+            draw.line(chunk, fill=255, width=width, joint="curve")
+            x, y = chunk[0]
+            draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+        x, y = points[-1]
+        draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+    small = canvas.resize(tuple(size), Image.Resampling.BOX)
+    return np.asarray(small, dtype=np.float32) / 255
+
+
+def mnist_digit(image, height, pen, rng):
+    """An MNIST test digit enlarged to height pixels, cut at a grey level that suits the pen.
+
+    pen is the (low, high) pen width as a fraction of the height: MNIST's own strokes are
+    about 0.12, so a thin pen cuts high (thin strokes) and a marker cuts low.
+    """
+    rows, columns = np.nonzero(image)
+    crop = image[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+    scale = height / crop.shape[0]
+    size = (max(1, round(crop.shape[1] * scale)), round(height))
+    big = np.asarray(Image.fromarray(crop).resize(size, Image.Resampling.BICUBIC), np.float32) / 255
+    # A higher cut makes thinner strokes; the ramp keeps the edges anti-aliased.
+    cut = rng.uniform(0.55, 0.7) if pen[1] <= 0.07 else rng.uniform(0.3, 0.5) if pen[0] >= 0.1 else rng.uniform(0.4, 0.6)
+    ink = np.clip((big - cut) / 0.2 + 0.5, 0, 1)
+    margin = max(2, round(0.1 * height))
+    return np.pad(ink, margin)
+
+
+def draw_picture(style, shape, rng):
+    """Returns (PIL picture, file suffix, EXIF orientation or None, the clean ink)."""
+    if style in ("photo", "marker"):
+        thin = style == "photo" and rng.random() < 0.5
+        pen = (0.03, 0.07) if thin else (0.07, 0.12) if style == "photo" else (0.13, 0.2)
+        size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
+        ink = shape(rng.uniform(0.25, 0.7) * min(size), pen)
+        colour = INK_COLOURS[rng.choice(list(INK_COLOURS))]
+        picture = photograph(ink, size, colour, rng)
+        exif = int(rng.choice([3, 6, 8])) if rng.random() < 1 / 3 else None
+        return picture, ".jpg", exif, ink
+    if style == "scan":
+        size = (int(rng.integers(1200, 2000)), int(rng.integers(1200, 2000)))
+        ink = shape(rng.uniform(0.15, 0.4) * min(size), (0.02, 0.05))
+        colour = INK_COLOURS[rng.choice(["black", "blue"])]
+        picture = photograph(ink, size, colour, rng, lighting=0.05, shadow=0, blur=0.8)
+        suffix = str(rng.choice([".png", ".png16", ".tif", ".jpg"]))
+        return picture, suffix, None, ink
+    if style == "canvas":
+        size = int(rng.integers(200, 600))
+        ink = shape(rng.uniform(0.5, 0.85) * size, (0.06, 0.15))
+        colour = tuple(int(c) for c in rng.choice([(0, 0, 0), (255, 255, 255), (220, 30, 30), (30, 60, 220), (30, 160, 60)]))
+        alpha = place(ink, (size, size), rng)
+        hidden = rng.choice(["black", "white", "ink", "noise"])
+        rgb = {
+            "black": np.zeros((size, size, 3)),
+            "white": np.full((size, size, 3), 255.0),
+            "ink": np.broadcast_to(colour, (size, size, 3)),
+            "noise": rng.integers(0, 256, (size, size, 3)),
+        }[hidden]
+        # Opaque pixels show the ink colour; transparent ones keep whatever the app left.
+        rgb = np.where(alpha[..., None] > 0, colour, rgb)
+        rgba = np.dstack([rgb, alpha * 255]).round().astype(np.uint8)
+        return Image.fromarray(rgba, "RGBA"), str(rng.choice([".png", ".webp", ".gif"])), None, ink
+    if style == "paint":
+        size = int(rng.integers(200, 600))
+        ink = shape(rng.uniform(0.5, 0.85) * size, (0.07, 0.16))
+        colour = np.array(INK_COLOURS[rng.choice(["black", "blue", "red"])], np.float32)
+        coverage = place(ink, (size, size), rng)[..., None]
+        rgb = 255 * (1 - coverage) + colour * coverage
+        return Image.fromarray(rgb.round().astype(np.uint8)), str(rng.choice([".png", ".bmp", ".gif", ".webp"])), None, ink
+    # dark: white on a black canvas, or chalk on a blackboard.
+    if rng.random() < 0.5:
+        size = int(rng.integers(200, 600))
+        ink = shape(rng.uniform(0.5, 0.85) * size, (0.07, 0.15))
+        coverage = place(ink, (size, size), rng)
+        return Image.fromarray((coverage * 255).round().astype(np.uint8)), ".png", None, ink
+    size = (int(rng.integers(600, 1200)), int(rng.integers(600, 1000)))
+    ink = shape(rng.uniform(0.3, 0.7) * min(size), (0.05, 0.1))
+    picture = photograph(ink, size, (225, 225, 215), rng, paper=(45, 65, 55), chalk=True)
+    return picture, ".jpg", None, ink
+
+
+def place(ink, size, rng, angle=0.0):
+    """Places ink (rotated by angle degrees) off-centre on a canvas of size (width, height)."""
+    image = Image.fromarray((ink * 255).astype(np.uint8))
+    if angle:
+        image = image.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+    width, height = size
+    if image.width > width or image.height > height:
+        image.thumbnail((width, height), Image.Resampling.LANCZOS)
+    left = int(rng.integers(0, width - image.width + 1))
+    top = int(rng.integers(0, height - image.height + 1))
+    canvas = np.zeros((height, width), np.float32)
+    canvas[top : top + image.height, left : left + image.width] = np.asarray(image) / 255
+    return canvas
+
+
+def smooth_noise(shape, cells, rng):
+    """Low-frequency noise in about -1..1: a random grid of cells x cells, smoothly enlarged."""
+    grid = Image.fromarray(rng.normal(0, 1, (cells, cells)).astype(np.float32), "F")
+    return np.asarray(grid.resize((shape[1], shape[0]), Image.Resampling.BICUBIC))
+
+
+def photograph(
+    ink, size, colour, rng, lighting=0.4, shadow=0.5, blur=2.0, paper=None, chalk=False
+):
+    """Ink on paper as a phone sees it: texture, uneven light, blur and noise.
+
+    lighting is the largest fall of light across the page; shadow the chance of a shadow.
+    """
+    width, height = size
+    coverage = place(ink, size, rng, angle=rng.normal(0, 6))
+    if chalk:
+        # Chalk leaves grainy, partial strokes.
+        coverage = coverage * np.clip(0.65 + 0.35 * rng.normal(0, 1, coverage.shape), 0, 1)
+    if paper is None:
+        paper = (rng.uniform(215, 250), rng.uniform(210, 245), rng.uniform(195, 240))
+    texture = 1 + 0.03 * smooth_noise((height, width), 24, rng) + rng.normal(0, 0.015, (height, width))
+    surface = np.asarray(paper, np.float32) * texture[..., None]
+    strength = rng.uniform(0.6, 1.0) * coverage[..., None]
+    picture = surface * (1 - strength) + np.asarray(colour, np.float32) * strength
+
+    rows, columns = np.mgrid[0:height, 0:width] / max(width, height)
+    direction = rng.uniform(0, 2 * np.pi)
+    ramp = rows * np.sin(direction) + columns * np.cos(direction)
+    ramp = (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
+    light = 1 - rng.uniform(0, lighting) * ramp
+    if rng.random() < shadow:
+        # A soft-edged shadow (a hand, the phone) across part of the page.
+        angle, offset = rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 0.7)
+        distance = rows * np.sin(angle) + columns * np.cos(angle) - offset
+        light *= 1 - rng.uniform(0.2, 0.5) / (1 + np.exp(-distance / rng.uniform(0.01, 0.06)))
+    picture = picture * light[..., None] + rng.normal(0, rng.uniform(1, 5), picture.shape)
+    image = Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8))
+    return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, blur)))
+
+
+def save_picture(picture, path, exif_orientation, rng, sixteen_bit=False):
+    """Saves in the format of path's suffix, optionally as a 16-bit grey PNG."""
+    if sixteen_bit:
+        Image.fromarray(np.asarray(picture.convert("L"), np.uint16) * 257).save(path)
+    elif exif_orientation is not None:
+        # Stored sideways; the tag tells viewers (and predict.py) how to turn it upright.
+        undo = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+        picture = picture.transpose(undo[exif_orientation])
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        picture.save(path, quality=int(rng.integers(55, 91)), exif=exif.tobytes())
+    elif path.suffix == ".jpg":
+        picture.save(path, quality=int(rng.integers(55, 91)))
+    elif path.suffix == ".gif" and picture.mode == "RGBA":
+        # GIF keeps one transparent palette entry, so the anti-aliased edge becomes hard.
+        alpha = np.asarray(picture)[..., 3]
+        paletted = picture.convert("RGB").quantize(255)
+        paletted.paste(255, mask=Image.fromarray(((alpha < 128) * 255).astype(np.uint8)))
+        paletted.save(path, transparency=255)
+    elif path.suffix == ".webp":
+        picture.save(path, lossless=True)
+    else:
+        picture.save(path)
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))

@@ -1,0 +1,335 @@
+"""Facts and helpers shared by the stage scripts.
+
+One place for the artifact paths, the dataset file's layout and its checks, the way every
+script turns an expected failure into a one-line message and an exit status, and atomic
+file writes. Nothing here imports TensorFlow at module level, so predict.py can run a
+LiteRT model without paying for it.
+
+Exit statuses used by every script:
+    0  success
+    1  some inputs failed (the others were answered)
+    2  usage error or unusable input data (nothing useful was done)
+"""
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import traceback
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+DATA_PATH = Path("data/mnist.npz")
+MODEL_PATH = Path("models/digit_cnn.keras")
+REPORTS_DIR = Path("reports")
+
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+SPLIT_KEYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """An expected failure: bad arguments or unusable input. Shown as one line, exit 2."""
+
+
+def add_debug_flag(parser):
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full Python traceback on errors"
+    )
+
+
+def run_cli(main, argv=None):
+    """Runs a script's main(argv) and turns expected failures into a message and a status.
+
+    main returns an exit status (or None for success). UserError, a missing file and a
+    broken pipe become one line on stderr; only --debug shows the traceback.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    prog = Path(sys.argv[0]).name
+    try:
+        return main(argv) or EXIT_OK
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (for example `| head`); that is not our failure.
+        sys.stderr.close()
+        return EXIT_OK
+    except (UserError, OSError, ValueError) as error:
+        if "--debug" in argv:
+            traceback.print_exc()
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def atomic_write(path, write):
+    """Calls write(tmp_path) and renames the result to path, so path is never half-written.
+
+    The temporary file sits in the destination folder (a rename across file systems is not
+    atomic) and keeps the destination's suffix, since some writers (numpy, Keras) choose the
+    format from it. On any failure the temporary file is removed and path is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        # mkstemp creates 0600 files; give the artifact the permissions of any new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, data):
+    def write(tmp):
+        Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
+
+    atomic_write(path, write)
+
+
+def check_images(name, x, y):
+    """Raises ValueError unless x is uint8 (N, 28, 28) and y holds N uint8 labels 0..9."""
+    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"{name}: images must be uint8 (N, 28, 28), got {x.dtype} {x.shape}")
+    if y.dtype != np.uint8 or y.shape != (len(x),):
+        raise ValueError(f"{name}: labels must be uint8 ({len(x)},), got {y.dtype} {y.shape}")
+    if len(y) and y.max() >= NUM_CLASSES:
+        raise ValueError(f"{name}: label {int(y.max())} is out of range 0..9")
+
+
+def load_dataset(path=DATA_PATH):
+    """Loads the six arrays written by preprocess.py, checked, as a dict.
+
+    Raises UserError, telling the user to rerun preprocess.py, when the file is missing,
+    unreadable or not of the expected layout.
+    """
+    path = Path(path)
+    hint = "run `python preprocess.py` (add --force to rebuild it)"
+    if not path.is_file():
+        raise UserError(f"{path} not found: {hint}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [key for key in SPLIT_KEYS if key not in npz.files]
+            if missing:
+                raise ValueError(f"missing arrays {', '.join(missing)}")
+            data = {key: npz[key] for key in SPLIT_KEYS}
+        for split in ("train", "val", "test"):
+            check_images(split, data[f"x_{split}"], data[f"y_{split}"])
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise UserError(f"{path} is not a usable dataset ({error}): {hint}") from None
+    return data
+
+
+def quiet_tensorflow():
+    """Keeps TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) off the terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def load_classifier(path=MODEL_PATH):
+    """Loads a trained model and returns predict(images) -> (N, 10) float32 probabilities.
+
+    images are uint8 (N, 28, 28) in MNIST form. path is a .keras file, a SavedModel folder,
+    a LiteRT .tflite file (float or int8) or an .onnx file, as export.py writes them; .tflite
+    and .onnx models run without importing TensorFlow. Raises UserError when the model is
+    missing, is not a model of its format, does not map 28x28 images to 10 classes, or (a
+    .keras file) would run code on load.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"model {path} not found: run `python train.py` first")
+    if path.suffix == ".keras":
+        return _load_keras(path)
+    if path.suffix == ".tflite":
+        return _load_tflite(path)
+    if path.suffix == ".onnx":
+        return _load_onnx(path)
+    if path.is_dir():
+        return _load_saved_model(path)
+    raise UserError(
+        f"model {path}: unknown format (expected .keras, .tflite, .onnx or a SavedModel folder)"
+    )
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+def load_keras_model(path):
+    """The keras.Model in a .keras file, checked to map 28x28 images to 10 classes."""
+    quiet_tensorflow()
+    import keras
+
+    try:
+        # safe_mode=True refuses Lambda layers and other pickled Python code in the file:
+        # a .keras from elsewhere must not be able to run code on this machine.
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file.
+        raise UserError(f"model {path} could not be loaded safely: {_first_line(error)}") from None
+    check_model_shapes(path, model.inputs[0].shape, model.outputs[0].shape)
+    return model
+
+
+def _load_keras(path):
+    model = load_keras_model(path)
+
+    def predict(images):
+        return model.predict(images[..., None], batch_size=512, verbose=0)
+
+    return predict
+
+
+def _load_tflite(path, batch_size=256):
+    # The LiteRT runtime alone imports in about 0.1 s; TensorFlow would take seconds.
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        # LiteRT announces on stderr that it uses XNNPACK (its fast CPU kernels) the first time
+        # it allocates, and no setting turns that off; its errors come back as exceptions.
+        with _native_stderr_silenced():
+            interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as error:
+        raise UserError(f"model {path} is not a usable LiteRT model: {_first_line(error)}") from None
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UserError(f"model {path} has {len(inputs)} inputs and {len(outputs)} outputs, not 1 and 1")
+    (input_detail,), (output_detail,) = inputs, outputs
+    check_model_shapes(path, input_detail["shape_signature"], output_detail["shape_signature"])
+    pixels_shape = tuple(input_detail["shape"][1:])  # (28, 28, 1) or (28, 28)
+
+    def predict(images):
+        probabilities = [np.zeros((0, NUM_CLASSES), np.float32)]
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size].reshape(-1, *pixels_shape)
+            # The interpreter has fixed shapes: resize it when the batch size changes, which
+            # happens at most twice in a run (full batches, then the last one).
+            if interpreter.get_input_details()[0]["shape"][0] != len(batch):
+                interpreter.resize_tensor_input(input_detail["index"], batch.shape)
+                interpreter.allocate_tensors()
+            interpreter.set_tensor(input_detail["index"], _quantize(batch, input_detail))
+            interpreter.invoke()
+            output = interpreter.get_tensor(output_detail["index"])
+            probabilities.append(_dequantize(output, output_detail))
+        return np.concatenate(probabilities)
+
+    return predict
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Sends what compiled code writes to file descriptor 2 to /dev/null while it runs."""
+    sys.stderr.flush()
+    saved_stderr = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+
+
+def _quantize(pixels, detail):
+    """Pixels 0..255 as the interpreter input wants them; an integer input holds
+    q = real / scale + zero_point (the int8 model from export.py has scale 1, zero point 0)."""
+    dtype = detail["dtype"]
+    if not np.issubdtype(dtype, np.integer):
+        return pixels.astype(dtype)
+    scale, zero_point = detail["quantization"]
+    limits = np.iinfo(dtype)
+    quantized = np.round(pixels / scale) + zero_point if scale else pixels
+    return np.clip(quantized, limits.min, limits.max).astype(dtype)
+
+
+def _dequantize(values, detail):
+    """An integer output as float32 probabilities: real = scale * (q - zero_point)."""
+    scale, zero_point = detail["quantization"]
+    if np.issubdtype(values.dtype, np.integer) and scale:
+        return scale * (values.astype(np.float32) - zero_point)
+    return values.astype(np.float32)
+
+
+def _load_saved_model(path, batch_size=1024):
+    if not (path / "saved_model.pb").is_file():
+        raise UserError(f"model {path} is a folder but not a SavedModel (it has no saved_model.pb)")
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    try:
+        serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    except Exception as error:  # noqa: BLE001  TensorFlow raises many types for a bad folder.
+        raise UserError(f"model {path} could not be loaded: {_first_line(error)}") from None
+    input_specs, output_specs = serve.structured_input_signature[1], serve.structured_outputs
+    if len(input_specs) != 1 or len(output_specs) != 1:
+        raise UserError(f"model {path} has {len(input_specs)} inputs and {len(output_specs)} outputs, not 1 and 1")
+    ((input_name, input_spec),) = input_specs.items()
+    ((output_name, output_spec),) = output_specs.items()
+    check_model_shapes(path, input_spec.shape, output_spec.shape)
+
+    def predict(images):
+        probabilities = [np.zeros((0, NUM_CLASSES), np.float32)]
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size].reshape(-1, *input_spec.shape[1:])
+            outputs = serve(**{input_name: tf.constant(batch, dtype=input_spec.dtype)})
+            probabilities.append(outputs[output_name].numpy())
+        return np.concatenate(probabilities)
+
+    return predict
+
+
+def _load_onnx(path, batch_size=1024):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise UserError(f"model {path}: running .onnx models needs `pip install onnxruntime`") from None
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # noqa: BLE001  ONNX Runtime raises its own types, one per cause.
+        raise UserError(f"model {path} is not a usable ONNX model: {_first_line(error)}") from None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UserError(f"model {path} has {len(inputs)} inputs and {len(outputs)} outputs, not 1 and 1")
+    # ONNX names a variable dimension (such as the batch) instead of giving its size.
+    input_shape = [size if isinstance(size, int) else None for size in inputs[0].shape]
+    output_shape = [size if isinstance(size, int) else None for size in outputs[0].shape]
+    check_model_shapes(path, input_shape, output_shape)
+    if inputs[0].type != "tensor(float)":
+        raise UserError(f"model {path} takes {inputs[0].type}, not float pixels")
+
+    def predict(images):
+        probabilities = [np.zeros((0, NUM_CLASSES), np.float32)]
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size].reshape(-1, *input_shape[1:])
+            (output,) = session.run(None, {inputs[0].name: batch.astype(np.float32)})
+            probabilities.append(output.astype(np.float32))
+        return np.concatenate(probabilities)
+
+    return predict
+
+
+def check_model_shapes(path, input_shape, output_shape):
+    """Raises UserError unless the model maps 28x28 images (any batch size) to 10 classes.
+
+    The shapes include the batch dimension, as Keras (None), TensorFlow or LiteRT (-1) give it.
+    """
+    input_shape = tuple(None if size is None else int(size) for size in input_shape)[1:]
+    output_shape = tuple(None if size is None else int(size) for size in output_shape)[1:]
+    if input_shape not in ((IMAGE_SIZE, IMAGE_SIZE, 1), (IMAGE_SIZE, IMAGE_SIZE)):
+        raise UserError(f"model {path} takes input {input_shape}, not 28x28 images")
+    if output_shape != (NUM_CLASSES,):
+        raise UserError(f"model {path} gives output {output_shape}, not 10 digit classes")

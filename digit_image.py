@@ -1,0 +1,492 @@
+"""Turns a photo, scan or drawing of handwritten digits into the 28x28 form of MNIST.
+
+MNIST's digits were made by fitting each scanned digit into a 20x20 box, keeping its aspect
+ratio and anti-aliasing, then placing it in a 28x28 field with its centre of mass at the
+centre: a white digit on a black background. A picture from a user's phone or paint app has
+to be brought into the same form before the model sees it, and every caller does that through
+the one function normalize() (segment() for several digits in one picture):
+
+1. read: first frame, EXIF orientation applied, transparency flattened, any mode to grey,
+   shrunk to at most WORK_SIZE pixels a side (JPEGs are decoded at reduced size);
+2. find the ink: the background is light or dark (make ink bright either way); a large-scale
+   background estimate removes uneven lighting and shadows, and dividing by it normalizes the
+   contrast; an Otsu threshold marks the ink, connected components tell digits from specks;
+3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
+   centre of mass in 28x28, keeping the anti-aliased grey levels.
+
+Only NumPy and Pillow are used, so this loads in a fraction of a second.
+"""
+
+import itertools
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_SIZE = 28
+BOX_SIZE = 20  # MNIST fits each digit into 20x20 and pads it to 28x28.
+CENTRE = 14.0  # Where MNIST's centres of mass lie (row, column), measured on its training set.
+
+# Pictures are processed at no more than this many pixels a side: 20x20 is the goal, and a
+# digit filling a tenth of this width still has 25 pixels to be read from.
+WORK_SIZE = 256
+OPENING_SIZE = 0.2  # Strokes narrower than this fraction of the picture are not background.
+SMALL_IMAGE = 64  # Below this size a picture has no room for uneven lighting: one background.
+
+MIN_CONTRAST = 0.12  # Ink must be at least 12% darker (or lighter) than its background.
+MIN_DIGIT_SIZE = 0.03  # The largest mark must span 3% of the picture's longer side.
+MIN_PIECE_AREA = 0.04  # Marks under 4% of the largest one's area are specks and are ignored.
+
+# Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
+# measured the same way, is 2.1 pixels.
+STROKE_WIDTH = 2.0
+
+SVG_SUFFIXES = (".svg", ".svgz")
+
+
+class ImageError(ValueError):
+    """A picture that cannot be answered; the message is one line for the user."""
+
+
+def normalize(source):
+    """Returns the picture's digit as MNIST would show it: uint8 (28, 28), white on black.
+
+    source is a path or a PIL image. Raises ImageError for unreadable files and for pictures
+    without ink.
+    """
+    ink, labels, pieces = find_ink(read_grayscale(source))
+    return to_mnist(ink, np.isin(labels, [piece.label for piece in pieces]))
+
+
+def segment(source):
+    """Returns the digits of a picture such as "2024", left to right, each as normalize() does.
+
+    Marks are grouped into digits by horizontal overlap (the bar of a 5 drawn apart from its
+    body, a broken stroke) and a group far wider than it is tall is cut where the least ink
+    joins it, which separates two digits that touch.
+    """
+    ink, labels, pieces = find_ink(read_grayscale(source))
+    digits = []
+    for group in group_into_digits(pieces):
+        mask = np.isin(labels, [piece.label for piece in group])
+        for columns in split_touching(mask):
+            part = np.zeros_like(mask)
+            part[:, columns] = mask[:, columns]
+            digits.append(to_mnist(ink, part))
+    return digits
+
+
+def read_grayscale(source):
+    """Reads a picture as float32 grey levels in 0..1, at most WORK_SIZE pixels a side.
+
+    Either polarity may come back: dark ink on paper, or ink on a transparent canvas returned
+    as bright ink (its opacity) on black.
+    """
+    if isinstance(source, Image.Image):
+        return _to_grayscale(source)
+    return _to_grayscale(open_picture(source, WORK_SIZE))
+
+
+def open_picture(path, size):
+    """Opens a picture as its user sees it: first frame, EXIF orientation applied.
+
+    JPEGs are decoded directly at a reduced scale when they are at least twice size. Every
+    failure is raised as an ImageError with a one-line reason.
+    """
+    path = Path(path)
+    if path.suffix.lower() in SVG_SUFFIXES:
+        raise ImageError("SVG drawings are not supported: export the drawing as PNG")
+    if not path.is_file():
+        raise ImageError("not found" if not path.exists() else "not a file")
+    if path.stat().st_size == 0:
+        raise ImageError("empty file (0 bytes)")
+    with warnings.catch_warnings():
+        # Pillow only warns between 1x and 2x its pixel limit; a picture that large is
+        # refused the same way, since decoding it could take gigabytes.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                image.draft(None, (size, size))
+                image.load()  # Decoding errors surface here, and nothing needs the file later.
+                return ImageOps.exif_transpose(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(
+                f"picture too large (over {Image.MAX_IMAGE_PIXELS:,} pixels), "
+                "refused as a possible decompression bomb"
+            ) from None
+        except Image.UnidentifiedImageError:
+            with open(path, "rb") as file:
+                start = file.read(1000).lstrip()
+            if start.startswith((b"<svg", b"<?xml")):
+                raise ImageError("SVG drawings are not supported: export it as PNG") from None
+            raise ImageError("not an image file (Pillow cannot identify it)") from None
+        except MemoryError:
+            raise ImageError("not enough memory to decode the picture") from None
+        # Pillow's decoders raise OSError, SyntaxError, EOFError, ValueError and others for
+        # broken files; every one of them means the same to the user.
+        except Exception as error:  # noqa: BLE001
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ImageError(f"broken image file ({reason or type(error).__name__})") from None
+
+
+def thumbnail(path, size):
+    """The picture as its user sees it, at most size pixels a side: uint8 RGBA array."""
+    image = open_picture(path, size)
+    if image.mode.startswith("I") or image.mode == "F":
+        image = Image.fromarray((np.asarray(_high_bit_depth_to_float(image)) * 255).astype(np.uint8))
+    image = image.convert("RGBA")
+    image.thumbnail((size, size))
+    return np.asarray(image)
+
+
+def _to_grayscale(image):
+    if image.mode.startswith("I") or image.mode == "F":
+        image = _high_bit_depth_to_float(image)
+    elif image.has_transparency_data:
+        image = image.convert("RGBA")
+    elif image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")  # palette, 1-bit, CMYK, YCbCr...
+    # BOX averages the pixels each output pixel covers, so thin strokes fade but never vanish.
+    image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+    if image.mode == "RGBA":
+        return _flatten_transparency(np.asarray(image, dtype=np.float32) / 255)
+    if image.mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+
+
+def _high_bit_depth_to_float(image):
+    """16-bit, 32-bit integer and float pictures become mode F in 0..1."""
+    values = np.asarray(image, dtype=np.float32)
+    if image.mode == "F" and values.min() >= 0 and values.max() <= 1:
+        scale = 1.0
+    elif values.min() >= 0 and values.max() <= 255:
+        scale = 255.0  # 8-bit values stored in a wider type
+    elif values.min() >= 0 and values.max() <= 65535:
+        scale = 65535.0
+    else:
+        values = values - values.min()
+        scale = max(float(values.max()), 1e-6)
+    return Image.fromarray(values / scale, mode="F")
+
+
+def _flatten_transparency(rgba):
+    """Turns an RGBA picture into grey levels, whatever colour its transparent pixels hold.
+
+    A canvas that is mostly transparent holds its ink in the opaque pixels, so the opacity
+    itself is the ink (bright on black), in any ink colour. A mostly opaque picture (a photo
+    with a transparent border) is laid over its own average colour, so the border vanishes.
+    """
+    rgb, alpha = rgba[..., :3], rgba[..., 3:]
+    if alpha.min() > 0.99:
+        return rgb @ np.float32([0.299, 0.587, 0.114])
+    if alpha.mean() < 0.5:
+        return np.ascontiguousarray(alpha[..., 0])
+    average = (rgb * alpha).sum(axis=(0, 1)) / alpha.sum()
+    flat = rgb * alpha + average * (1 - alpha)
+    return flat @ np.float32([0.299, 0.587, 0.114])
+
+
+class Piece:
+    """One connected mark of ink: its label in the label image, area and bounding box."""
+
+    def __init__(self, label, area, top, left, bottom, right):
+        self.label, self.area = label, area
+        self.top, self.left, self.bottom, self.right = top, left, bottom, right
+
+    @property
+    def height(self):
+        return self.bottom - self.top
+
+    @property
+    def width(self):
+        return self.right - self.left
+
+
+def find_ink(gray):
+    """Finds the ink in a grey picture of any polarity.
+
+    Returns (ink, labels, pieces): ink is float32 in 0..1 with the background at 0 and stroke
+    cores at 1, anti-aliased edges in between; labels numbers the connected marks of the ink
+    mask; pieces are the marks that are not specks. Raises ImageError when there is no ink.
+    """
+    if _has_light_background(gray):
+        gray = 1 - gray
+    background = _background(gray)
+    # Dark ink on paper reflects a fixed fraction of the light the paper gets; dividing by the
+    # local paper brightness (1 - background here) undoes shadows and uneven lighting.
+    contrast = np.clip((gray - background) / np.maximum(1 - background, 0.1), 0, 1)
+
+    counts = _histogram(contrast)
+    (peak,) = _percentiles(counts, (99.9,))
+    if peak < MIN_CONTRAST:
+        raise ImageError("no ink found (the picture looks blank)")
+    threshold = np.clip(_otsu(counts, peak), 0.3 * peak, 0.6 * peak)
+    labels, pieces = label_pieces(contrast > threshold)
+
+    largest = max(pieces, key=lambda piece: piece.area)
+    if max(largest.height, largest.width) < MIN_DIGIT_SIZE * max(gray.shape):
+        raise ImageError("no ink found (only specks)")
+    pieces = [piece for piece in pieces if piece.area >= MIN_PIECE_AREA * largest.area]
+
+    # Stroke cores become 1; grey levels down to a quarter of the threshold stay as
+    # anti-aliasing (to_mnist keeps them only where they touch the ink).
+    above = counts.copy()
+    above[: int(threshold * (len(counts) - 1)) + 1] = 0
+    (core,) = _percentiles(above, (75,))
+    floor = threshold / 4
+    ink = np.clip((contrast - floor) / max(core - floor, 1e-3), 0, 1)
+    return ink, labels, pieces
+
+
+def _has_light_background(gray):
+    """Whether the ink is darker than its background.
+
+    Each pixel is compared with the median of its neighbourhood (a quarter of the picture
+    wide), which is background however the lighting varies across the page. More pixels
+    stand far below it than far above it when the ink is dark: the strokes. The other way
+    round, only the paper inside a thick stroke's neighbourhood does.
+    """
+    height, width = gray.shape
+    cell = max(max(height, width) // 4, 1)
+    rows, columns = max(height // cell, 1), max(width // cell, 1)
+    blocks = gray[: rows * cell, : columns * cell].reshape(rows, -1, columns, cell)
+    blocks = blocks.swapaxes(1, 2).reshape(rows, columns, -1)
+    medians = np.median(blocks, axis=2).astype(np.float32)
+    local = Image.fromarray(medians, mode="F").resize((width, height), Image.Resampling.BILINEAR)
+    difference = (gray - np.asarray(local))[::2, ::2]
+    far = np.abs(difference).max() / 2
+    return np.count_nonzero(difference < -far) > np.count_nonzero(difference > far)
+
+
+def _histogram(values, bins=256):
+    """Counts of values in 0..1 in equal bins; the bins' centres are i / (bins - 1)."""
+    levels = (np.clip(values, 0, 1) * (bins - 1) + 0.5).astype(np.uint16)
+    return np.bincount(levels.ravel(), minlength=bins)
+
+
+def _percentiles(counts, percents):
+    """Percentiles read from a histogram of _histogram(): much faster than sorting."""
+    cumulative = np.cumsum(counts)
+    ranks = np.asarray(percents) / 100 * (cumulative[-1] - 1)
+    return tuple(np.searchsorted(cumulative, ranks, side="right") / (len(counts) - 1))
+
+
+def _background(gray):
+    """A smooth estimate of the background (ink is bright), blind to strokes.
+
+    A grey-level opening (a running minimum, then a running maximum) over squares a fifth of
+    the picture wide erases every stroke narrower than that but keeps the sharp edge of a
+    shadow. It runs at half resolution, which is plenty for lighting.
+    """
+    height, width = gray.shape
+    if max(height, width) < SMALL_IMAGE:
+        return np.float32(_percentiles(_histogram(gray), (25,))[0])
+    half = Image.fromarray(gray, mode="F").reduce(2)
+    radius = max(2, round(OPENING_SIZE * max(half.size) / 2))
+    opened = _grey_dilate(-_grey_dilate(-np.asarray(half), radius), radius)
+    # A region may be shadowed, but not to more than halfway towards the ink: otherwise a
+    # blob of strokes thicker than the square would be taken for background.
+    level = np.median(opened)
+    (ink,) = _percentiles(_histogram(gray[::2, ::2]), (99.5,))
+    opened = np.minimum(opened, level + 0.5 * max(ink - level, 0))
+    smooth = Image.fromarray(opened.astype(np.float32), mode="F")
+    return np.asarray(smooth.resize((width, height), Image.Resampling.BILINEAR))
+
+
+def _otsu(counts, top):
+    """Otsu's threshold on a histogram, below top: the cut that best separates two classes."""
+    counts = counts[: int(top * (len(counts) - 1)) + 1]
+    centres = np.arange(len(counts)) / (len(counts) - 1)
+    weight_low = np.cumsum(counts)
+    weight_high = weight_low[-1] - weight_low
+    sum_low = np.cumsum(counts * centres)
+    mean_low = sum_low / np.maximum(weight_low, 1)
+    mean_high = (sum_low[-1] - sum_low) / np.maximum(weight_high, 1)
+    between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    return centres[np.argmax(between)]
+
+
+def label_pieces(mask):
+    """Labels the 8-connected marks of a boolean mask: (labels int32 image, list of Piece).
+
+    Works on runs of ink along each row: runs in neighbouring rows that touch (diagonally
+    too) belong to one mark, and a union-find joins them. A digit has a few hundred runs,
+    so this is fast without SciPy.
+    """
+    height, width = mask.shape
+    stride = width + 2  # Runs of one row never reach the next row's key range.
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    run_rows, run_starts = np.nonzero(edges == 1)
+    _, run_ends = np.nonzero(edges == -1)  # Exclusive; both lists come in row-major order.
+    if len(run_rows) == 0:
+        raise ImageError("no ink found (the picture looks blank)")
+
+    # For each run, the runs of the row above that touch it form a contiguous range.
+    start_keys = run_rows * stride + run_starts
+    end_keys = run_rows * stride + run_ends
+    above = (run_rows - 1) * stride
+    first = np.searchsorted(end_keys, above + run_starts, side="left")
+    last = np.searchsorted(start_keys, above + run_ends, side="right")
+
+    parent = list(range(len(run_rows)))
+
+    def find(run):
+        while parent[run] != run:
+            parent[run] = parent[parent[run]]
+            run = parent[run]
+        return run
+
+    for run in np.nonzero(last > first)[0].tolist():
+        for other in range(first[run], last[run]):
+            root_a, root_b = find(run), find(other)
+            if root_a != root_b:
+                parent[max(root_a, root_b)] = min(root_a, root_b)
+    roots = np.array([find(run) for run in range(len(parent))])
+    unique_roots, run_labels = np.unique(roots, return_inverse=True)
+
+    labels = np.zeros(mask.shape, np.int32)
+    lengths = run_ends - run_starts
+    pixel_rows = np.repeat(run_rows, lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    labels[pixel_rows, np.repeat(run_starts, lengths) + offsets] = np.repeat(run_labels + 1, lengths)
+
+    count = len(unique_roots)
+    areas = np.bincount(run_labels, weights=lengths, minlength=count)
+    tops = np.full(count, height)
+    np.minimum.at(tops, run_labels, run_rows)
+    bottoms = np.zeros(count, int)
+    np.maximum.at(bottoms, run_labels, run_rows + 1)
+    lefts = np.full(count, width)
+    np.minimum.at(lefts, run_labels, run_starts)
+    rights = np.zeros(count, int)
+    np.maximum.at(rights, run_labels, run_ends)
+    pieces = [
+        Piece(i + 1, int(areas[i]), int(tops[i]), int(lefts[i]), int(bottoms[i]), int(rights[i]))
+        for i in range(count)
+    ]
+    return labels, pieces
+
+
+def group_into_digits(pieces):
+    """Groups marks into digits, left to right, and drops small marks such as dots.
+
+    A mark joins the digit before it when their column ranges overlap by at least half the
+    narrower one: the bar of a 5, the stem of a 4 drawn in two strokes.
+    """
+    groups = []
+    for piece in sorted(pieces, key=lambda piece: piece.left):
+        if groups:
+            _, left, _, right = _box(groups[-1])
+            overlap = min(piece.right, right) - max(piece.left, left)
+            if overlap >= 0.5 * min(piece.width, right - left):
+                groups[-1].append(piece)
+                continue
+        groups.append([piece])
+    heights = [_box(group)[2] - _box(group)[0] for group in groups]
+    return [group for group, height in zip(groups, heights) if height >= 0.3 * max(heights)]
+
+
+def _box(pieces):
+    """(top, left, bottom, right) around several marks."""
+    return (
+        min(piece.top for piece in pieces),
+        min(piece.left for piece in pieces),
+        max(piece.bottom for piece in pieces),
+        max(piece.right for piece in pieces),
+    )
+
+
+def split_touching(mask, widest=1.25):
+    """Column ranges of the digits in one mark, cutting marks much wider than tall.
+
+    A digit is rarely wider than 1.25 times its height; a wider mark is taken for touching
+    digits, of about 0.7 times the height each, and cut at the columns with the least ink.
+    """
+    rows, columns = np.nonzero(mask)
+    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    height, width = bottom - top, right - left
+    if width <= widest * height:
+        return [slice(left, right)]
+    count = max(2, round(width / (0.7 * height)))
+    profile = mask[:, left:right].sum(axis=0)
+    cuts = [left]
+    for i in range(1, count):
+        # Search for the thinnest column near each expected boundary.
+        centre, reach = i * width // count, width // (3 * count)
+        window = profile[centre - reach : centre + reach + 1]
+        cuts.append(left + centre - reach + int(np.argmin(window)))
+    cuts.append(right)
+    return [slice(a, b) for a, b in itertools.pairwise(cuts)]
+
+
+def to_mnist(ink, mask):
+    """Lays out the ink of mask's marks as MNIST does: uint8 (28, 28).
+
+    The marks' bounding box is fitted into 20x20; their anti-aliased edges (grey levels that
+    touch them) come along, while other ink, such as specks or neighbouring digits, does not.
+    """
+    # The box is measured at half intensity, as MNIST's 20 pixels are.
+    rows, columns = np.nonzero(mask & (ink >= 0.5))
+    if len(rows) == 0:
+        rows, columns = np.nonzero(mask)
+    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    longest = max(bottom - top, right - left)
+
+    # Thin strokes would shrink to faint hairlines in 20x20: widen them by a running maximum.
+    stroke = _stroke_width(mask[top:bottom, left:right]) * BOX_SIZE / longest
+    radius = max(0, round((STROKE_WIDTH - stroke) * longest / BOX_SIZE / 2))
+
+    margin = radius + 2
+    window = (slice(top, bottom + 2 * margin), slice(left, right + 2 * margin))
+    near = _dilate(np.pad(mask, margin)[window], 1)
+    digit = np.where(near, np.pad(ink, margin)[window], 0)
+    if radius:
+        digit = _grey_dilate(digit, radius)
+
+    scale = BOX_SIZE / (longest + 2 * radius)
+    size = (max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale)))
+    small = Image.fromarray(digit.astype(np.float32), mode="F")
+    small = np.clip(np.asarray(small.resize(size, Image.Resampling.LANCZOS)), 0, 1)
+    small /= max(small.max(), 1e-6)  # MNIST strokes reach full white.
+
+    # Shift by whole pixels, as MNIST did, to put the centre of mass on pixel (14, 14).
+    rows, columns = np.indices(small.shape)
+    total = small.sum()
+    down = round(CENTRE - (rows * small).sum() / total)
+    right = round(CENTRE - (columns * small).sum() / total)
+    height, width = small.shape
+    # Paste into a field with room all round, then cut the middle out: nothing overflows.
+    field = np.zeros((IMAGE_SIZE + 2 * height, IMAGE_SIZE + 2 * width), np.float32)
+    field[height + down : 2 * height + down, width + right : 2 * width + right] = small
+    field = field[height : height + IMAGE_SIZE, width : width + IMAGE_SIZE]
+    return (field * 255 + 0.5).astype(np.uint8)
+
+
+def _stroke_width(mask):
+    """Average stroke width in pixels: twice the area over the outline length.
+
+    The outline is counted in pixel edges, which overstates a slanted edge's length by 4/pi
+    on average over directions; the factor corrects for that.
+    """
+    area = mask.sum()
+    outline = np.count_nonzero(np.diff(mask, axis=0)) + np.count_nonzero(np.diff(mask, axis=1))
+    outline += 2 * (mask[0].sum() + mask[-1].sum() + mask[:, 0].sum() + mask[:, -1].sum())
+    return 2 * area / max(outline, 1) * 4 / np.pi
+
+
+def _dilate(mask, radius):
+    """Boolean dilation by a square of side 2 * radius + 1."""
+    return _grey_dilate(mask, radius)
+
+
+def _grey_dilate(values, radius):
+    """Grey-level dilation (a running maximum) by a square: down the columns, then the rows."""
+    for _ in range(2):
+        padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
+        values = padded[: len(values)].copy()
+        for shift in range(1, 2 * radius + 1):
+            np.maximum(values, padded[shift : shift + len(values)], out=values)
+        values = values.T
+    return values

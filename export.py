@@ -1,0 +1,235 @@
+"""Exports the trained digit CNN for serving: a SavedModel and two LiteRT (TFLite) models.
+
+Reads:  models/digit_cnn.keras (from train.py)
+        data/mnist.npz: training images calibrate the int8 model; validation images check
+        that every export still gives the Keras model's answers
+Writes, beside the model:
+        models/digit_cnn_savedmodel/   TensorFlow SavedModel (TF Serving, tf.saved_model.load)
+        models/digit_cnn.tflite        LiteRT model, float32
+        models/digit_cnn_int8.tflite   LiteRT model computing in int8; it takes the uint8
+                                       pixels as they are and returns float32 probabilities
+        models/export.json             formats, sizes, agreement with the Keras model, time
+
+Each artifact is checked before it replaces an earlier one, so a failed export leaves the
+previous files as they were. evaluate.py and predict.py take any of them with --model.
+
+    python export.py
+    python export.py --model models/digit_cnn.keras --calibration-size 1000
+"""
+
+import argparse
+import importlib.util
+import os
+import shutil
+import sys
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import common
+
+common.quiet_tensorflow()  # Before TensorFlow loads, or its start-up chatter is printed.
+import keras
+import numpy as np
+import tensorflow as tf
+
+# What each artifact is called (after the model's stem) and what it holds.
+FORMATS = {
+    "savedmodel": ("_savedmodel", "TensorFlow SavedModel, float32"),
+    "float": (".tflite", "LiteRT flatbuffer, float32"),
+    "int8": ("_int8.tflite", "LiteRT flatbuffer, int8 inside, uint8 pixels in, float32 out"),
+    "onnx": (".onnx", "ONNX, float32"),
+}
+# ONNX is written only where its converter and runtime are installed; they are not needed
+# for anything else.
+ONNX_INSTALLED = all(importlib.util.find_spec(name) for name in ("tf2onnx", "onnxruntime"))
+
+# Each export must give the Keras model's answer on at least this share of the validation
+# images. The check catches a broken export (wrong input scaling, a failed calibration: those
+# agree at about chance), not a weak model. Float exports differ only in rounding; int8 also
+# flips near-ties, of which a barely trained model (train.py --quick) has many.
+MIN_AGREEMENT = {"savedmodel": 0.99, "float": 0.99, "int8": 0.90, "onnx": 0.99}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", type=Path, default=common.MODEL_PATH, help=".keras model")
+    parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
+    parser.add_argument(
+        "--calibration-size", type=int, default=500,
+        help="training images that set the int8 model's value ranges",
+    )
+    parser.add_argument(
+        "--check-size", type=int, default=2000,
+        help="validation images on which each export is compared with the Keras model",
+    )
+    common.add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    if args.calibration_size < 1 or args.check_size < 1:
+        parser.error("--calibration-size and --check-size must be at least 1")
+    if args.model.suffix != ".keras":
+        parser.error(f"--model must be a .keras file, not {args.model}")
+    return args
+
+
+def check_agreement(kind, path, images, keras_labels):
+    """Returns the share of images on which the export at path gives keras_labels.
+
+    The export is loaded as evaluate.py and predict.py load it, so one that passes here is
+    one they can use. Raises UserError below MIN_AGREEMENT.
+    """
+    predict = common.load_classifier(path)
+    share = float(np.mean(predict(images).argmax(axis=1) == keras_labels))
+    if share < MIN_AGREEMENT[kind]:
+        raise common.UserError(
+            f"the {kind} export agrees with the Keras model on only {100 * share:.2f}% of "
+            f"{len(images)} validation images (at least {100 * MIN_AGREEMENT[kind]:.0f}% "
+            "expected); earlier exports were kept"
+        )
+    return share
+
+
+def write_saved_model(model, path, images, keras_labels):
+    """Exports to a temporary folder, checks it, then puts it in place of any earlier one.
+
+    A folder cannot be renamed over a non-empty one, so the earlier export is moved aside
+    first: path is missing for the instant between two renames, but never half-written.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    old = path.with_name(f".{path.name}.old")
+    for leftover in (tmp, old):  # From an export that crashed.
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        model.export(tmp, format="tf_saved_model", verbose=False)
+        share = check_agreement("savedmodel", tmp, images, keras_labels)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return share
+
+
+def convert_to_litert(saved_model_path, calibration_images=None):
+    """Converts the SavedModel to LiteRT bytes: float32, or int8 when given calibration images.
+
+    Keras 3 models reach LiteRT through a SavedModel (model.export(format="litert") makes one
+    in a temporary folder); converting the SavedModel just exported and checked means every
+    served format holds the same graph.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_path))
+    if calibration_images is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        # The converter runs these through the float model to find each tensor's range of
+        # values, which sets its int8 scale.
+        converter.representative_dataset = lambda: (
+            [image[None, :, :, None].astype(np.float32)] for image in calibration_images
+        )
+        # Integer kernels only: conversion fails rather than leave float ops behind.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # uint8 input: the pixels 0..255 go in as they are (scale 1, zero point 0), so callers
+        # do no arithmetic. The output stays float32: the model computes the probabilities in
+        # int8 and its last op dequantizes them, so they read like the float model's.
+        converter.inference_input_type = tf.uint8
+    return converter.convert()
+
+
+def write_checked(kind, path, write, images, keras_labels):
+    """Writes an artifact with write(tmp) and checks it before it may replace path."""
+    agreement = []
+
+    def write_and_check(tmp):
+        write(tmp)
+        agreement.append(check_agreement(kind, tmp, images, keras_labels))
+
+    common.atomic_write(path, write_and_check)
+    return agreement[0]
+
+
+def export_onnx(model, tmp):
+    with warnings.catch_warnings():
+        # Keras patches tf2onnx for NumPy 2, touching a deprecated NumPy name as it does.
+        warnings.simplefilter("ignore", FutureWarning)
+        model.export(tmp, format="onnx", verbose=False)
+
+
+def size_in_bytes(path):
+    if path.is_dir():
+        return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+    return path.stat().st_size
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    if not args.model.is_file():
+        raise common.UserError(f"model {args.model} not found: run `python train.py` first")
+    model = common.load_keras_model(args.model)
+    data = common.load_dataset(args.data)
+
+    x_train = data["x_train"]
+    rng = np.random.default_rng(0)
+    calibration_images = x_train[
+        rng.choice(len(x_train), min(args.calibration_size, len(x_train)), replace=False)
+    ]
+    check_images = data["x_val"][: args.check_size]
+    keras_labels = model.predict(check_images[..., None], batch_size=512, verbose=0).argmax(axis=1)
+
+    stem = args.model.with_suffix("")
+    path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _) in FORMATS.items()}
+    saved_model = path_of["savedmodel"]
+    writers = {
+        "float": lambda tmp: Path(tmp).write_bytes(convert_to_litert(saved_model)),
+        "int8": lambda tmp: Path(tmp).write_bytes(convert_to_litert(saved_model, calibration_images)),
+    }
+    if ONNX_INSTALLED:
+        writers["onnx"] = lambda tmp: export_onnx(model, tmp)
+    else:
+        print("Skipping ONNX: it needs `pip install tf2onnx onnx onnxruntime`.")
+
+    agreement = {"savedmodel": write_saved_model(model, saved_model, check_images, keras_labels)}
+    print(f"Wrote {saved_model}/")
+    for kind, write in writers.items():
+        agreement[kind] = write_checked(kind, path_of[kind], write, check_images, keras_labels)
+        print(f"Wrote {path_of[kind]}")
+
+    record = {
+        "source_model": str(args.model),
+        "source_bytes": size_in_bytes(args.model),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        "calibration": {"split": "train", "images": len(calibration_images), "seed": 0},
+        "check": {"split": "validation", "images": len(check_images)},
+        "artifacts": {
+            kind: {
+                "path": str(path_of[kind]),
+                "format": FORMATS[kind][1],
+                "bytes": size_in_bytes(path_of[kind]),
+                "agreement_with_keras": share,
+            }
+            for kind, share in agreement.items()
+        },
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
+    json_path = args.model.parent / "export.json"
+    common.write_json(json_path, record)
+
+    print(f"\n{'artifact':<34} {'bytes':>10} {'of .keras':>9}  same answer as .keras")
+    print(f"{args.model!s:<34} {record['source_bytes']:>10,} {1:>9.0%}")
+    for artifact in record["artifacts"].values():
+        print(
+            f"{artifact['path']:<34} {artifact['bytes']:>10,}"
+            f" {artifact['bytes'] / record['source_bytes']:>9.0%}"
+            f"  on {100 * artifact['agreement_with_keras']:.2f}% of {len(check_images)} images"
+        )
+    print(f"Wrote {json_path} in {record['wall_seconds']:.0f} s.")
+    return common.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))

@@ -1,0 +1,269 @@
+"""Reads the handwritten digits in your own pictures with the trained model.
+
+Reads:  pictures (files, folders of pictures, glob patterns) and models/digit_cnn.keras
+        (or a .tflite from export.py, which starts much faster)
+Writes: one line per picture to stdout, as a table or (--json) as JSON lines; with --show,
+        a PNG with what the model saw for each picture
+
+Photos, scans and paint-app drawings in any format Pillow reads are brought into MNIST's form
+(white digit on black, fitted into 20x20 and centred by mass in 28x28) by
+digit_image.normalize(); with --multi, digit_image.segment() first cuts a number such as
+"2024" into digits, left to right. Answers whose confidence is below --min-confidence are
+marked uncertain. A picture that cannot be read is reported in one line on stderr while the
+others are still answered; the exit status is then 1.
+
+    python predict.py examples/
+    python predict.py "scans/*.jpg" --json --top-k 3
+    python predict.py examples/2024.png --multi --show what_the_model_saw.png
+    python predict.py examples/7_photo.jpg --model models/digit_cnn.tflite
+"""
+
+import argparse
+import glob
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import common
+import digit_image
+
+SHOW_LIMIT = 40  # Pictures drawn by --show; a taller figure is unreadable.
+SHOW_SUFFIXES = (".png", ".pdf", ".svg")
+GLOB_CHARACTERS = set("*?[")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "inputs", nargs="+", metavar="PICTURE", help="picture files, folders or glob patterns"
+    )
+    parser.add_argument("--model", type=Path, default=common.MODEL_PATH, help=".keras or .tflite")
+    parser.add_argument(
+        "--multi", action="store_true", help='read several digits per picture, such as "2024"'
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object per picture")
+    parser.add_argument("--top-k", type=int, default=2, help="most likely digits to list (1-10)")
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.5,
+        help="answers less probable than this are marked uncertain",
+    )
+    parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
+    parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
+    common.add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    if not 1 <= args.top_k <= common.NUM_CLASSES:
+        parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
+    if not 0 <= args.min_confidence <= 1:
+        parser.error("--min-confidence must be between 0 and 1")
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    if args.show and args.show.suffix.lower() not in SHOW_SUFFIXES:
+        parser.error(f"--show must name a {', '.join(SHOW_SUFFIXES)} file")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    predict = common.load_classifier(args.model)
+    if not args.json:
+        print(f"{'digit':>6}  {'confidence':>10}  {'runner-up':<{12 * (args.top_k - 1)}}path")
+    shown, count, any_failed = [], 0, False
+    pictures = (read_picture(path, error, args.multi) for path, error in expand(args.inputs))
+    while batch := list(itertools.islice(pictures, args.batch_size)):
+        images = [image for picture in batch for image in picture["images"]]
+        probabilities = predict(np.stack(images)) if images else np.zeros((0, 10))
+        for picture in batch:
+            count = len(picture["images"])
+            record = describe(picture, probabilities[:count], args)
+            probabilities = probabilities[count:]
+            any_failed |= record["error"] is not None
+            count += 1
+            report(record, args)
+            if args.show and len(shown) < SHOW_LIMIT:
+                shown.append((record, picture["images"]))
+        sys.stdout.flush()
+    if args.show:
+        draw_panels(shown, args.show)
+        if count > SHOW_LIMIT:
+            print(f"--show drew the first {SHOW_LIMIT} of {count} pictures", file=sys.stderr)
+    return common.EXIT_SOME_FAILED if any_failed else common.EXIT_OK
+
+
+def expand(inputs):
+    """Yields (path, error) for each picture named by the inputs, in order, lazily.
+
+    A folder gives its picture files sorted by name; a pattern such as "*.png" is expanded
+    here too, for shells that do not. error is a message when an input names nothing usable.
+    """
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            yield from expand_folder(path)
+        elif path.exists():
+            yield name, None
+        elif GLOB_CHARACTERS & set(name):
+            matches = sorted(glob.glob(name, recursive=True))
+            if not matches:
+                yield name, "no files match this pattern"
+            for match in matches:
+                yield from expand_folder(Path(match)) if Path(match).is_dir() else [(match, None)]
+        else:
+            yield name, "not found"
+
+
+def expand_folder(folder):
+    suffixes = picture_suffixes()
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        yield str(folder), "folder holds no pictures"
+    for path in files:
+        yield str(path), None
+
+
+def picture_suffixes():
+    """File name endings of every format Pillow can read, plus SVG (to say it is unsupported)."""
+    from PIL import Image
+
+    registered = Image.registered_extensions()  # Loads every Pillow plugin: only for folders.
+    readable = {suffix for suffix, format in registered.items() if format in Image.OPEN}
+    return readable | set(digit_image.SVG_SUFFIXES)
+
+
+def read_picture(path, error, multi):
+    """Brings one picture into MNIST form: {"path", "images" (list of 28x28), "error"}."""
+    images = []
+    if error is None:
+        try:
+            images = digit_image.segment(path) if multi else [digit_image.normalize(path)]
+        except digit_image.ImageError as image_error:
+            error = str(image_error)
+    return {"path": path, "images": images, "error": error}
+
+
+def describe(picture, probabilities, args):
+    """The answer for one picture, as printed by --json."""
+    record = {"path": picture["path"], "error": picture["error"]}
+    if picture["error"] is not None:
+        record.update(digit=None, confidence=None, probabilities=None, uncertain=None)
+        if args.multi:
+            record.update(number=None, digits=[])
+        return record
+    digits = [answer(p, args) for p in probabilities]
+    if args.multi:
+        # A number is only as certain as its least certain digit.
+        record.update(
+            digit=None,
+            number="".join(str(d["digit"]) for d in digits),
+            confidence=min(d["confidence"] for d in digits),
+            probabilities=None,
+            uncertain=any(d["uncertain"] for d in digits),
+            digits=digits,
+        )
+    else:
+        record.update(digits[0])
+    return record
+
+
+def answer(probabilities, args):
+    """The most likely digit, its probability, the top k and whether it is uncertain."""
+    ranked = np.argsort(probabilities)[::-1][: args.top_k]
+    confidence = float(probabilities[ranked[0]])
+    return {
+        "digit": int(ranked[0]),
+        "confidence": round(confidence, 6),
+        "probabilities": [round(float(p), 6) for p in probabilities],
+        "uncertain": confidence < args.min_confidence,
+        "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in ranked],
+    }
+
+
+def report(record, args):
+    if record["error"] is not None:
+        print(f"{Path(sys.argv[0]).name}: {record['path']}: {record['error']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+    elif record["error"] is not None:
+        print(f"{'-':>6}  {'-':>10}  {'':<{12 * (args.top_k - 1)}}{record['path']}  (failed)")
+    elif args.multi:
+        digits = ", ".join(f"{d['digit']} {d['confidence']:.1%}" for d in record["digits"])
+        mark = "?" if record["uncertain"] else " "
+        print(f"{record['number']:>5}{mark}  {record['confidence']:>10.1%}  {record['path']}")
+        print(f"{'':>6}  {'':>10}  digits: {digits}")
+    else:
+        runners_up = "".join(
+            f"{top['digit']} ({top['probability']:.1%})".ljust(12) for top in record["top"][1:]
+        )
+        mark = "?" if record["uncertain"] else " "
+        note = "  (uncertain)" if record["uncertain"] else ""
+        print(
+            f"{record['digit']:>5}{mark}  {record['confidence']:>10.1%}  "
+            f"{runners_up}{record['path']}{note}"
+        )
+
+
+def draw_panels(shown, path):
+    """One row per picture: the picture, the 28x28 the model saw, and the probabilities."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # Files only; no window is opened.
+    from matplotlib import pyplot as plt
+
+    if not shown:
+        print("--show: no pictures to draw", file=sys.stderr)
+        return
+    figure, axes = plt.subplots(
+        len(shown), 3, figsize=(9, 2.2 * len(shown)), squeeze=False,
+        gridspec_kw={"width_ratios": [1, 1, 1.6]},
+    )
+    for (record, images), (picture_axis, seen_axis, bars_axis) in zip(shown, axes):
+        name = Path(record["path"]).name
+        picture_axis.set_title(name if len(name) <= 30 else name[:27] + "...", fontsize=9)
+        thumbnail = read_thumbnail(record["path"])
+        if thumbnail is not None:
+            picture_axis.imshow(thumbnail, cmap="gray")
+        for axis in (picture_axis, seen_axis):
+            axis.set_axis_off()
+        if record["error"] is not None:
+            seen_axis.text(0, 0.5, record["error"], fontsize=8, wrap=True, color="tab:red")
+            bars_axis.set_axis_off()
+            continue
+        seen_axis.imshow(np.hstack(images), cmap="gray", vmin=0, vmax=255)
+        seen_axis.set_title("what the model saw", fontsize=9)
+        if record.get("number") is not None:
+            confidences = ", ".join(f"{d['confidence']:.0%}" for d in record["digits"])
+            bars_axis.text(0, 0.5, f"{record['number']}\n({confidences})", fontsize=12)
+            bars_axis.set_axis_off()
+            continue
+        colours = ["tab:blue"] * 10
+        colours[record["digit"]] = "tab:red" if record["uncertain"] else "tab:green"
+        bars_axis.bar(range(10), record["probabilities"], color=colours)
+        bars_axis.set_xticks(range(10))
+        bars_axis.set_ylim(0, 1)
+        uncertain = " (uncertain)" if record["uncertain"] else ""
+        bars_axis.set_title(
+            f"{record['digit']}: {record['confidence']:.1%}{uncertain}", fontsize=10
+        )
+    figure.tight_layout()
+    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=80))
+    plt.close(figure)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def read_thumbnail(path):
+    """The picture as its user sees it, small; None when it cannot be read."""
+    try:
+        return digit_image.thumbnail(path, 160)
+    except digit_image.ImageError:
+        return None  # The row shows the error message instead.
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))

@@ -1,0 +1,317 @@
+"""Gets MNIST, verifies it, splits a validation set off the training set, writes the dataset.
+
+Reads:  --source (a folder of the four idx files, .gz or raw, or Keras's mnist.npz), or else
+        a mirror (--mirror or $MNIST_MIRROR: http://, https://, file://), then public mirrors.
+Writes: data/mnist.npz   x_train, y_train, x_val, y_val, x_test, y_test (uint8)
+        data/mnist.json  source, checksums, counts per split and class, pixel statistics
+        data/raw/        verified downloads, so that --force does not download again
+
+Every idx file is checked by the SHA-256 of its decompressed bytes, the same on every mirror.
+A rerun with the same settings does nothing; --force rebuilds.
+
+    python preprocess.py
+    python preprocess.py --source ../shared/mnist
+    MNIST_MIRROR=file:///path/to/mnist/ python preprocess.py --force
+"""
+
+import argparse
+import functools
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+import common
+
+# The decompressed files' SHA-256, as in ../shared/mnist/SHA256SUMS-decompressed.
+# Tests replace this dict to exercise the check on tiny fake files.
+SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+PUBLIC_MIRRORS = [
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+]
+# Not keras.utils.get_file: it imports TensorFlow (7 s), cannot time out a stalled download
+# and cannot check the decompressed content. The hash is Keras's, from
+# keras/src/datasets/mnist.py.
+KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+IDX_MAGIC = {"images": 2051, "labels": 2049}
+# What a bad source raises: ValueError for wrong content, OSError for files and networks, and
+# from np.load KeyError (an array is missing) or BadZipFile.
+SOURCE_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--source", type=Path, help="idx folder or mnist.npz; the only source")
+    where.add_argument("--mirror", default=os.environ.get("MNIST_MIRROR"),
+                       help="URL of a folder of the four *-ubyte.gz files; $MNIST_MIRROR if set")
+    parser.add_argument("--out", type=Path, default=common.DATA_PATH,
+                        help="dataset to write; its .json goes beside it")
+    parser.add_argument("--val-size", type=int, default=5000,
+                        help="training images held out for validation")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the validation split")
+    parser.add_argument("--timeout", type=float, default=30, help="seconds a download may stall")
+    parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    common.add_debug_flag(parser)
+    return parser.parse_args(argv)
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_idx(data, name, kind):
+    """Returns the uint8 array in an idx file: images (N, 28, 28) or labels (N,)."""
+    header_size = 16 if kind == "images" else 8
+    if len(data) < header_size:
+        raise ValueError(f"{name}: {len(data)} bytes, too short for an idx header")
+    header = np.frombuffer(data, ">u4", count=header_size // 4)
+    if header[0] != IDX_MAGIC[kind]:
+        raise ValueError(f"{name}: magic number {header[0]}, expected {IDX_MAGIC[kind]} ({kind})")
+    shape = tuple(int(size) for size in header[1:])
+    if kind == "images" and shape[1:] != (common.IMAGE_SIZE, common.IMAGE_SIZE):
+        raise ValueError(f"{name}: images of {shape[1]}x{shape[2]} pixels, expected 28x28")
+    expected_size = header_size + int(np.prod(shape))
+    if len(data) != expected_size:
+        raise ValueError(f"{name}: {len(data)} bytes, but its header says {expected_size}")
+    return np.frombuffer(data, np.uint8, offset=header_size).reshape(shape)
+
+
+def verified_idx(path, name):
+    """Returns the decompressed bytes of an idx file (.gz or raw) if its SHA-256 is right."""
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":  # The gzip signature: mirrors serve .gz, folders hold either.
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise ValueError(f"{name}: broken gzip ({error})") from error
+    if sha256(data) != SHA256[name]:
+        raise ValueError(f"{name}: wrong content (SHA-256 {sha256(data)[:12]}..., "
+                         f"expected {SHA256[name][:12]}...)")
+    return data
+
+
+def from_idx(files):
+    """Parses the four verified idx files; returns the arrays and their checksums."""
+    arrays = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images, labels = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+        arrays[f"x_{split}"] = parse_idx(files[images], images, "images")
+        arrays[f"y_{split}"] = parse_idx(files[labels], labels, "labels")
+    return arrays, {name: SHA256[name] for name in files}  # Each one verified already.
+
+
+def from_keras_npz(path):
+    """Reads Keras's own mnist.npz, recognised by the SHA-256 that Keras publishes."""
+    digest = sha256(Path(path).read_bytes())
+    if digest != KERAS_SHA256:
+        raise ValueError(f"{Path(path).name}: SHA-256 {digest[:12]}... is not Keras's mnist.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    return arrays, {"mnist.npz": digest}
+
+
+def load_local(source):
+    if source.suffix == ".npz":
+        return from_keras_npz(source)
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source} is neither a folder nor an .npz file")
+    files = {}
+    for name in SHA256:
+        path = source / f"{name}.gz" if (source / f"{name}.gz").is_file() else source / name
+        if not path.is_file():
+            raise FileNotFoundError(f"neither {name}.gz nor {name} is in {source}")
+        files[name] = verified_idx(path, name)
+    return from_idx(files)
+
+
+def show_progress(name, done, total, last_step):
+    """One updating line on a terminal, else a line per quarter; returns the step reached."""
+    if 0 < total < 1_000_000:
+        return last_step  # Small files arrive at once; a display would only add noise.
+    line = f"  {name}: {done / 1e6:.1f} MB"
+    if total:
+        line += f" of {total / 1e6:.1f} [{'#' * (30 * done // total):30}] {100 * done // total}%"
+    step = 4 * done // total if total else done // 4_000_000
+    if sys.stderr.isatty():
+        print(f"\r{line}", end="", file=sys.stderr, flush=True)
+    elif step > last_step:
+        print(line, file=sys.stderr)
+    return step
+
+
+def download(url, cache_path, timeout, verify):
+    """Downloads url into a temporary file and moves it to cache_path only if verify(file)
+    passes; returns what verify returned. A failure leaves no file behind."""
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".download.", dir=cache_path.parent)
+    total, done, step = 0, 0, -1
+    try:
+        try:
+            with os.fdopen(fd, "wb") as file, urllib.request.urlopen(url, timeout=timeout) as reply:
+                total = int(reply.headers.get("Content-Length") or 0)
+                while chunk := reply.read(1 << 16):
+                    file.write(chunk)
+                    done += len(chunk)
+                    step = show_progress(cache_path.name, done, total, step)
+        except (OSError, http.client.HTTPException) as error:
+            # A plain URLError only wraps the cause ("<urlopen error ...>"); HTTPError reads well.
+            reason = error.reason if type(error) is urllib.error.URLError else error
+            if isinstance(reason, TimeoutError):
+                reason = f"no data for {timeout:g} s (--timeout)"
+            raise ValueError(f"{cache_path.name}: {reason}") from error
+        finally:
+            if step >= 0 and sys.stderr.isatty():
+                print(file=sys.stderr)  # Ends the progress line.
+        # http.client ends a body that was cut short without an error, so count the bytes.
+        if total and done != total:
+            raise ValueError(f"{cache_path.name}: connection closed after {done} of {total} bytes")
+        result = verify(tmp)
+        os.replace(tmp, cache_path)
+        return result
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def fetch(url, cache_path, timeout, verify):
+    """Uses the verified copy in the cache if there is one, else downloads url."""
+    if cache_path.is_file():
+        try:
+            result = verify(cache_path)
+            print(f"  {cache_path.name}: the verified copy in {cache_path.parent}")
+            return result
+        except SOURCE_ERRORS as error:
+            print(f"  {cache_path}: {error}; downloading it again", file=sys.stderr)
+            cache_path.unlink()
+    return download(url, cache_path, timeout, verify)
+
+
+def load_mirror(base_url, cache, timeout):
+    if urllib.parse.urlsplit(base_url).scheme not in ("http", "https", "file"):
+        raise ValueError("not an http://, https:// or file:// URL")
+    files = {}
+    for name in SHA256:
+        url = f"{base_url.rstrip('/')}/{name}.gz"
+        verify = functools.partial(verified_idx, name=name)
+        files[name] = fetch(url, cache / f"{name}.gz", timeout, verify)
+    return from_idx(files)
+
+
+def check_arrays(arrays):
+    for split in ("train", "test"):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(images) != len(labels):
+            raise ValueError(f"{split}: {len(images)} images but {len(labels)} labels")
+        common.check_images(split, images, labels)
+
+
+def split_validation(y, val_size, seed):
+    """Returns (train, val) index arrays; each class gives val its share of val_size."""
+    if not 0 < val_size < len(y):
+        raise common.UserError(f"--val-size must be between 1 and {len(y) - 1}, got {val_size}")
+    counts = np.bincount(y, minlength=common.NUM_CLASSES)
+    exact = val_size * counts / len(y)
+    quotas = np.floor(exact).astype(int)
+    # Rounding down leaves a few places over: the classes with the largest remainders take them.
+    quotas[np.argsort(quotas - exact, kind="stable")[: val_size - quotas.sum()]] += 1
+    order = np.random.default_rng(seed).permutation(len(y))
+    order = order[np.argsort(y[order], kind="stable")]  # Grouped by class, shuffled within.
+    rank_in_class = np.arange(len(y)) - (np.cumsum(counts) - counts)[y[order]]
+    in_val = rank_in_class < quotas[y[order]]
+    return np.sort(order[~in_val]), np.sort(order[in_val])
+
+
+def is_up_to_date(out, info_path, settings):
+    try:
+        info = json.loads(info_path.read_text())
+        same_settings = all(info.get(key) == value for key, value in settings.items())
+        return same_settings and info.get("npz_sha256") == sha256(out.read_bytes())
+    except (OSError, ValueError):
+        return False
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    info_path = args.out.with_suffix(".json")
+    settings = {"val_size": args.val_size, "seed": args.seed}
+    if not args.force and is_up_to_date(args.out, info_path, settings):
+        print(f"{args.out} is already built with val_size={args.val_size}, seed={args.seed}: "
+              "nothing to do (--force rebuilds it)")
+        return common.EXIT_OK
+
+    cache = args.out.parent / "raw"
+    if args.source:
+        sources = {f"--source {args.source}": lambda: load_local(args.source)}
+    else:
+        sources = {}
+        if all((cache / f"{name}.gz").is_file() for name in SHA256):
+            sources[f"{cache}, verified downloads of an earlier run"] = lambda: load_local(cache)
+        for url in ([args.mirror] if args.mirror else []) + PUBLIC_MIRRORS:
+            sources[url] = functools.partial(load_mirror, url, cache, args.timeout)
+        sources[KERAS_URL] = functools.partial(
+            fetch, KERAS_URL, cache / "mnist.npz", args.timeout, from_keras_npz
+        )
+    failures = []
+    for source, load in sources.items():
+        print(f"Reading MNIST from {source}")
+        try:
+            arrays, checksums = load()
+            check_arrays(arrays)
+            break
+        except SOURCE_ERRORS as error:
+            failures.append(f"{source}: {error}")
+            print(f"  failed: {source}: {error}", file=sys.stderr)
+    else:
+        raise common.UserError("no source gave a verified MNIST:\n  " + "\n  ".join(failures))
+
+    train_index, val_index = split_validation(arrays["y_train"], args.val_size, args.seed)
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    dataset = {"x_train": x_train[train_index], "y_train": y_train[train_index],
+               "x_val": x_train[val_index], "y_val": y_train[val_index],
+               "x_test": arrays["x_test"], "y_test": arrays["y_test"]}
+    common.atomic_write(args.out, lambda tmp: np.savez(tmp, **dataset))
+    labels = {split: dataset[f"y_{split}"] for split in ("train", "val", "test")}
+    # From the mean square: x_train.std() would make a 350 MB float copy of the pixels.
+    pixel_mean = dataset["x_train"].mean(dtype=np.float64)
+    pixel_std = np.sqrt(np.square(dataset["x_train"], dtype=np.uint16).mean(dtype=np.float64)
+                        - pixel_mean**2)
+    common.write_json(info_path, {
+        "source": source,
+        "sha256": checksums,  # Of the decompressed idx files (or of Keras's mnist.npz).
+        **settings,
+        "counts": {split: len(y) for split, y in labels.items()},
+        "class_counts": {
+            split: np.bincount(y, minlength=common.NUM_CLASSES).tolist()
+            for split, y in labels.items()
+        },
+        "train_pixel_mean": round(float(pixel_mean), 4),  # On the 0..255 scale.
+        "train_pixel_std": round(float(pixel_std), 4),
+        "npz_sha256": sha256(args.out.read_bytes()),
+    })
+    sizes = ", ".join(f"{len(y)} {split}" for split, y in labels.items())
+    print(f"Wrote {args.out} ({sizes}) and {info_path}")
+    return common.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))

@@ -1,0 +1,237 @@
+"""digit_image: reading every kind of picture and bringing its digit into MNIST's form."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import digit_image
+
+# Pen strokes of a few digits in a unit box (x right, y down), drawn with ImageDraw.
+STROKES = {
+    "0": None,  # an ellipse
+    "1": [[(0.5, 0.0), (0.5, 1.0)]],
+    "2": [[(0.0, 0.25), (0.3, 0.0), (0.8, 0.05), (0.9, 0.3), (0.0, 1.0), (1.0, 1.0)]],
+    "4": [[(0.7, 1.0), (0.7, 0.0), (0.0, 0.65), (1.0, 0.65)]],
+    "7": [[(0.0, 0.0), (1.0, 0.0), (0.4, 1.0)]],
+}
+
+
+def draw(text="7", size=(200, 200), box=(60, 40, 140, 160), width=8, ink=0, paper=255):
+    """A grey picture of text's digits side by side in box, drawn with a round pen."""
+    image = Image.new("L", size, paper)
+    pen = ImageDraw.Draw(image)
+    left, top, right, bottom = box
+    step = (right - left) / len(text)
+    for i, digit in enumerate(text):
+        x0, x1 = left + i * step + 0.15 * step, left + (i + 1) * step - 0.15 * step
+        if STROKES[digit] is None:
+            pen.ellipse((x0, top, x1, bottom), outline=ink, width=width)
+            continue
+        for stroke in STROKES[digit]:
+            points = [(x0 + x * (x1 - x0), top + y * (bottom - top)) for x, y in stroke]
+            pen.line(points, fill=ink, width=width, joint="curve")
+    return image
+
+
+def similarity(a, b):
+    """Correlation of two 28x28 pictures: 1 for the same digit in the same place."""
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def centre_of_mass(image):
+    rows, columns = np.indices(image.shape)
+    total = image.sum()
+    return (rows * image).sum() / total, (columns * image).sum() / total
+
+
+def test_output_is_mnist_form():
+    digit = digit_image.normalize(draw())
+    assert digit.dtype == np.uint8 and digit.shape == (28, 28)
+    assert digit.max() == 255 and digit[0].max() == 0  # White digit on black, margins empty.
+    rows, columns = np.nonzero(digit)
+    assert max(rows.max() - rows.min(), columns.max() - columns.min()) + 1 <= 20 + 1
+
+
+def test_shifted_digit_is_recentred_by_centre_of_mass():
+    centred = digit_image.normalize(draw(box=(60, 40, 140, 160)))
+    corner = digit_image.normalize(draw(size=(300, 300), box=(5, 5, 85, 125)))
+    assert similarity(centred, corner) > 0.98
+    row, column = centre_of_mass(corner.astype(float))
+    assert abs(row - 14) < 0.6 and abs(column - 14) < 0.6
+
+
+def test_black_on_white_and_white_on_black_give_the_same():
+    black_on_white = draw(ink=0, paper=255)
+    white_on_black = draw(ink=255, paper=0)
+    assert np.array_equal(
+        digit_image.normalize(black_on_white), digit_image.normalize(white_on_black)
+    )
+
+
+@pytest.mark.parametrize("hidden", [(0, 0, 0), (255, 255, 255), (30, 200, 90)])
+@pytest.mark.parametrize("ink", [(0, 0, 0), (255, 255, 255), (200, 30, 30)])
+def test_ink_on_transparent_canvas_whatever_the_hidden_colour(ink, hidden):
+    alpha = np.asarray(draw(ink=255, paper=0))
+    rgb = np.where(alpha[..., None] > 0, ink, hidden).astype(np.uint8)
+    canvas = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    expected = digit_image.normalize(draw(ink=255, paper=0))
+    assert similarity(digit_image.normalize(canvas), expected) > 0.99
+
+
+def test_mostly_opaque_picture_with_transparent_border():
+    picture = draw(ink=0, paper=255).convert("RGBA")
+    pixels = np.array(picture)
+    pixels[:15, :, :] = (0, 0, 0, 0)  # A transparent strip that holds black.
+    result = digit_image.normalize(Image.fromarray(pixels, "RGBA"))
+    assert similarity(result, digit_image.normalize(draw())) > 0.98
+
+
+def test_uneven_lighting_and_shadow_are_removed():
+    clean = np.asarray(draw(), np.float32)
+    light = np.linspace(1.0, 0.35, 200)[None, :] * np.ones((200, 1))
+    light[150:, :] *= 0.6  # A shadow with a sharp edge across the bottom.
+    lit = Image.fromarray((clean * light).astype(np.uint8))
+    assert similarity(digit_image.normalize(lit), digit_image.normalize(draw())) > 0.95
+
+
+def test_thin_one_pixel_stroke_is_kept_and_thickened():
+    thin = draw(size=(600, 600), box=(200, 100, 400, 500), width=1)
+    digit = digit_image.normalize(thin)
+    assert similarity(digit, digit_image.normalize(draw(size=(600, 600), box=(200, 100, 400, 500), width=20))) > 0.85
+    assert (digit > 128).sum() > 40  # Strokes about two pixels wide, not a faint hairline.
+
+
+def test_specks_are_ignored():
+    picture = np.array(draw())
+    for row, column in [(10, 10), (185, 20), (15, 180), (190, 190)]:
+        picture[row : row + 2, column : column + 2] = 0
+    assert np.array_equal(digit_image.normalize(Image.fromarray(picture)), digit_image.normalize(draw()))
+
+
+def test_aspect_ratio_is_kept_for_a_tall_one():
+    digit = digit_image.normalize(draw("1", size=(200, 300), box=(80, 30, 120, 270), width=10))
+    rows, columns = np.nonzero(digit > 32)
+    assert rows.max() - rows.min() + 1 == 20
+    assert columns.max() - columns.min() + 1 <= 5
+
+
+def test_mnist_form_input_is_left_nearly_as_it_is():
+    mnist_like = digit_image.normalize(draw("2", width=16))
+    again = digit_image.normalize(Image.fromarray(mnist_like))
+    # The box may come out a pixel larger or smaller, and the centre a pixel away.
+    assert similarity(again, mnist_like) > 0.85
+    assert 0.75 < again.sum() / mnist_like.sum() < 1.25
+
+
+def save(image, path, **options):
+    image.save(path, **options)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("sixteen_bit.png", lambda g: Image.fromarray(np.asarray(g, np.uint16) * 257)),
+        ("cmyk.jpg", lambda g: g.convert("CMYK")),
+        ("palette.png", lambda g: g.convert("RGB").quantize(16)),
+        ("palette.gif", lambda g: g.convert("P")),
+        ("grey.tif", lambda g: g),
+        ("float.tif", lambda g: Image.fromarray(np.asarray(g, np.float32) / 255)),
+        ("colour.webp", lambda g: g.convert("RGB")),
+        ("colour.bmp", lambda g: g.convert("RGB")),
+        ("grey_alpha.png", lambda g: g.convert("LA")),
+        ("one_bit.png", lambda g: g.convert("1")),
+        ("thirty_two_bit.tif", lambda g: g.convert("I")),
+    ],
+)
+def test_unusual_formats_and_modes_are_read(tmp_path, name, make):
+    path = save(make(draw(width=10)), tmp_path / name)
+    expected = digit_image.normalize(draw(width=10))
+    assert similarity(digit_image.normalize(path), expected) > 0.95
+
+
+def test_transparent_gif_and_first_frame_of_an_animation(tmp_path):
+    first = draw("7", ink=0, paper=255).convert("P")
+    second = draw("1", ink=0, paper=255).convert("P")
+    path = tmp_path / "animated.gif"
+    first.save(path, save_all=True, append_images=[second], transparency=255)
+    assert similarity(digit_image.normalize(path), digit_image.normalize(draw("7"))) > 0.95
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    upright = draw("7", size=(200, 260), box=(50, 40, 150, 220)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "Rotate 90 degrees clockwise to display."
+    path = tmp_path / "sideways.jpg"
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes(), quality=95)
+    assert similarity(digit_image.normalize(path), digit_image.normalize(upright)) > 0.95
+
+
+def test_segment_reads_2024_left_to_right():
+    picture = draw("2024", size=(520, 200), box=(30, 40, 490, 160), width=8)
+    digits = digit_image.segment(picture)
+    assert len(digits) == 4
+    # Each alone, in a box as wide as its share of the number.
+    singles = {d: digit_image.normalize(draw(d, box=(43, 40, 158, 160))) for d in "024"}
+    for digit, expected in zip(digits, "2024"):
+        assert max(singles, key=lambda d: similarity(digit, singles[d])) == expected
+
+
+def test_segment_joins_a_broken_digit_and_cuts_touching_ones():
+    broken = np.array(draw("7", size=(200, 200), box=(60, 40, 140, 160), width=8))
+    broken[60:64, :] = 255  # A pen lift: the bar of the 7 no longer touches its stem.
+    assert len(digit_image.segment(Image.fromarray(broken))) == 1
+    touching = draw("00", size=(300, 200), box=(40, 40, 240, 160), width=10)
+    pixels = np.array(touching)
+    pixels[95:105, 120:160] = 0  # Ink joining the two zeros.
+    assert len(digit_image.segment(Image.fromarray(pixels))) == 2
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty file"),
+        (b"hello, this is text", "not an image"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "SVG"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10", "broken image"),
+    ],
+)
+def test_broken_files_give_one_line_reasons(tmp_path, content, message):
+    path = tmp_path / "input.png"
+    path.write_bytes(content)
+    with pytest.raises(digit_image.ImageError, match=message) as error:
+        digit_image.normalize(path)
+    assert "\n" not in str(error.value)
+
+
+def test_truncated_picture_is_an_error(tmp_path):
+    buffer = io.BytesIO()
+    draw().save(buffer, "PNG")
+    path = tmp_path / "truncated.png"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(digit_image.ImageError, match="broken image"):
+        digit_image.normalize(path)
+
+
+def test_svg_by_name_missing_file_and_blank_page(tmp_path):
+    with pytest.raises(digit_image.ImageError, match="SVG"):
+        digit_image.normalize(tmp_path / "drawing.svg")
+    with pytest.raises(digit_image.ImageError, match="not found"):
+        digit_image.normalize(tmp_path / "missing.png")
+    noise = np.random.default_rng(0).normal(230, 4, (300, 300)).clip(0, 255).astype(np.uint8)
+    with pytest.raises(digit_image.ImageError, match="no ink"):
+        digit_image.normalize(save(Image.fromarray(noise), tmp_path / "blank.jpg"))
+    with pytest.raises(digit_image.ImageError, match="no ink"):
+        digit_image.normalize(Image.new("RGBA", (100, 100), (0, 0, 0, 0)))
+
+
+@pytest.mark.parametrize("pixels", [120 * 120, 200 * 200])  # Pillow warns, then refuses.
+def test_decompression_bomb_is_refused(tmp_path, monkeypatch, pixels):
+    # Pillow's own limit, lowered so the test needs no giant file; the check is the same.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    side = int(pixels**0.5)
+    path = save(Image.new("L", (side, side), 255), tmp_path / "bomb.png")
+    with pytest.raises(digit_image.ImageError, match="too large"):
+        digit_image.normalize(path)

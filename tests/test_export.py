@@ -1,0 +1,303 @@
+"""Tests of export.py and of loading what it writes with common.load_classifier.
+
+A real CNN from model.build_model() is trained for a few seconds on digits drawn with
+Pillow's font, exported to every format, and the formats' answers are compared. Bad model
+files must be refused with one line and exit status 2, and a failed export must leave the
+earlier files as they were. The slow test repeats the int8 comparison on real MNIST.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+import common
+import export
+import preprocess
+from model import build_model
+
+REPO = Path(__file__).parents[1]
+SHARED_MNIST = REPO / ".." / "shared" / "mnist"
+FLOAT_EXPORTS = ["digit_cnn_savedmodel", "digit_cnn.tflite"] + (
+    ["digit_cnn.onnx"] if export.ONNX_INSTALLED else []
+)
+
+
+def font_digits(count, seed):
+    """Digits drawn white on black in Pillow's font at random sizes, strokes and places.
+
+    They look enough like MNIST for the CNN to learn them in seconds, with confident answers,
+    so that comparing the exports' answers means something.
+    """
+    rng = np.random.default_rng(seed)
+    fonts = {size: ImageFont.load_default(size=size) for size in range(16, 25)}
+    labels = rng.integers(0, 10, count).astype(np.uint8)
+    images = np.empty((count, 28, 28), np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        canvas = Image.new("L", (28, 28))
+        column, row = 14 + rng.integers(-2, 3, size=2)
+        ImageDraw.Draw(canvas).text(
+            (int(column), int(row)), str(label), fill=255, anchor="mm",
+            font=fonts[int(rng.integers(16, 25))],
+            stroke_width=int(rng.integers(0, 2)), stroke_fill=255,
+        )
+        image[:] = np.asarray(canvas)
+    return images, labels
+
+
+def train_model(images, labels, width, epochs, batch_size):
+    model = build_model(width=width)
+    # BatchNormalization keeps 99% of its moving statistics at each step (momentum 0.99), so
+    # after the few dozen steps of a test they would still be mostly their initial values,
+    # and inference would not match training. At 0.9 they follow the data within 50 steps.
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy"
+    )
+    model.fit(images[..., None], labels, epochs=epochs, batch_size=batch_size, verbose=0)
+    return model
+
+
+def run_export(folder, *extra):
+    argv = ["--model", str(folder / "digit_cnn.keras"), "--data", str(folder / "mnist.npz")]
+    return common.run_cli(export.main, [*argv, *extra])
+
+
+def contents(path):
+    """The bytes of a file, or of every file in a folder by relative path."""
+    if path.is_dir():
+        return {str(file.relative_to(path)): file.read_bytes()
+                for file in sorted(path.rglob("*")) if file.is_file()}
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A folder with a small trained model, its dataset and everything export.py writes."""
+    folder = tmp_path_factory.mktemp("export")
+    images, labels = font_digits(1600, seed=0)
+    data = {
+        "x_train": images[:1000], "y_train": labels[:1000],
+        "x_val": images[1000:1300], "y_val": labels[1000:1300],
+        "x_test": images[1300:], "y_test": labels[1300:],
+    }
+    np.savez(folder / "mnist.npz", **data)
+    keras.utils.set_random_seed(0)
+    model = train_model(data["x_train"], data["y_train"], width=16, epochs=8, batch_size=50)
+    model.save(folder / "digit_cnn.keras")
+    assert run_export(folder, "--calibration-size", "200") == common.EXIT_OK
+    record = json.loads((folder / "export.json").read_text())
+    return SimpleNamespace(folder=folder, data=data, record=record)
+
+
+def test_export_writes_every_format_and_records_it(exported):
+    record = exported.record
+    expected_kinds = {"savedmodel", "float", "int8"} | ({"onnx"} if export.ONNX_INSTALLED else set())
+    assert set(record["artifacts"]) == expected_kinds
+    for kind, artifact in record["artifacts"].items():
+        path = Path(artifact["path"])
+        assert path.parent == exported.folder
+        assert artifact["bytes"] == export.size_in_bytes(path) > 0
+        assert artifact["agreement_with_keras"] >= export.MIN_AGREEMENT[kind]
+    assert (exported.folder / "digit_cnn_savedmodel" / "saved_model.pb").is_file()
+    assert record["source_model"] == str(exported.folder / "digit_cnn.keras")
+    assert record["calibration"] == {"split": "train", "images": 200, "seed": 0}
+    assert record["check"] == {"split": "validation", "images": 300}
+    # int8 weights take a quarter of float32's bytes; the graph itself adds a little.
+    assert record["artifacts"]["int8"]["bytes"] * 3 < record["artifacts"]["float"]["bytes"]
+    leftovers = [path.name for path in exported.folder.iterdir() if path.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_float_exports_give_the_keras_probabilities(exported):
+    images, labels = exported.data["x_test"], exported.data["y_test"]
+    keras_probabilities = common.load_classifier(exported.folder / "digit_cnn.keras")(images)
+    # Trained well enough that the answers are confident, so agreeing on them means something.
+    assert np.mean(keras_probabilities.argmax(axis=1) == labels) >= 0.95
+    for name in FLOAT_EXPORTS:
+        probabilities = common.load_classifier(exported.folder / name)(images)
+        assert probabilities.dtype == np.float32 and probabilities.shape == (len(images), 10)
+        np.testing.assert_allclose(probabilities, keras_probabilities, atol=1e-4, err_msg=name)
+        assert np.array_equal(probabilities.argmax(axis=1), keras_probabilities.argmax(axis=1))
+
+
+def test_int8_model_gives_the_keras_answers(exported):
+    images = exported.data["x_test"]
+    keras_probabilities = common.load_classifier(exported.folder / "digit_cnn.keras")(images)
+    probabilities = common.load_classifier(exported.folder / "digit_cnn_int8.tflite")(images)
+    assert probabilities.dtype == np.float32 and probabilities.shape == (len(images), 10)
+    assert np.mean(probabilities.argmax(axis=1) == keras_probabilities.argmax(axis=1)) >= 0.995
+    # The probabilities are computed in int8, in steps of 1/256.
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=0.03)
+    assert np.abs(probabilities - keras_probabilities).max() < 0.1
+
+
+def test_int8_model_takes_pixels_as_they_are(exported):
+    """What the README promises: uint8 pixels in, float32 probabilities out, no scaling."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(exported.folder / "digit_cnn_int8.tflite"))
+    interpreter.allocate_tensors()
+    (input_detail,), (output_detail,) = (
+        interpreter.get_input_details(), interpreter.get_output_details()
+    )
+    assert input_detail["dtype"] == np.uint8 and input_detail["quantization"] == (1.0, 0)
+    assert output_detail["dtype"] == np.float32
+    image, label = exported.data["x_test"][0], exported.data["y_test"][0]
+    interpreter.set_tensor(input_detail["index"], image[None, :, :, None])
+    interpreter.invoke()
+    assert interpreter.get_tensor(output_detail["index"])[0].argmax() == label
+
+
+@pytest.mark.parametrize("name", ["digit_cnn.tflite", "digit_cnn_int8.tflite"])
+def test_litert_models_run_without_tensorflow(exported, name):
+    code = (
+        "import sys, numpy as np, common\n"
+        "probabilities = common.load_classifier(sys.argv[1])(np.zeros((3, 28, 28), np.uint8))\n"
+        "print(probabilities.shape, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(exported.folder / name)],
+        capture_output=True, text=True, cwd=REPO, timeout=60, check=True,
+    )
+    assert result.stdout.split("\n")[0] == "(3, 10) False"
+
+
+@pytest.mark.parametrize("name", ["digit_cnn.tflite", "digit_cnn_int8.tflite"])
+def test_litert_batches_of_any_size_give_the_same_answers(exported, name):
+    predict = common.load_classifier(exported.folder / name)
+    images = exported.data["x_test"][:260]  # One batch of 256, then a short one.
+    together = predict(images)
+    one_by_one = np.concatenate([predict(images[i : i + 1]) for i in (0, 255, 256, 259)])
+    np.testing.assert_allclose(together[[0, 255, 256, 259]], one_by_one, atol=1e-6)
+    assert predict(images[:0]).shape == (0, 10)
+
+
+def write_litert(path, inputs, outputs):
+    """Writes a LiteRT model of any shape, converted as export.py converts the real one."""
+    saved_model = path.with_suffix(".savedmodel")
+    keras.Model(inputs, outputs).export(saved_model, format="tf_saved_model", verbose=False)
+    path.write_bytes(export.convert_to_litert(saved_model))
+
+
+@pytest.fixture(scope="module")
+def bad_models(exported, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad_models")
+    float_model = (exported.folder / "digit_cnn.tflite").read_bytes()
+    (folder / "truncated.tflite").write_bytes(float_model[: len(float_model) // 2])
+    (folder / "text.tflite").write_text("not a model\n")
+    (folder / "empty.tflite").write_bytes(b"")
+    (folder / "text.keras").write_text("not a model\n")
+    (folder / "weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n")
+    (folder / "not_a_savedmodel").mkdir()
+    (folder / "not_a_savedmodel" / "notes.txt").write_text("no model here\n")
+    shutil.copytree(exported.folder / "digit_cnn_savedmodel", folder / "broken_savedmodel")
+    (folder / "broken_savedmodel" / "saved_model.pb").write_bytes(b"garbage")
+
+    pixels = keras.Input((28, 28, 1))
+    write_litert(folder / "five_classes.tflite", pixels,
+                 keras.layers.Dense(5)(keras.layers.Flatten()(pixels)))
+    large_pixels = keras.Input((32, 32, 1))
+    write_litert(folder / "large_input.tflite", large_pixels,
+                 keras.layers.Dense(10)(keras.layers.Flatten()(large_pixels)))
+    return folder
+
+
+BAD_MODELS = {
+    "missing.tflite": "not found: run `python train.py` first",
+    "truncated.tflite": "is not a usable LiteRT model: The model is not a valid Flatbuffer",
+    "text.tflite": "is not a usable LiteRT model",
+    "empty.tflite": "is not a usable LiteRT model",
+    "text.keras": "could not be loaded safely",
+    "weights.h5": "unknown format (expected .keras, .tflite, .onnx or a SavedModel folder)",
+    "not_a_savedmodel": "is a folder but not a SavedModel (it has no saved_model.pb)",
+    "broken_savedmodel": "could not be loaded",
+    "five_classes.tflite": "gives output (5,), not 10 digit classes",
+    "large_input.tflite": "takes input (32, 32, 1), not 28x28 images",
+}
+
+
+@pytest.mark.parametrize(("name", "message"), BAD_MODELS.items())
+def test_bad_model_is_refused_in_one_line(bad_models, name, message):
+    with pytest.raises(common.UserError) as caught:
+        common.load_classifier(bad_models / name)
+    assert str(caught.value).startswith(f"model {bad_models / name}")
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["truncated.tflite", "five_classes.tflite", "not_a_savedmodel"])
+def test_predict_refuses_bad_model_with_status_2(bad_models, tmp_path, name):
+    picture = tmp_path / "seven.png"
+    Image.fromarray(font_digits(1, seed=7)[0][0]).save(picture)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "predict.py"), str(picture), "--model", str(bad_models / name)],
+        capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
+    )
+    assert result.returncode == common.EXIT_USAGE
+    assert result.stderr.startswith(f"predict.py: error: model {bad_models / name}")
+    assert BAD_MODELS[name] in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_export_refuses_bad_model_with_status_2(exported, bad_models):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "export.py"), "--model", str(bad_models / "text.keras"),
+         "--data", str(exported.folder / "mnist.npz")],
+        capture_output=True, text=True, cwd=bad_models, timeout=120, check=False,
+    )
+    assert result.returncode == common.EXIT_USAGE
+    last_line = result.stderr.strip().splitlines()[-1]  # TensorFlow may log while loading.
+    assert last_line.startswith(f"export.py: error: model {bad_models / 'text.keras'}")
+    assert "Traceback" not in result.stderr
+    assert not list(bad_models.glob("text*.tflite"))
+
+
+@pytest.mark.parametrize(("kind", "name"), [
+    ("savedmodel", "digit_cnn_savedmodel"), ("int8", "digit_cnn_int8.tflite")
+])
+def test_export_failing_its_check_keeps_the_earlier_file(exported, tmp_path, monkeypatch, kind, name):
+    folder = tmp_path / "models"
+    shutil.copytree(exported.folder, folder)
+    before = contents(folder / name)
+    # The real check, made impossible to pass: the export is written and then refused.
+    monkeypatch.setitem(export.MIN_AGREEMENT, kind, 1.01)
+    assert run_export(folder) == common.EXIT_USAGE
+    assert contents(folder / name) == before
+    assert [path.name for path in folder.iterdir() if path.name.startswith(".")] == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"real MNIST not found in {SHARED_MNIST}")
+def test_int8_model_keeps_the_accuracy_on_real_mnist(tmp_path):
+    arrays, _ = preprocess.load_local(SHARED_MNIST)
+    data = {
+        "x_train": arrays["x_train"][:12000], "y_train": arrays["y_train"][:12000],
+        "x_val": arrays["x_train"][-2000:], "y_val": arrays["y_train"][-2000:],
+        "x_test": arrays["x_test"], "y_test": arrays["y_test"],
+    }
+    np.savez(tmp_path / "mnist.npz", **data)
+    keras.utils.set_random_seed(0)
+    train_model(data["x_train"], data["y_train"], width=32, epochs=2, batch_size=128).save(
+        tmp_path / "digit_cnn.keras"
+    )
+    assert run_export(tmp_path) == common.EXIT_OK
+
+    images, labels = data["x_test"], data["y_test"]
+    keras_answers = common.load_classifier(tmp_path / "digit_cnn.keras")(images).argmax(axis=1)
+    int8_answers = common.load_classifier(tmp_path / "digit_cnn_int8.tflite")(images).argmax(axis=1)
+    float_answers = common.load_classifier(tmp_path / "digit_cnn.tflite")(images).argmax(axis=1)
+    keras_accuracy = np.mean(keras_answers == labels)
+    assert keras_accuracy >= 0.97
+    assert np.mean(float_answers == keras_answers) >= 0.9995
+    assert np.mean(int8_answers == keras_answers) >= 0.995
+    assert abs(np.mean(int8_answers == labels) - keras_accuracy) <= 0.002
