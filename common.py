@@ -193,8 +193,8 @@ def _load_keras(path):
     return predict
 
 
-def _load_tflite(path, batch_size=256):
-    # The LiteRT runtime alone imports in about 0.1 s; TensorFlow would take seconds.
+def _load_tflite(path):
+    # The LiteRT runtime alone imports in a fraction of a second; TensorFlow takes seconds.
     from ai_edge_litert.interpreter import Interpreter
 
     try:
@@ -206,28 +206,23 @@ def _load_tflite(path, batch_size=256):
     except (ValueError, RuntimeError) as error:
         raise UserError(f"model {path} is not a usable LiteRT model: {_first_line(error)}") from None
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise UserError(f"model {path} has {len(inputs)} inputs and {len(outputs)} outputs, not 1 and 1")
+    _check_one_input_and_output(path, inputs, outputs)
     (input_detail,), (output_detail,) = inputs, outputs
     check_model_shapes(path, input_detail["shape_signature"], output_detail["shape_signature"])
     pixels_shape = tuple(input_detail["shape"][1:])  # (28, 28, 1) or (28, 28)
 
-    def predict(images):
-        probabilities = [np.zeros((0, NUM_CLASSES), np.float32)]
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size].reshape(-1, *pixels_shape)
-            # The interpreter has fixed shapes: resize it when the batch size changes, which
-            # happens at most twice in a run (full batches, then the last one).
-            if interpreter.get_input_details()[0]["shape"][0] != len(batch):
-                interpreter.resize_tensor_input(input_detail["index"], batch.shape)
-                interpreter.allocate_tensors()
-            interpreter.set_tensor(input_detail["index"], _quantize(batch, input_detail))
-            interpreter.invoke()
-            output = interpreter.get_tensor(output_detail["index"])
-            probabilities.append(_dequantize(output, output_detail))
-        return np.concatenate(probabilities)
+    def run(batch):
+        # The interpreter's shapes are fixed until resized: resize it when the batch size
+        # changes, which happens at most twice in a run (full batches, then the last one).
+        if interpreter.get_input_details()[0]["shape"][0] != len(batch):
+            interpreter.resize_tensor_input(input_detail["index"], (len(batch), *pixels_shape))
+            interpreter.allocate_tensors()
+        pixels = _quantize(batch.reshape(-1, *pixels_shape), input_detail)
+        interpreter.set_tensor(input_detail["index"], pixels)
+        interpreter.invoke()
+        return _dequantize(interpreter.get_tensor(output_detail["index"]), output_detail)
 
-    return predict
+    return lambda images: _in_batches(run, images, batch_size=256)
 
 
 @contextlib.contextmanager
@@ -245,26 +240,25 @@ def _native_stderr_silenced():
 
 
 def _quantize(pixels, detail):
-    """Pixels 0..255 as the interpreter input wants them; an integer input holds
-    q = real / scale + zero_point (the int8 model from export.py has scale 1, zero point 0)."""
+    """Pixels 0..255 as a LiteRT input wants them. An integer input holds
+    q = real / scale + zero_point; export.py's int8 model has scale 1 and zero point 0."""
     dtype = detail["dtype"]
     if not np.issubdtype(dtype, np.integer):
         return pixels.astype(dtype)
     scale, zero_point = detail["quantization"]
-    limits = np.iinfo(dtype)
     quantized = np.round(pixels / scale) + zero_point if scale else pixels
-    return np.clip(quantized, limits.min, limits.max).astype(dtype)
+    return np.clip(quantized, np.iinfo(dtype).min, np.iinfo(dtype).max).astype(dtype)
 
 
 def _dequantize(values, detail):
-    """An integer output as float32 probabilities: real = scale * (q - zero_point)."""
+    """A LiteRT output as float32: an integer one holds real = scale * (q - zero_point)."""
     scale, zero_point = detail["quantization"]
     if np.issubdtype(values.dtype, np.integer) and scale:
         return scale * (values.astype(np.float32) - zero_point)
     return values.astype(np.float32)
 
 
-def _load_saved_model(path, batch_size=1024):
+def _load_saved_model(path):
     if not (path / "saved_model.pb").is_file():
         raise UserError(f"model {path} is a folder but not a SavedModel (it has no saved_model.pb)")
     quiet_tensorflow()
@@ -274,52 +268,57 @@ def _load_saved_model(path, batch_size=1024):
         serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     except Exception as error:  # noqa: BLE001  TensorFlow raises many types for a bad folder.
         raise UserError(f"model {path} could not be loaded: {_first_line(error)}") from None
-    input_specs, output_specs = serve.structured_input_signature[1], serve.structured_outputs
-    if len(input_specs) != 1 or len(output_specs) != 1:
-        raise UserError(f"model {path} has {len(input_specs)} inputs and {len(output_specs)} outputs, not 1 and 1")
-    ((input_name, input_spec),) = input_specs.items()
-    ((output_name, output_spec),) = output_specs.items()
+    # A signature takes keyword arguments and returns a dict, both keyed by tensor name.
+    inputs, outputs = serve.structured_input_signature[1], serve.structured_outputs
+    _check_one_input_and_output(path, inputs, outputs)
+    ((input_name, input_spec),), ((output_name, output_spec),) = inputs.items(), outputs.items()
     check_model_shapes(path, input_spec.shape, output_spec.shape)
 
-    def predict(images):
-        probabilities = [np.zeros((0, NUM_CLASSES), np.float32)]
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size].reshape(-1, *input_spec.shape[1:])
-            outputs = serve(**{input_name: tf.constant(batch, dtype=input_spec.dtype)})
-            probabilities.append(outputs[output_name].numpy())
-        return np.concatenate(probabilities)
+    def run(batch):
+        pixels = tf.constant(batch.reshape(-1, *input_spec.shape[1:]), dtype=input_spec.dtype)
+        return serve(**{input_name: pixels})[output_name].numpy()
 
-    return predict
+    return lambda images: _in_batches(run, images, batch_size=1024)
 
 
-def _load_onnx(path, batch_size=1024):
+def _load_onnx(path):
     try:
         import onnxruntime
     except ImportError:
         raise UserError(f"model {path}: running .onnx models needs `pip install onnxruntime`") from None
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as error:  # noqa: BLE001  ONNX Runtime raises its own types, one per cause.
+    except Exception as error:  # noqa: BLE001  ONNX Runtime raises a type of its own per cause.
         raise UserError(f"model {path} is not a usable ONNX model: {_first_line(error)}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise UserError(f"model {path} has {len(inputs)} inputs and {len(outputs)} outputs, not 1 and 1")
-    # ONNX names a variable dimension (such as the batch) instead of giving its size.
+    _check_one_input_and_output(path, inputs, outputs)
+    # ONNX names a dimension of variable size (such as the batch) instead of giving a size.
     input_shape = [size if isinstance(size, int) else None for size in inputs[0].shape]
     output_shape = [size if isinstance(size, int) else None for size in outputs[0].shape]
     check_model_shapes(path, input_shape, output_shape)
     if inputs[0].type != "tensor(float)":
         raise UserError(f"model {path} takes {inputs[0].type}, not float pixels")
 
-    def predict(images):
-        probabilities = [np.zeros((0, NUM_CLASSES), np.float32)]
-        for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size].reshape(-1, *input_shape[1:])
-            (output,) = session.run(None, {inputs[0].name: batch.astype(np.float32)})
-            probabilities.append(output.astype(np.float32))
-        return np.concatenate(probabilities)
+    def run(batch):
+        pixels = batch.reshape(-1, *input_shape[1:]).astype(np.float32)
+        return session.run(None, {inputs[0].name: pixels})[0]
 
-    return predict
+    return lambda images: _in_batches(run, images, batch_size=1024)
+
+
+def _in_batches(run, images, batch_size):
+    """run(batch) over images, batch_size at a time, as one float32 array of probabilities."""
+    results = [np.zeros((0, NUM_CLASSES), np.float32)]
+    for start in range(0, len(images), batch_size):
+        results.append(run(images[start : start + batch_size]))
+    return np.concatenate(results).astype(np.float32, copy=False)
+
+
+def _check_one_input_and_output(path, inputs, outputs):
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise UserError(
+            f"model {path} has {len(inputs)} inputs and {len(outputs)} outputs, not one of each"
+        )
 
 
 def check_model_shapes(path, input_shape, output_shape):

@@ -56,7 +56,7 @@ def normalize(source):
     without ink.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
-    return to_mnist(ink, np.isin(labels, [piece.label for piece in pieces]))
+    return to_mnist(ink, _mask_of(labels, pieces))
 
 
 def segment(source):
@@ -67,14 +67,23 @@ def segment(source):
     joins it, which separates two digits that touch.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
+    groups = group_into_digits(pieces)
+    height = np.median([_height(group) for group in groups])
     digits = []
-    for group in group_into_digits(pieces):
-        mask = np.isin(labels, [piece.label for piece in group])
-        for columns in split_touching(mask):
+    for group in groups:
+        mask = _mask_of(labels, group)
+        for columns in split_touching(mask, height):
             part = np.zeros_like(mask)
             part[:, columns] = mask[:, columns]
             digits.append(to_mnist(ink, part))
     return digits
+
+
+def _mask_of(labels, pieces):
+    """The pixels of the given pieces."""
+    chosen = np.zeros(labels.max() + 1, bool)
+    chosen[[piece.label for piece in pieces]] = True
+    return chosen[labels]
 
 
 def read_grayscale(source):
@@ -121,6 +130,8 @@ def open_picture(path, size):
             if start.startswith((b"<svg", b"<?xml")):
                 raise ImageError("SVG drawings are not supported: export it as PNG") from None
             raise ImageError("not an image file (Pillow cannot identify it)") from None
+        except PermissionError:
+            raise ImageError("permission denied") from None
         except MemoryError:
             raise ImageError("not enough memory to decode the picture") from None
         # Pillow's decoders raise OSError, SyntaxError, EOFError, ValueError and others for
@@ -134,7 +145,8 @@ def thumbnail(path, size):
     """The picture as its user sees it, at most size pixels a side: uint8 RGBA array."""
     image = open_picture(path, size)
     if image.mode.startswith("I") or image.mode == "F":
-        image = Image.fromarray((np.asarray(_high_bit_depth_to_float(image)) * 255).astype(np.uint8))
+        grey = np.asarray(_high_bit_depth_to_float(image)) * 255
+        image = Image.fromarray(grey.astype(np.uint8))
     image = image.convert("RGBA")
     image.thumbnail((size, size))
     return np.asarray(image)
@@ -219,7 +231,8 @@ def find_ink(gray):
     contrast = np.clip((gray - background) / np.maximum(1 - background, 0.1), 0, 1)
 
     counts = _histogram(contrast)
-    (peak,) = _percentiles(counts, (99.9,))
+    # The ink's contrast, from its brightest few dozen pixels (a small digit has no more).
+    (peak,) = _percentiles(counts, (99.97,))
     if peak < MIN_CONTRAST:
         raise ImageError("no ink found (the picture looks blank)")
     threshold = np.clip(_otsu(counts, peak), 0.3 * peak, 0.6 * peak)
@@ -243,17 +256,19 @@ def find_ink(gray):
 def _has_light_background(gray):
     """Whether the ink is darker than its background.
 
-    Each pixel is compared with the median of its neighbourhood (a quarter of the picture
-    wide), which is background however the lighting varies across the page. More pixels
+    Each pixel is compared with the median of its quarter of the picture's height and
+    width, which is background however the lighting varies across the page. More pixels
     stand far below it than far above it when the ink is dark: the strokes. The other way
     round, only the paper inside a thick stroke's neighbourhood does.
     """
     height, width = gray.shape
-    cell = max(max(height, width) // 4, 1)
-    rows, columns = max(height // cell, 1), max(width // cell, 1)
-    blocks = gray[: rows * cell, : columns * cell].reshape(rows, -1, columns, cell)
-    blocks = blocks.swapaxes(1, 2).reshape(rows, columns, -1)
-    medians = np.median(blocks, axis=2).astype(np.float32)
+    if max(height, width) < SMALL_IMAGE or min(height, width) < 16:
+        # No room for uneven lighting: the median is background, far from the ink.
+        low, middle, high = _percentiles(_histogram(gray), (1, 50, 99))
+        return high - middle < middle - low
+    cell_height, cell_width = height // 4, width // 4
+    blocks = gray[: 4 * cell_height, : 4 * cell_width].reshape(4, cell_height, 4, cell_width)
+    medians = np.median(blocks.swapaxes(1, 2).reshape(4, 4, -1), axis=2).astype(np.float32)
     local = Image.fromarray(medians, mode="F").resize((width, height), Image.Resampling.BILINEAR)
     difference = (gray - np.asarray(local))[::2, ::2]
     far = np.abs(difference).max() / 2
@@ -278,14 +293,14 @@ def _background(gray):
 
     A grey-level opening (a running minimum, then a running maximum) over squares a fifth of
     the picture wide erases every stroke narrower than that but keeps the sharp edge of a
-    shadow. It runs at half resolution, which is plenty for lighting.
+    shadow. It runs at a quarter of the resolution, which is plenty for lighting.
     """
     height, width = gray.shape
     if max(height, width) < SMALL_IMAGE:
         return np.float32(_percentiles(_histogram(gray), (25,))[0])
-    half = Image.fromarray(gray, mode="F").reduce(2)
-    radius = max(2, round(OPENING_SIZE * max(half.size) / 2))
-    opened = _grey_dilate(-_grey_dilate(-np.asarray(half), radius), radius)
+    small = Image.fromarray(gray, mode="F").reduce(4)
+    radius = max(2, round(OPENING_SIZE * max(small.size) / 2))
+    opened = _grey_dilate(-_grey_dilate(-np.asarray(small), radius), radius)
     # A region may be shadowed, but not to more than halfway towards the ink: otherwise a
     # blob of strokes thicker than the square would be taken for background.
     level = np.median(opened)
@@ -326,31 +341,30 @@ def label_pieces(mask):
     # For each run, the runs of the row above that touch it form a contiguous range.
     start_keys = run_rows * stride + run_starts
     end_keys = run_rows * stride + run_ends
-    above = (run_rows - 1) * stride
-    first = np.searchsorted(end_keys, above + run_starts, side="left")
-    last = np.searchsorted(start_keys, above + run_ends, side="right")
+    row_above = (run_rows - 1) * stride
+    first = np.searchsorted(end_keys, row_above + run_starts, side="left")
+    last = np.searchsorted(start_keys, row_above + run_ends, side="right")
 
-    parent = list(range(len(run_rows)))
-
-    def find(run):
-        while parent[run] != run:
-            parent[run] = parent[parent[run]]
-            run = parent[run]
-        return run
-
-    for run in np.nonzero(last > first)[0].tolist():
-        for other in range(first[run], last[run]):
-            root_a, root_b = find(run), find(other)
-            if root_a != root_b:
-                parent[max(root_a, root_b)] = min(root_a, root_b)
-    roots = np.array([find(run) for run in range(len(parent))])
+    # The touching pairs (run above, run below), and a union-find over them that hooks the
+    # larger root of each pair onto the smaller one until every pair shares one root.
+    counts = np.maximum(last - first, 0)
+    below = np.repeat(np.arange(len(run_rows)), counts)
+    above = _ranges(first, counts)
+    roots = np.arange(len(run_rows))
+    while True:
+        root_above, root_below = roots[above], roots[below]
+        if np.array_equal(root_above, root_below):
+            break
+        np.minimum.at(roots, np.maximum(root_above, root_below), np.minimum(root_above, root_below))
+        while not np.array_equal(roots[roots], roots):
+            roots = roots[roots]
     unique_roots, run_labels = np.unique(roots, return_inverse=True)
 
     labels = np.zeros(mask.shape, np.int32)
     lengths = run_ends - run_starts
-    pixel_rows = np.repeat(run_rows, lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    labels[pixel_rows, np.repeat(run_starts, lengths) + offsets] = np.repeat(run_labels + 1, lengths)
+    labels[np.repeat(run_rows, lengths), _ranges(run_starts, lengths)] = np.repeat(
+        run_labels + 1, lengths
+    )
 
     count = len(unique_roots)
     areas = np.bincount(run_labels, weights=lengths, minlength=count)
@@ -369,23 +383,47 @@ def label_pieces(mask):
     return labels, pieces
 
 
+def _ranges(starts, lengths):
+    """The ranges start..start+length-1 one after the other, without a Python loop."""
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+
+
 def group_into_digits(pieces):
-    """Groups marks into digits, left to right, and drops small marks such as dots.
+    """Groups marks into digits, left to right.
 
     A mark joins the digit before it when their column ranges overlap by at least half the
-    narrower one: the bar of a 5, the stem of a 4 drawn in two strokes.
+    narrower one: the stem of a 4 drawn in two strokes. A small mark (under half the tallest
+    digit's height) joins the digit whose columns it overlaps most, like the detached bar of
+    a 5, and is dropped when it overlaps none, like a dot or a dash.
     """
     groups = []
     for piece in sorted(pieces, key=lambda piece: piece.left):
-        if groups:
-            _, left, _, right = _box(groups[-1])
-            overlap = min(piece.right, right) - max(piece.left, left)
-            if overlap >= 0.5 * min(piece.width, right - left):
-                groups[-1].append(piece)
-                continue
-        groups.append([piece])
-    heights = [_box(group)[2] - _box(group)[0] for group in groups]
-    return [group for group, height in zip(groups, heights) if height >= 0.3 * max(heights)]
+        if groups and _overlap([piece], groups[-1]) >= 0.5 * min(piece.width, _width(groups[-1])):
+            groups[-1].append(piece)
+        else:
+            groups.append([piece])
+    tallest = max(_height(group) for group in groups)
+    digits = [group for group in groups if _height(group) >= 0.5 * tallest]
+    for small in (group for group in groups if _height(group) < 0.5 * tallest):
+        overlaps = [_overlap(small, digit) for digit in digits]
+        if max(overlaps) > 0:
+            digits[int(np.argmax(overlaps))].extend(small)
+    return digits
+
+
+def _overlap(first, second):
+    """How many columns two groups of marks share."""
+    return min(_box(first)[3], _box(second)[3]) - max(_box(first)[1], _box(second)[1])
+
+
+def _height(pieces):
+    top, _, bottom, _ = _box(pieces)
+    return bottom - top
+
+
+def _width(pieces):
+    _, left, _, right = _box(pieces)
+    return right - left
 
 
 def _box(pieces):
@@ -398,22 +436,22 @@ def _box(pieces):
     )
 
 
-def split_touching(mask, widest=1.25):
-    """Column ranges of the digits in one mark, cutting marks much wider than tall.
+def split_touching(mask, height):
+    """Column ranges of the digits in one group of marks, cutting groups much too wide.
 
-    A digit is rarely wider than 1.25 times its height; a wider mark is taken for touching
-    digits, of about 0.7 times the height each, and cut at the columns with the least ink.
+    height is the typical digit height in the picture. A digit is rarely wider than 1.4
+    times that; a wider group is taken for touching digits, about 0.75 times the height wide
+    each, and cut at the columns with the least ink near each expected boundary.
     """
-    rows, columns = np.nonzero(mask)
-    top, bottom, left, right = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
-    height, width = bottom - top, right - left
-    if width <= widest * height:
+    columns = np.flatnonzero(mask.any(axis=0))
+    left, right = columns.min(), columns.max() + 1
+    width = right - left
+    if width <= 1.4 * height:
         return [slice(left, right)]
-    count = max(2, round(width / (0.7 * height)))
+    count = max(2, round(width / (0.75 * height)))
     profile = mask[:, left:right].sum(axis=0)
     cuts = [left]
     for i in range(1, count):
-        # Search for the thinnest column near each expected boundary.
         centre, reach = i * width // count, width // (3 * count)
         window = profile[centre - reach : centre + reach + 1]
         cuts.append(left + centre - reach + int(np.argmin(window)))
@@ -438,10 +476,8 @@ def to_mnist(ink, mask):
     stroke = _stroke_width(mask[top:bottom, left:right]) * BOX_SIZE / longest
     radius = max(0, round((STROKE_WIDTH - stroke) * longest / BOX_SIZE / 2))
 
-    margin = radius + 2
-    window = (slice(top, bottom + 2 * margin), slice(left, right + 2 * margin))
-    near = _dilate(np.pad(mask, margin)[window], 1)
-    digit = np.where(near, np.pad(ink, margin)[window], 0)
+    window = (top - radius - 2, bottom + radius + 2, left - radius - 2, right + radius + 2)
+    digit = np.where(_grey_dilate(_crop(mask, *window), 1), _crop(ink, *window), 0)
     if radius:
         digit = _grey_dilate(digit, radius)
 
@@ -464,6 +500,17 @@ def to_mnist(ink, mask):
     return (field * 255 + 0.5).astype(np.uint8)
 
 
+def _crop(values, top, bottom, left, right):
+    """values[top:bottom, left:right], with zeros where the window leaves the picture."""
+    crop = np.zeros((bottom - top, right - left), values.dtype)
+    inside_top, inside_left = max(top, 0), max(left, 0)
+    inside_bottom, inside_right = min(bottom, values.shape[0]), min(right, values.shape[1])
+    crop[inside_top - top : inside_bottom - top, inside_left - left : inside_right - left] = values[
+        inside_top:inside_bottom, inside_left:inside_right
+    ]
+    return crop
+
+
 def _stroke_width(mask):
     """Average stroke width in pixels: twice the area over the outline length.
 
@@ -476,17 +523,15 @@ def _stroke_width(mask):
     return 2 * area / max(outline, 1) * 4 / np.pi
 
 
-def _dilate(mask, radius):
-    """Boolean dilation by a square of side 2 * radius + 1."""
-    return _grey_dilate(mask, radius)
-
-
 def _grey_dilate(values, radius):
-    """Grey-level dilation (a running maximum) by a square: down the columns, then the rows."""
+    """Grey-level dilation (a running maximum) by a square: down the columns, then the rows.
+
+    Near the edges the window simply holds fewer pixels.
+    """
     for _ in range(2):
-        padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
-        values = padded[: len(values)].copy()
-        for shift in range(1, 2 * radius + 1):
-            np.maximum(values, padded[shift : shift + len(values)], out=values)
+        source, values = values, values.copy()
+        for shift in range(1, radius + 1):
+            np.maximum(values[shift:], source[:-shift], out=values[shift:])
+            np.maximum(values[:-shift], source[shift:], out=values[:-shift])
         values = values.T
     return values

@@ -1,13 +1,15 @@
-"""Exports the trained digit CNN for serving: a SavedModel and two LiteRT (TFLite) models.
+"""Exports the trained digit CNN for serving: a SavedModel, LiteRT float and int8, and ONNX.
 
 Reads:  models/digit_cnn.keras (from train.py)
         data/mnist.npz: training images calibrate the int8 model; validation images check
         that every export still gives the Keras model's answers
 Writes, beside the model:
         models/digit_cnn_savedmodel/   TensorFlow SavedModel (TF Serving, tf.saved_model.load)
-        models/digit_cnn.tflite        LiteRT model, float32
+        models/digit_cnn.tflite        LiteRT (TensorFlow Lite) model, float32
         models/digit_cnn_int8.tflite   LiteRT model computing in int8; it takes the uint8
                                        pixels as they are and returns float32 probabilities
+        models/digit_cnn.onnx          ONNX, float32; only where tf2onnx and onnxruntime are
+                                       installed (`pip install tf2onnx onnx onnxruntime`)
         models/export.json             formats, sizes, agreement with the Keras model, time
 
 Each artifact is checked before it replaces an earlier one, so a failed export leaves the
@@ -178,6 +180,8 @@ def main(argv=None):
         rng.choice(len(x_train), min(args.calibration_size, len(x_train)), replace=False)
     ]
     check_images = data["x_val"][: args.check_size]
+    if len(check_images) == 0:
+        raise common.UserError(f"{args.data} has no validation images to check the exports on")
     keras_labels = model.predict(check_images[..., None], batch_size=512, verbose=0).argmax(axis=1)
 
     stem = args.model.with_suffix("")

@@ -10,12 +10,17 @@ Photos, scans and paint-app drawings in any format Pillow reads are brought into
 digit_image.normalize(); with --multi, digit_image.segment() first cuts a number such as
 "2024" into digits, left to right. Answers whose confidence is below --min-confidence are
 marked uncertain. A picture that cannot be read is reported in one line on stderr while the
-others are still answered; the exit status is then 1.
+others are still answered; the exit status is then 1 (2 for bad options or model).
+
+Each --json line holds "path", "digit" (null when the picture failed), "confidence" (its
+probability), "probabilities" (ten), "top" (the --top-k most likely digits), "uncertain" and
+"error" (null or the reason). With --multi, "number" is the digits read left to right,
+"digits" one such object per digit, "confidence" the lowest of theirs and "digit" null.
 
     python predict.py examples/
     python predict.py "scans/*.jpg" --json --top-k 3
     python predict.py examples/2024.png --multi --show what_the_model_saw.png
-    python predict.py examples/7_photo.jpg --model models/digit_cnn.tflite
+    python predict.py examples/7_photo_sideways.jpg --model models/digit_cnn.tflite
 """
 
 import argparse
@@ -72,29 +77,39 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    predict = common.load_classifier(args.model)
+    classify = common.load_classifier(args.model)
     if not args.json:
-        print(f"{'digit':>6}  {'confidence':>10}  {'runner-up':<{12 * (args.top_k - 1)}}path")
-    shown, count, any_failed = [], 0, False
-    pictures = (read_picture(path, error, args.multi) for path, error in expand(args.inputs))
-    while batch := list(itertools.islice(pictures, args.batch_size)):
-        images = [image for picture in batch for image in picture["images"]]
-        probabilities = predict(np.stack(images)) if images else np.zeros((0, 10))
-        for picture in batch:
-            count = len(picture["images"])
-            record = describe(picture, probabilities[:count], args)
-            probabilities = probabilities[count:]
-            any_failed |= record["error"] is not None
-            count += 1
-            report(record, args)
-            if args.show and len(shown) < SHOW_LIMIT:
-                shown.append((record, picture["images"]))
-        sys.stdout.flush()
+        runners_up = "runner-up" if args.top_k > 1 else ""
+        print(f"{'digit':>5}  {'confidence':>10}  {runners_up:<{12 * (args.top_k - 1)}}path")
+    shown, answered, any_failed = [], 0, False
+    for record, images in answer(args.inputs, classify, args):
+        any_failed |= record["error"] is not None
+        answered += 1
+        report(record, args)
+        sys.stdout.flush()  # Each answer appears as soon as it is known, even in a pipe.
+        if args.show and len(shown) < SHOW_LIMIT:
+            shown.append((record, images))
     if args.show:
         draw_panels(shown, args.show)
-        if count > SHOW_LIMIT:
-            print(f"--show drew the first {SHOW_LIMIT} of {count} pictures", file=sys.stderr)
+        if answered > SHOW_LIMIT:
+            print(f"--show drew the first {SHOW_LIMIT} of {answered} pictures", file=sys.stderr)
     return common.EXIT_SOME_FAILED if any_failed else common.EXIT_OK
+
+
+def answer(inputs, classify, args):
+    """Yields (record, 28x28 images) for each picture the inputs name, in order.
+
+    Pictures are read one by one and classified in batches of args.batch_size; everything is
+    a generator, so a million paths never become a million pictures in memory.
+    """
+    pictures = (read_picture(path, error, args.multi) for path, error in expand(inputs))
+    while batch := list(itertools.islice(pictures, args.batch_size)):
+        images = [image for picture in batch for image in picture["images"]]
+        probabilities = classify(np.stack(images)) if images else np.zeros((0, 10))
+        for picture in batch:
+            digits = len(picture["images"])
+            yield describe(picture, probabilities[:digits], args), picture["images"]
+            probabilities = probabilities[digits:]
 
 
 def expand(inputs):
@@ -121,7 +136,11 @@ def expand(inputs):
 
 def expand_folder(folder):
     suffixes = picture_suffixes()
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    try:
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    except OSError as error:
+        yield str(folder), f"cannot list the folder ({error.strerror})"
+        return
     if not files:
         yield str(folder), "folder holds no pictures"
     for path in files:
@@ -156,7 +175,7 @@ def describe(picture, probabilities, args):
         if args.multi:
             record.update(number=None, digits=[])
         return record
-    digits = [answer(p, args) for p in probabilities]
+    digits = [rank(p, args) for p in probabilities]
     if args.multi:
         # A number is only as certain as its least certain digit.
         record.update(
@@ -172,7 +191,7 @@ def describe(picture, probabilities, args):
     return record
 
 
-def answer(probabilities, args):
+def rank(probabilities, args):
     """The most likely digit, its probability, the top k and whether it is uncertain."""
     ranked = np.argsort(probabilities)[::-1][: args.top_k]
     confidence = float(probabilities[ranked[0]])
@@ -181,7 +200,9 @@ def answer(probabilities, args):
         "confidence": round(confidence, 6),
         "probabilities": [round(float(p), 6) for p in probabilities],
         "uncertain": confidence < args.min_confidence,
-        "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in ranked],
+        "top": [
+            {"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in ranked
+        ],
     }
 
 
@@ -190,23 +211,26 @@ def report(record, args):
         print(f"{Path(sys.argv[0]).name}: {record['path']}: {record['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
-    elif record["error"] is not None:
-        print(f"{'-':>6}  {'-':>10}  {'':<{12 * (args.top_k - 1)}}{record['path']}  (failed)")
-    elif args.multi:
-        digits = ", ".join(f"{d['digit']} {d['confidence']:.1%}" for d in record["digits"])
-        mark = "?" if record["uncertain"] else " "
-        print(f"{record['number']:>5}{mark}  {record['confidence']:>10.1%}  {record['path']}")
-        print(f"{'':>6}  {'':>10}  digits: {digits}")
+        return
+    runners_up_width = 12 * (args.top_k - 1)
+    if record["error"] is not None:
+        print(f"{'-':>5}  {'-':>10}  {'':<{runners_up_width}}{record['path']}  (failed)")
+        return
+    note = "  (uncertain)" if record["uncertain"] else ""
+    if args.multi:
+        answer, runners_up = record["number"], ""
     else:
+        answer = record["digit"]
         runners_up = "".join(
             f"{top['digit']} ({top['probability']:.1%})".ljust(12) for top in record["top"][1:]
         )
-        mark = "?" if record["uncertain"] else " "
-        note = "  (uncertain)" if record["uncertain"] else ""
-        print(
-            f"{record['digit']:>5}{mark}  {record['confidence']:>10.1%}  "
-            f"{runners_up}{record['path']}{note}"
-        )
+    print(
+        f"{answer:>5}  {record['confidence']:>10.1%}  {runners_up:<{runners_up_width}}"
+        f"{record['path']}{note}"
+    )
+    if args.multi:
+        digits = ", ".join(f"{d['digit']} ({d['confidence']:.1%})" for d in record["digits"])
+        print(f"{'':>5}  {'':>10}  digits: {digits}")
 
 
 def draw_panels(shown, path):
@@ -220,7 +244,10 @@ def draw_panels(shown, path):
         print("--show: no pictures to draw", file=sys.stderr)
         return
     figure, axes = plt.subplots(
-        len(shown), 3, figsize=(9, 2.2 * len(shown)), squeeze=False,
+        len(shown),
+        3,
+        figsize=(9, 2.2 * len(shown)),
+        squeeze=False,
         gridspec_kw={"width_ratios": [1, 1, 1.6]},
     )
     for (record, images), (picture_axis, seen_axis, bars_axis) in zip(shown, axes):

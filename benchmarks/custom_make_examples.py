@@ -20,7 +20,7 @@ from custom_images import INK_COLOURS, photograph, place, save_picture, stroke_d
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import common  # noqa: E402  (the project root is only on the path from here on)
+import common  # (the project root is only on the path from here on)
 
 MAX_BYTES = 50_000
 
@@ -58,7 +58,8 @@ def main(argv=None):
         exif = 6 if "sideways" in name else None
         picture = draw()
         common.atomic_write(
-            path, lambda tmp, picture=picture, exif=exif: save_picture(picture, Path(tmp), exif, rng)
+            path,
+            lambda tmp, picture=picture, exif=exif: save_picture(picture, Path(tmp), exif, rng),
         )
         size = path.stat().st_size
         print(f"wrote {path} ({size / 1000:.0f} KB)")
@@ -90,7 +91,9 @@ def white_on_black(digit, rng):
 def number(text, rng):
     """Digits side by side as on a form, in blue pen, on paper lit from one side."""
     height = 150
-    digits = [stroke_digit(int(d), height * rng.uniform(0.9, 1.05), (0.07, 0.09), rng) for d in text]
+    digits = [
+        stroke_digit(int(d), height * rng.uniform(0.9, 1.05), (0.07, 0.09), rng) for d in text
+    ]
     gap, margin = 8, 50
     width = sum(d.shape[1] for d in digits) + gap * (len(digits) - 1) + 2 * margin
     coverage = np.zeros((max(d.shape[0] for d in digits) + 2 * margin, width), np.float32)

@@ -1,0 +1,49 @@
+# The two commands of the README: `make run` (the whole pipeline) and `make test`.
+# Both create .venv and install requirements.txt first, so a fresh clone needs nothing else.
+# Pass-through settings: MNIST_MIRROR=URL (a mirror of the four idx .gz files), EPOCHS=N.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EXAMPLES ?= examples
+export MNIST_MIRROR
+
+.PHONY: run test test-fast venv data train evaluate export predict benchmark clean
+
+run: data train evaluate export predict
+
+venv: $(VENV)/.installed
+
+# Reinstalls only when requirements.txt changes.
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+data: venv
+	$(PY) preprocess.py
+
+train: venv
+	$(PY) train.py $(if $(EPOCHS),--epochs $(EPOCHS))
+
+evaluate: venv
+	$(PY) evaluate.py
+
+export: venv
+	$(PY) export.py
+
+predict: venv
+	$(PY) predict.py $(EXAMPLES)
+
+test: venv
+	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
+
+benchmark: venv
+	$(PY) benchmarks/train_speed.py
+
+clean:
+	rm -rf data models reports runs

@@ -1,0 +1,140 @@
+"""Measures a trained model on the held-out test split: the only stage that reads it.
+
+Reads:  data/mnist.npz, models/digit_cnn.keras (or an exported model: --model)
+Writes: reports/metrics.json          accuracy, loss, per-class precision/recall/F1, confusion
+        reports/confusion_matrix.png
+        reports/misclassified.png     the wrong test digits with their true/predicted labels
+
+    python evaluate.py
+    python evaluate.py --model models/digit_cnn_int8.tflite --out reports/int8
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import common
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
+    parser.add_argument(
+        "--model", type=Path, default=common.MODEL_PATH,
+        help="a .keras model, or an export of one (.tflite, SavedModel folder)",
+    )
+    parser.add_argument("--out", type=Path, default=common.REPORTS_DIR, help="reports folder")
+    common.add_debug_flag(parser)
+    return parser.parse_args(argv)
+
+
+def classification_metrics(labels, probabilities):
+    """Accuracy, cross-entropy, per-class precision/recall/F1 and the confusion matrix."""
+    predictions = probabilities.argmax(axis=1)
+    n = common.NUM_CLASSES
+    confusion = np.zeros((n, n), dtype=np.int64)  # rows: true digit, columns: predicted
+    np.add.at(confusion, (labels, predictions), 1)
+    true_positives = np.diag(confusion)
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    precision = true_positives / np.maximum(predicted, 1)
+    recall = true_positives / np.maximum(support, 1)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    # The same cross-entropy as Keras's loss without label smoothing; clipped like Keras.
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    return {
+        "accuracy": float(true_positives.sum() / len(labels)),
+        "loss": float(-np.log(picked).mean()),
+        "test_size": len(labels),
+        "errors": int(len(labels) - true_positives.sum()),
+        "per_class": {
+            str(digit): {
+                "precision": round(float(precision[digit]), 4),
+                "recall": round(float(recall[digit]), 4),
+                "f1": round(float(f1[digit]), 4),
+                "support": int(support[digit]),
+            }
+            for digit in range(n)
+        },
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def plot_confusion(confusion, path):
+    import matplotlib.pyplot as plt
+
+    confusion = np.asarray(confusion)
+    figure, ax = plt.subplots(figsize=(6.5, 5.5))
+    # A log colour scale, since the diagonal is a hundred times the largest error.
+    shown = ax.imshow(np.log1p(confusion), cmap="Blues")
+    for (true, predicted), count in np.ndenumerate(confusion):
+        colour = "white" if true == predicted else "black"
+        if count:
+            ax.text(predicted, true, count, ha="center", va="center", fontsize=8, color=colour)
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted digit", ylabel="true digit",
+           title="Confusion matrix on the test split")
+    figure.colorbar(shown, ax=ax, label="log(1 + count)")
+    figure.tight_layout()
+    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=100))
+    plt.close(figure)
+
+
+def plot_misclassified(images, labels, probabilities, path, limit=64):
+    import matplotlib.pyplot as plt
+
+    predictions = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predictions != labels)
+    # The most confident mistakes first: those are the ones worth looking at.
+    wrong = wrong[np.argsort(-probabilities[wrong, predictions[wrong]])][:limit]
+    columns = 8
+    rows = max(1, -(-len(wrong) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, wrong):
+        ax.imshow(images[index], cmap="gray")
+        confidence = probabilities[index, predictions[index]]
+        ax.set_title(f"{labels[index]}→{predictions[index]} {confidence:.0%}", fontsize=8)
+    figure.suptitle(f"{len(wrong)} misclassified test digits (true→predicted, confidence)")
+    figure.tight_layout()
+    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=100))
+    plt.close(figure)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    data = common.load_dataset(args.data)
+    predict = common.load_classifier(args.model)
+    x_test, y_test = data["x_test"], data["y_test"]
+
+    start = time.perf_counter()
+    probabilities = np.asarray(predict(x_test), dtype=np.float64)
+    seconds = time.perf_counter() - start
+    metrics = classification_metrics(y_test, probabilities)
+    metrics["model"] = str(args.model)
+    metrics["seconds"] = round(seconds, 2)
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    common.write_json(args.out / "metrics.json", metrics)
+    plot_confusion(metrics["confusion_matrix"], args.out / "confusion_matrix.png")
+    plot_misclassified(x_test, y_test, probabilities, args.out / "misclassified.png")
+
+    print(
+        f"Test accuracy {100 * metrics['accuracy']:.2f}% ({metrics['errors']} errors in "
+        f"{metrics['test_size']:,}), loss {metrics['loss']:.4f}, model {args.model}, "
+        f"{seconds:.1f} s.\nWrote {args.out / 'metrics.json'}, confusion_matrix.png and "
+        "misclassified.png there."
+    )
+    return common.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))

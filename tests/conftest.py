@@ -1,0 +1,42 @@
+"""Shared test fixtures: a tiny learnable dataset in the layout preprocess.py writes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
+
+
+def synthetic_digits(count, seed):
+    """Images whose class is a bright 8x8 square at one of ten places, plus noise.
+
+    A real model learns them in one short epoch, so tests can check learning happened.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(count, 28, 28)).astype(np.uint8)
+    for image, label in zip(images, labels):
+        row, column = 2 + 12 * (label // 5), 1 + 5 * (label % 5)
+        image[row:row + 10, column:column + 6] = 255
+    return images, labels.astype(np.uint8)
+
+
+def write_dataset(path, train=600, val=200, test=200):
+    arrays = {}
+    for split, count, seed in (("train", train, 1), ("val", val, 2), ("test", test, 3)):
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = synthetic_digits(count, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path):
+    return write_dataset(tmp_path / "data" / "mnist.npz")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("slow") and not SHARED_MNIST.is_dir():
+        pytest.skip(f"the real MNIST is not at {SHARED_MNIST}")

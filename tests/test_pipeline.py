@@ -1,0 +1,143 @@
+"""The model builder and the train/evaluate stages, end to end on tiny data."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED_MNIST, synthetic_digits, write_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(script, *args, cwd):
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *map(str, args)],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A real model trained by train.py on the tiny learnable dataset (about 20 s)."""
+    import train
+
+    folder = tmp_path_factory.mktemp("trained")
+    data = write_dataset(folder / "data" / "mnist.npz")
+    model_path = folder / "models" / "digit_cnn.keras"
+    cwd = Path.cwd()
+    os.chdir(folder)
+    try:
+        status = train.main(["--data", str(data), "--out", str(model_path), "--epochs", "4",
+                             "--batch-size", "32", "--learning-rate", "0.01"])
+    finally:
+        os.chdir(cwd)
+    assert status == 0
+    return folder, data, model_path
+
+
+def test_model_takes_raw_pixels_and_gives_probabilities():
+    from model import build_model
+
+    model = build_model()
+    images, _ = synthetic_digits(4, seed=0)
+    probabilities = model.predict(images[..., None], verbose=0)
+    assert probabilities.shape == (4, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    # Scaling is inside the model: uint8 and float pixels of the same values agree.
+    np.testing.assert_allclose(
+        probabilities, model.predict(images[..., None].astype("float32"), verbose=0), rtol=1e-6
+    )
+
+
+def test_train_writes_model_config_history_and_curves(trained):
+    folder, _, model_path = trained
+    record = json.loads(model_path.with_suffix(".json").read_text())
+    assert len(record["history"]) == 4
+    assert record["config"]["epochs"] == 4 and record["config"]["seed"] == 0
+    assert record["best_val_accuracy"] == max(row["val_accuracy"] for row in record["history"])
+    # The tiny classes are easy: a model that did not learn them is broken.
+    assert record["best_val_accuracy"] > 0.9
+    assert {"tensorflow", "keras", "numpy"} <= record["versions"].keys()
+    assert (folder / "reports" / "training_curves.png").stat().st_size > 10_000
+    assert not (folder / "runs" / "digit_cnn").exists(), "checkpoints left behind"
+
+
+def test_saved_model_loads_with_the_same_outputs(trained):
+    import common
+
+    _, data, model_path = trained
+    import keras
+
+    images = np.load(data)["x_test"][:16]
+    model = keras.saving.load_model(model_path, safe_mode=True)
+    predict = common.load_classifier(model_path)
+    np.testing.assert_allclose(predict(images), model.predict(images, verbose=0), atol=1e-6)
+
+
+def test_evaluate_writes_metrics_and_plots(trained):
+    import evaluate
+
+    folder, data, model_path = trained
+    out = folder / "reports"
+    assert evaluate.main(["--data", str(data), "--model", str(model_path), "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_size"] == 200
+    assert metrics["accuracy"] > 0.9
+    confusion = np.array(metrics["confusion_matrix"])
+    assert confusion.sum() == 200
+    assert np.trace(confusion) == round(metrics["accuracy"] * 200)
+    assert sum(row["support"] for row in metrics["per_class"].values()) == 200
+    for name in ("confusion_matrix.png", "misclassified.png"):
+        assert (out / name).stat().st_size > 5_000
+
+
+def test_classification_metrics_by_hand():
+    from evaluate import classification_metrics
+
+    labels = np.array([0, 0, 1, 2])
+    probabilities = np.eye(10)[[0, 1, 1, 2]] * 0.9 + 0.01
+    metrics = classification_metrics(labels, probabilities)
+    assert metrics["accuracy"] == 0.75
+    assert metrics["per_class"]["0"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667,
+                                         "support": 2}
+    assert metrics["per_class"]["1"]["precision"] == 0.5
+    # Three right at 0.91 and one wrong, whose true class got 0.01.
+    assert metrics["loss"] == pytest.approx((-3 * np.log(0.91) - np.log(0.01)) / 4)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file", "wrong arrays"])
+def test_unusable_dataset_is_refused_with_a_hint(tmp_path, content):
+    path = tmp_path / "mnist.npz"
+    if content == "wrong arrays":
+        np.savez(path, x_train=np.zeros((3, 28, 27), np.uint8))
+    else:
+        path.write_bytes(content)
+    for script in ("train.py", "evaluate.py"):
+        result = run_script(script, "--data", path, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert "preprocess.py" in result.stderr.strip().splitlines()[-1]
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    result = run_script("train.py", "--epochs", "0", cwd=tmp_path)
+    assert result.returncode == 2 and "--epochs must be at least 1" in result.stderr
+
+
+@pytest.mark.slow
+def test_real_mnist_one_epoch_is_accurate(tmp_path):
+    """preprocess -> train (2 epochs) -> evaluate on the real MNIST: well above 98.5%."""
+    mirror = f"file://{SHARED_MNIST}/"
+    assert run_script("preprocess.py", "--mirror", mirror, cwd=tmp_path).returncode == 0
+    result = run_script("train.py", "--epochs", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_script("evaluate.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert metrics["test_size"] == 10_000
+    assert metrics["accuracy"] >= 0.985

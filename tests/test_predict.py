@@ -1,0 +1,246 @@
+"""predict.py: inputs, outputs, failures and exit statuses, with a real tiny trained model."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import common
+import predict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The project's CNN, narrowed and fitted for a few steps on synthetic digits."""
+    common.quiet_tensorflow()
+    from model import build_model
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 300)
+    images = np.zeros((300, 28, 28), np.uint8)
+    for image, label in zip(images, labels):
+        image[4 + 2 * label : 6 + 2 * label, 6:22] = 255  # A bar whose height tells the class.
+    model = build_model(width=4)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(images[..., None], labels, epochs=2, batch_size=50, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.save(path)
+    return path
+
+
+def draw(path, text="7", size=(200, 200)):
+    """Writes a picture of text's digits in dark pen on white paper; returns its path."""
+    image = Image.new("RGB", size, "white")
+    pen = ImageDraw.Draw(image)
+    step = (size[0] - 40) / len(text)
+    for i, digit in enumerate(text):
+        left, right, top, bottom = 20 + i * step + 10, 20 + (i + 1) * step - 10, 40, size[1] - 40
+        if digit == "0":
+            pen.ellipse((left, top, right, bottom), outline="black", width=8)
+        elif digit == "2":
+            points = [(0, 0.25), (0.3, 0), (0.8, 0.05), (0.9, 0.3), (0, 1), (1, 1)]
+            pen.line(
+                [(left + x * (right - left), top + y * (bottom - top)) for x, y in points],
+                fill="black",
+                width=8,
+                joint="curve",
+            )
+        elif digit == "4":
+            points = [(0.7, 1), (0.7, 0), (0, 0.65), (1, 0.65)]
+            pen.line(
+                [(left + x * (right - left), top + y * (bottom - top)) for x, y in points],
+                fill="black",
+                width=8,
+                joint="curve",
+            )
+        else:
+            pen.line(
+                [(left, top), (right, top), (left + 0.4 * (right - left), bottom)],
+                fill="black",
+                width=8,
+                joint="curve",
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def run(argv, model, capsys):
+    """Runs predict.py in this process; returns (exit status, stdout lines, stderr lines)."""
+    status = common.run_cli(predict.main, [*map(str, argv), "--model", str(model)])
+    captured = capsys.readouterr()
+    return status, captured.out.splitlines(), captured.err.splitlines()
+
+
+def test_table_lists_each_picture_with_digit_confidence_and_runner_up(tmp_path, tiny_model, capsys):
+    first, second = draw(tmp_path / "a.png"), draw(tmp_path / "b.jpg")
+    status, out, err = run([first, second], tiny_model, capsys)
+    assert status == common.EXIT_OK and err == []
+    assert out[0].split() == ["digit", "confidence", "runner-up", "path"]
+    assert str(first) in out[1] and str(second) in out[2]
+    assert "%" in out[1]
+
+
+def test_json_schema_and_top_k(tmp_path, tiny_model, capsys):
+    status, out, _ = run(
+        [draw(tmp_path / "seven.png"), "--json", "--top-k", "3"], tiny_model, capsys
+    )
+    assert status == common.EXIT_OK
+    record = json.loads(out[0])
+    assert set(record) == {
+        "path",
+        "digit",
+        "confidence",
+        "probabilities",
+        "error",
+        "uncertain",
+        "top",
+    }
+    assert record["error"] is None and isinstance(record["uncertain"], bool)
+    assert 0 <= record["digit"] <= 9 and len(record["probabilities"]) == 10
+    assert sum(record["probabilities"]) == pytest.approx(1, abs=1e-3)
+    assert record["confidence"] == max(record["probabilities"])
+    probabilities = [entry["probability"] for entry in record["top"]]
+    assert len(probabilities) == 3 and probabilities == sorted(probabilities, reverse=True)
+    assert record["top"][0]["digit"] == record["digit"]
+
+
+def test_min_confidence_marks_answers_uncertain(tmp_path, tiny_model, capsys):
+    picture = draw(tmp_path / "seven.png")
+    _, out, _ = run([picture, "--json", "--min-confidence", "1"], tiny_model, capsys)
+    assert json.loads(out[0])["uncertain"] is True
+    _, out, _ = run([picture, "--json", "--min-confidence", "0"], tiny_model, capsys)
+    assert json.loads(out[0])["uncertain"] is False
+    _, out, _ = run([picture, "--min-confidence", "1"], tiny_model, capsys)
+    assert out[1].endswith("(uncertain)")
+
+
+def test_multi_reads_each_digit_of_a_number(tmp_path, tiny_model, capsys):
+    picture = draw(tmp_path / "2024.png", "2024", size=(520, 200))
+    status, out, _ = run([picture, "--multi", "--json"], tiny_model, capsys)
+    record = json.loads(out[0])
+    assert status == common.EXIT_OK and len(record["digits"]) == 4
+    assert record["number"] == "".join(str(d["digit"]) for d in record["digits"])
+    assert record["confidence"] == min(d["confidence"] for d in record["digits"])
+    assert record["digit"] is None
+    status, out, _ = run([picture, "--multi"], tiny_model, capsys)
+    assert out[1].split()[0] == record["number"] and out[2].split()[0] == "digits:"
+
+
+def test_folders_globs_and_unusual_names_in_order(tmp_path, tiny_model, capsys):
+    folder = tmp_path / "my pictures"
+    names = ["b.png", "a.png", "ünïcødé 7.png", "with space.jpg"]
+    for name in names:
+        draw(folder / name)
+    (folder / "notes.txt").write_text("not a picture")
+    _, out, _ = run([folder, "--json", "--batch-size", "3"], tiny_model, capsys)
+    assert [Path(json.loads(line)["path"]).name for line in out] == sorted(names)
+    # A pattern as a shell that does not expand it passes it on.
+    _, out, _ = run([str(folder / "*.png"), "--json"], tiny_model, capsys)
+    expected = sorted(name for name in names if name.endswith(".png"))
+    assert [Path(json.loads(line)["path"]).name for line in out] == expected
+
+
+def test_broken_inputs_get_one_line_each_and_the_rest_is_answered(tmp_path, tiny_model, capsys):
+    good = draw(tmp_path / "good.png")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("this is not a picture")
+    (tmp_path / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    Image.new("L", (300, 300), 240).save(tmp_path / "blank.png")
+    (tmp_path / "nothing here").mkdir()
+    bad = [
+        "empty.png",
+        "text.png",
+        "drawing.svg",
+        "blank.png",
+        "nothing here",
+        "missing.png",
+        "no*.png",
+    ]
+    argv = [tmp_path / name for name in bad[:5]] + [tmp_path / bad[5], str(tmp_path / bad[6])]
+    status, out, err = run([good, *argv, "--json"], tiny_model, capsys)
+    assert status == common.EXIT_SOME_FAILED
+    records = [json.loads(line) for line in out]
+    assert records[0]["error"] is None and records[0]["digit"] is not None
+    assert all(r["error"] and r["digit"] is None for r in records[1:]) and len(records) == 8
+    assert len(err) == 7 and not any("Traceback" in line for line in err)
+    reasons = " | ".join(err)
+    for expected in [
+        "empty file",
+        "not an image",
+        "SVG",
+        "no ink found",
+        "holds no pictures",
+        "not found",
+        "no files match",
+    ]:
+        assert expected in reasons
+
+
+def test_show_draws_what_the_model_saw(tmp_path, tiny_model, capsys):
+    panel = tmp_path / "panel.png"
+    pictures = [draw(tmp_path / "seven.png"), tmp_path / "missing.png"]
+    status, _, _ = run([*pictures, "--show", panel], tiny_model, capsys)
+    assert status == common.EXIT_SOME_FAILED and panel.is_file()
+    with Image.open(panel) as image:
+        assert image.format == "PNG" and image.height > 200
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".panel")] == []
+
+
+def test_usage_errors_exit_2(tmp_path, tiny_model, capsys):
+    picture = draw(tmp_path / "seven.png")
+    for flags in (["--top-k", "0"], ["--min-confidence", "1.5"], ["--show", "panel.txt"]):
+        with pytest.raises(SystemExit) as stop:
+            predict.main([str(picture), *flags])
+        assert stop.value.code == common.EXIT_USAGE
+    capsys.readouterr()
+    status, _, err = run([picture], tmp_path / "no_model.keras", capsys)
+    assert status == common.EXIT_USAGE and len(err) == 1 and "not found" in err[0]
+
+
+def command(*argv):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), *map(str, argv)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_cli_exit_status_1_when_some_input_failed(tmp_path, tiny_model):
+    result = command(draw(tmp_path / "seven.png"), tmp_path / "missing.png", "--model", tiny_model)
+    assert result.returncode == 1
+    assert "seven.png" in result.stdout
+    # TensorFlow may add its own start-up lines; ours are the ones that name the script.
+    ours = [line for line in result.stderr.splitlines() if line.startswith("predict.py:")]
+    assert ours == [f"predict.py: {tmp_path / 'missing.png'}: not found"]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_usage_errors_exit_2_without_loading_tensorflow(tmp_path):
+    assert command("x.png", "--top-k", "11").returncode == 2
+    result = command("x.png", "--model", tmp_path / "missing.keras")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_start_up_imports_no_tensorflow_keras_or_matplotlib():
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import predict"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
+    assert result.returncode == 0 and "numpy" in imported
+    assert not imported & {"tensorflow", "keras", "matplotlib"}
