@@ -31,7 +31,7 @@ CENTRE = 14.0  # Where MNIST's centres of mass lie (row, column), measured on it
 # Pictures are processed at no more than this many pixels a side: 20x20 is the goal, and a
 # digit filling a tenth of this width still has 25 pixels to be read from.
 WORK_SIZE = 256
-OPENING_SIZE = 0.2  # Strokes narrower than this fraction of the picture are not background.
+OPENING_SIZE = 0.3  # Strokes narrower than this fraction of the picture are not background.
 SMALL_IMAGE = 64  # Below this size a picture has no room for uneven lighting: one background.
 
 MIN_CONTRAST = 0.12  # Ink must be at least 12% darker (or lighter) than its background.
@@ -256,15 +256,16 @@ def find_ink(gray):
 def _has_light_background(gray):
     """Whether the ink is darker than its background.
 
-    Each pixel is compared with the median of its quarter of the picture's height and
-    width, which is background however the lighting varies across the page. More pixels
-    stand far below it than far above it when the ink is dark: the strokes. The other way
-    round, only the paper inside a thick stroke's neighbourhood does.
+    The background covers most of the picture, so the median grey lies near it and far
+    from the ink. When a large shadow makes the median ambiguous, each pixel is compared
+    with the median of its own quarter of the picture instead: more pixels stand far below
+    it than far above it when the ink is dark (the strokes), while the other way round only
+    the paper inside a thick stroke's neighbourhood does.
     """
+    low, middle, high = _percentiles(_histogram(gray), (1, 50, 99))
     height, width = gray.shape
-    if max(height, width) < SMALL_IMAGE or min(height, width) < 16:
-        # No room for uneven lighting: the median is background, far from the ink.
-        low, middle, high = _percentiles(_histogram(gray), (1, 50, 99))
+    decisive = abs((high - middle) - (middle - low)) > 0.3 * (high - low)
+    if decisive or max(height, width) < SMALL_IMAGE or min(height, width) < 16:
         return high - middle < middle - low
     cell_height, cell_width = height // 4, width // 4
     blocks = gray[: 4 * cell_height, : 4 * cell_width].reshape(4, cell_height, 4, cell_width)
@@ -291,7 +292,7 @@ def _percentiles(counts, percents):
 def _background(gray):
     """A smooth estimate of the background (ink is bright), blind to strokes.
 
-    A grey-level opening (a running minimum, then a running maximum) over squares a fifth of
+    A grey-level opening (a running minimum, then a running maximum) over squares 0.3 of
     the picture wide erases every stroke narrower than that but keeps the sharp edge of a
     shadow. It runs at a quarter of the resolution, which is plenty for lighting.
     """

@@ -29,7 +29,7 @@ def build_model(width=32, dropout=0.2, num_classes=10, name="digit_cnn"):
     x = layers.MaxPooling2D()(x)  # 7x7
     x = conv_block(x, 2 * width)
     x = conv_block(x, 2 * width)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name)

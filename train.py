@@ -16,6 +16,7 @@ The test split is never read here: model selection looks at the validation split
 import argparse
 import csv
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -206,8 +207,13 @@ def average_models(paths, width):
     return keras.Model(inputs, outputs, name=f"digit_cnn_ensemble_of_{len(paths)}")
 
 
+def stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # the same orderly stop as Ctrl-C
+
+
 def main(argv=None):
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     data = common.load_dataset(args.data)
     if args.quick:
         args.epochs = 1
@@ -230,7 +236,12 @@ def main(argv=None):
         if not finished:
             if args.ensemble > 1:
                 print(f"Ensemble member {seed - args.seed + 1} of {args.ensemble}, seed {seed}")
-            history = train(args, data, member_dir, seed)
+            try:
+                history = train(args, data, member_dir, seed)
+            except KeyboardInterrupt:
+                print("To continue from the last completed epoch: the same command with "
+                      "--resume", file=sys.stderr)
+                raise
         best_epoch = int(np.argmax([row["val_accuracy"] for row in history]))
         members.append({
             "seed": seed,

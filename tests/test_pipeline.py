@@ -141,3 +141,42 @@ def test_real_mnist_one_epoch_is_accurate(tmp_path):
     metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     assert metrics["test_size"] == 10_000
     assert metrics["accuracy"] >= 0.985
+
+
+def test_killed_training_resumes_from_its_last_epoch(tmp_path):
+    """SIGKILL a real training mid-run; --resume finishes it without redoing done epochs."""
+    import signal
+    import time
+
+    data = write_dataset(tmp_path / "data" / "mnist.npz", train=2000, val=200, test=200)
+    command = [sys.executable, str(ROOT / "train.py"), "--data", str(data), "--epochs", "5",
+               "--batch-size", "16", "--learning-rate", "0.01"]
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(command, cwd=tmp_path, env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history_path = tmp_path / "runs" / "digit_cnn" / "seed0" / "history.csv"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and process.poll() is None:
+        if history_path.exists() and len(history_path.read_text().splitlines()) >= 3:
+            break  # a header and two completed epochs
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    completed = len(history_path.read_text().splitlines()) - 1
+    assert 2 <= completed < 5, "the kill did not land mid-run"
+    assert not (tmp_path / "models" / "digit_cnn.keras").exists()
+
+    result = subprocess.run([*command, "--resume"], cwd=tmp_path, env=environment,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads((tmp_path / "models" / "digit_cnn.json").read_text())
+    epochs = [int(row["epoch"]) for row in record["history"]]
+    # Each epoch once: the killed run's epochs were kept, the rest trained after resuming.
+    assert epochs == [0, 1, 2, 3, 4]
+    assert record["best_val_accuracy"] > 0.9
+
+
+def test_resume_without_an_interrupted_run_is_a_usage_error(tmp_path, tiny_dataset):
+    result = run_script("train.py", "--data", tiny_dataset, "--resume", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "nothing to resume" in result.stderr

@@ -1,0 +1,215 @@
+"""Training speed and accuracy: the keras.io "Simple MNIST convnet" recipe against train.py.
+
+Both run in this one invocation, on the same data and machine, one after the other, so their
+ratio holds even when the machine's speed drifts from day to day. The baseline is the
+keras.io recipe written here (two 3x3 convolutions of 32 and 64 channels with max pooling,
+dropout 0.5, Adam, batch 128, 15 epochs, no augmentation), validated on our validation split.
+train.py's default recipe runs once per --seeds value; with two or more seeds, the average of
+their models (what `train.py --ensemble N` saves) is measured too.
+
+Reads:  data/mnist.npz
+Writes: reports/benchmark/train_speed.json, reports/benchmark/train_speed.png
+
+    python benchmarks/train_speed.py                  # baseline + 3 seeds: about 40 minutes
+    python benchmarks/train_speed.py --quick          # a smoke test on a slice, ~1 minute
+
+The test split is read once per finished model, to report; nothing is chosen by it.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import common  # noqa: E402
+
+common.quiet_tensorflow()
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+import train  # noqa: E402
+
+
+def keras_io_model():
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Rescaling(1 / 255),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ], name="keras_io_convnet")
+
+
+def multiply_adds(model):
+    """Multiply-adds per image in the convolutions and dense layers (the bulk of the work)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += multiply_adds(layer)
+        elif isinstance(layer, layers.Conv2D):
+            height, width, channels_out = layer.output.shape[1:]
+            total += height * width * channels_out * int(np.prod(layer.kernel.shape[:-1]))
+        elif isinstance(layer, layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
+
+
+def run_baseline(data, epochs):
+    keras.utils.set_random_seed(0)
+    model = keras_io_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    clock = train.EpochClock(0.0)
+    fit = model.fit(data["x_train"][..., None], data["y_train"], batch_size=128, epochs=epochs,
+                    validation_data=(data["x_val"][..., None], data["y_val"]),
+                    callbacks=[clock], verbose=2)
+    history = [{"epoch": epoch, "val_accuracy": fit.history["val_accuracy"][epoch],
+                "seconds": fit.history["seconds"][epoch]} for epoch in range(epochs)]
+    probabilities = model.predict(data["x_test"][..., None], batch_size=1024, verbose=0)
+    return model, history, probabilities
+
+
+def run_project(data_path, seed, quick, folder):
+    """train.py's default recipe, through its own main(), in a scratch folder."""
+    out = folder / f"seed{seed}.keras"
+    cwd = Path.cwd()
+    os.chdir(folder)
+    try:
+        train.main(["--data", str(data_path), "--out", str(out), "--seed", str(seed)]
+                   + (["--quick"] if quick else []))
+    finally:
+        os.chdir(cwd)
+    record = json.loads(out.with_suffix(".json").read_text())
+    return out, record["history"]
+
+
+def summarize(name, model, history, labels, probabilities):
+    seconds = [row["seconds"] for row in history]
+    per_epoch = np.diff([0.0] + seconds)
+
+    def time_to(level):
+        return next((row["seconds"] for row in history if row["val_accuracy"] >= level), None)
+
+    return {
+        "name": name,
+        "parameters": model.count_params(),
+        "multiply_adds": multiply_adds(model),
+        "seconds_per_epoch": round(float(np.median(per_epoch)), 1),
+        "epochs": len(history),
+        "wall_seconds": seconds[-1],
+        "seconds_to_val_99.0": time_to(0.99),
+        "seconds_to_val_99.5": time_to(0.995),
+        "best_val_accuracy": max(row["val_accuracy"] for row in history),
+        "test_accuracy": float((probabilities.argmax(axis=1) == labels).mean()),
+        "history": history,
+    }
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    for result in results:
+        if result["history"]:
+            ax.plot([row["seconds"] for row in result["history"]],
+                    [100 * row["val_accuracy"] for row in result["history"]],
+                    marker="o", markersize=3, label=result["name"])
+    ax.set(xlabel="wall-clock seconds of training", ylabel="validation accuracy (%)",
+           ylim=(98, 100), title="Validation accuracy against training time")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    figure.tight_layout()
+    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=100))
+    plt.close(figure)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", type=Path, default=common.DATA_PATH)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=common.REPORTS_DIR / "benchmark")
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 training images, 1 epoch each: checks the script runs")
+    common.add_debug_flag(parser)
+    args = parser.parse_args(argv)
+
+    data = common.load_dataset(args.data)
+    data_path = args.data.resolve()
+    if args.quick:
+        data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
+    started = time.strftime("%Y-%m-%d %H:%M")
+
+    results = []
+    model, history, probabilities = run_baseline(data, epochs=1 if args.quick else 15)
+    results.append(summarize("keras.io convnet (baseline)", model, history, data["y_test"],
+                             probabilities))
+
+    members = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for seed in args.seeds:
+            path, history = run_project(data_path, seed, args.quick, Path(scratch))
+            model = keras.saving.load_model(path)
+            probabilities = model.predict(data["x_test"][..., None], batch_size=1024, verbose=0)
+            members.append(probabilities)
+            results.append(summarize(f"train.py default, seed {seed}", model, history,
+                                     data["y_test"], probabilities))
+
+    project = results[1:]
+    accuracies = [result["test_accuracy"] for result in project]
+    summary = {
+        "started": started,
+        "machine": f"{os.cpu_count()} CPU cores",
+        "baseline_wall_seconds": results[0]["wall_seconds"],
+        "default_test_accuracy_mean": statistics.mean(accuracies),
+        "default_test_accuracy_std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
+        "default_wall_seconds_median": statistics.median(r["wall_seconds"] for r in project),
+    }
+    summary["wall_time_ratio_to_baseline"] = round(
+        summary["default_wall_seconds_median"] / summary["baseline_wall_seconds"], 3)
+    if len(members) > 1:
+        averaged = np.mean(members, axis=0)
+        summary["ensemble_size"] = len(members)
+        summary["ensemble_test_accuracy"] = float(
+            (averaged.argmax(axis=1) == data["y_test"]).mean())
+        summary["ensemble_wall_seconds"] = sum(r["wall_seconds"] for r in project)
+
+    print("\n| model | params | multiply-adds/image | s/epoch | epochs | wall s | "
+          "s to val 99.0% | s to val 99.5% | test accuracy |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['name']} | {r['parameters']:,} | {r['multiply_adds'] / 1e6:.2f} M | "
+              f"{r['seconds_per_epoch']} | {r['epochs']} | {r['wall_seconds']:.0f} | "
+              f"{r['seconds_to_val_99.0'] or '-'} | {r['seconds_to_val_99.5'] or '-'} | "
+              f"{100 * r['test_accuracy']:.2f}% |")
+    print(f"\nDefault recipe: test accuracy {100 * summary['default_test_accuracy_mean']:.2f}% "
+          f"± {100 * summary['default_test_accuracy_std']:.2f} over {len(project)} seeds; "
+          f"wall time {summary['wall_time_ratio_to_baseline']:.2f}x the baseline's.")
+    if "ensemble_test_accuracy" in summary:
+        print(f"Average of the {summary['ensemble_size']} seeds' models: test accuracy "
+              f"{100 * summary['ensemble_test_accuracy']:.2f}%, "
+              f"{summary['ensemble_wall_seconds']:.0f} s of training in all.")
+
+    common.write_json(args.out / "train_speed.json", {"summary": summary, "runs": results})
+    plot(results, args.out / "train_speed.png")
+    print(f"Wrote {args.out / 'train_speed.json'} and {args.out / 'train_speed.png'}.")
+    return common.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))
