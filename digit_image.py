@@ -31,7 +31,7 @@ CENTRE = 14.0  # Where MNIST's centres of mass lie (row, column), measured on it
 # Pictures are processed at no more than this many pixels a side: 20x20 is the goal, and a
 # digit filling a tenth of this width still has 25 pixels to be read from.
 WORK_SIZE = 256
-OPENING_SIZE = 0.3  # Strokes narrower than this fraction of the picture are not background.
+OPENING_SIZE = 0.2  # Strokes narrower than this fraction of the picture are not background.
 SMALL_IMAGE = 64  # Below this size a picture has no room for uneven lighting: one background.
 
 MIN_CONTRAST = 0.12  # Ink must be at least 12% darker (or lighter) than its background.
@@ -56,7 +56,7 @@ def normalize(source):
     without ink.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
-    return to_mnist(ink, _mask_of(labels, pieces))
+    return to_mnist(ink, _mask_of(labels, _without_edge_marks(pieces, ink.shape)))
 
 
 def segment(source):
@@ -77,6 +77,31 @@ def segment(source):
             part[:, columns] = mask[:, columns]
             digits.append(to_mnist(ink, part))
     return digits
+
+
+def _without_edge_marks(pieces, shape):
+    """Drops marks at the picture's edge (a shadow, the table) that lie apart from the digit.
+
+    The digit is the largest mark clear of the edges; an edge mark stays when it is larger
+    or comes within a quarter of the digit's size of it (a tight crop, a detached stroke).
+    """
+    height, width = shape
+    inside = [p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width]
+    if not inside:
+        return pieces
+    digit = max(inside, key=lambda piece: piece.area)
+    reach = max(digit.height, digit.width) // 4
+
+    def keep(piece):
+        near = (
+            piece.left < digit.right + reach
+            and piece.right > digit.left - reach
+            and piece.top < digit.bottom + reach
+            and piece.bottom > digit.top - reach
+        )
+        return piece in inside or piece.area >= digit.area or near
+
+    return [piece for piece in pieces if keep(piece)]
 
 
 def _mask_of(labels, pieces):
@@ -292,7 +317,7 @@ def _percentiles(counts, percents):
 def _background(gray):
     """A smooth estimate of the background (ink is bright), blind to strokes.
 
-    A grey-level opening (a running minimum, then a running maximum) over squares 0.3 of
+    A grey-level opening (a running minimum, then a running maximum) over squares 0.2 of
     the picture wide erases every stroke narrower than that but keeps the sharp edge of a
     shadow. It runs at a quarter of the resolution, which is plenty for lighting.
     """
