@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -161,14 +160,15 @@ def show_progress(name, done, total, last_step):
 
 
 def download(url, cache_path, timeout, verify):
-    """Downloads url into a temporary file and moves it to cache_path only if verify(file)
-    passes; returns what verify returned. A failure leaves no file behind."""
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".download.", dir=cache_path.parent)
-    total, done, step = 0, 0, -1
-    try:
+    """Downloads url and moves it to cache_path only if verify(file) passes; returns what
+    verify returned. A failure leaves no file behind (common.atomic_write)."""
+    result = None
+
+    def write_verified(tmp):
+        nonlocal result
+        total, done, step = 0, 0, -1
         try:
-            with os.fdopen(fd, "wb") as file, urllib.request.urlopen(url, timeout=timeout) as reply:
+            with open(tmp, "wb") as file, urllib.request.urlopen(url, timeout=timeout) as reply:
                 total = int(reply.headers.get("Content-Length") or 0)
                 while chunk := reply.read(1 << 16):
                     file.write(chunk)
@@ -187,10 +187,9 @@ def download(url, cache_path, timeout, verify):
         if total and done != total:
             raise ValueError(f"{cache_path.name}: connection closed after {done} of {total} bytes")
         result = verify(tmp)
-        os.replace(tmp, cache_path)
-        return result
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+
+    common.atomic_write(cache_path, write_verified)
+    return result
 
 
 def fetch(url, cache_path, timeout, verify):
