@@ -8,15 +8,17 @@ the one function normalize() (segment() for several digits in one picture):
 
 1. read: first frame, EXIF orientation applied, transparency flattened, any mode to grey,
    shrunk to at most WORK_SIZE pixels a side (JPEGs are decoded at reduced size);
-2. find the ink: the background is light or dark (make ink bright either way); a large-scale
-   background estimate removes uneven lighting and shadows, and dividing by it normalizes the
-   contrast; an Otsu threshold marks the ink, connected components tell digits from specks;
+2. find the ink: decide whether the background is light or dark (three cues vote) and make
+   the ink bright; a large-scale background estimate removes uneven lighting and shadows, and
+   dividing by it normalizes the contrast; an Otsu threshold marks the ink, and connected
+   components tell the digit from specks and from marks at the picture's edge;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
 Only NumPy and Pillow are used, so this loads in a fraction of a second.
 """
 
+import dataclasses
 import itertools
 import warnings
 from pathlib import Path
@@ -86,7 +88,9 @@ def _without_edge_marks(pieces, shape):
     or comes within a quarter of the digit's size of it (a tight crop, a detached stroke).
     """
     height, width = shape
-    inside = [p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width]
+    inside = [
+        p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width
+    ]
     if not inside:
         return pieces
     digit = max(inside, key=lambda piece: piece.area)
@@ -225,12 +229,16 @@ def _flatten_transparency(rgba):
     return flat @ np.float32([0.299, 0.587, 0.114])
 
 
+@dataclasses.dataclass(frozen=True)
 class Piece:
     """One connected mark of ink: its label in the label image, area and bounding box."""
 
-    def __init__(self, label, area, top, left, bottom, right):
-        self.label, self.area = label, area
-        self.top, self.left, self.bottom, self.right = top, left, bottom, right
+    label: int
+    area: int
+    top: int
+    left: int
+    bottom: int
+    right: int
 
     @property
     def height(self):
@@ -279,19 +287,31 @@ def find_ink(gray):
 
 
 def _has_light_background(gray):
-    """Whether the ink is darker than its background.
+    """Whether the ink is darker than its background: the majority of three cues.
 
-    The background covers most of the picture, so the median grey lies near it and far
-    from the ink. When a large shadow makes the median ambiguous, each pixel is compared
-    with the median of its own quarter of the picture instead: more pixels stand far below
-    it than far above it when the ink is dark (the strokes), while the other way round only
-    the paper inside a thick stroke's neighbourhood does.
+    Each cue has its own blind spot. The median lies in the background, far from the ink,
+    unless a shadow covers half the page. The ink is the rarer end of the grey levels,
+    unless a lighting gradient leaves few pixels at the bright end. Ink stands out from its
+    local median, unless thick strokes fill a quarter of the picture.
     """
-    low, middle, high = _percentiles(_histogram(gray), (1, 50, 99))
+    counts = _histogram(gray)
+    low, middle, high = _percentiles(counts, (1, 50, 99))
+    by_median = high - middle < middle - low
+    darkest, lightest = _percentiles(counts, (0.1, 99.9))
+    reach = 0.15 * (lightest - darkest)
+    dark_end = counts[: _bin(darkest + reach) + 1].sum()
+    light_end = counts[_bin(lightest - reach) :].sum()
+    by_rarity = dark_end < light_end
+    if by_median == by_rarity:
+        return by_median
+    return _stands_out_dark_locally(gray)
+
+
+def _stands_out_dark_locally(gray):
+    """Whether more pixels lie far below the median of their quarter of the picture than above."""
     height, width = gray.shape
-    decisive = abs((high - middle) - (middle - low)) > 0.3 * (high - low)
-    if decisive or max(height, width) < SMALL_IMAGE or min(height, width) < 16:
-        return high - middle < middle - low
+    if min(height, width) < 16:
+        return True  # Too small to have quarters; paper is the likelier case.
     cell_height, cell_width = height // 4, width // 4
     blocks = gray[: 4 * cell_height, : 4 * cell_width].reshape(4, cell_height, 4, cell_width)
     medians = np.median(blocks.swapaxes(1, 2).reshape(4, 4, -1), axis=2).astype(np.float32)
@@ -299,6 +319,11 @@ def _has_light_background(gray):
     difference = (gray - np.asarray(local))[::2, ::2]
     far = np.abs(difference).max() / 2
     return np.count_nonzero(difference < -far) > np.count_nonzero(difference > far)
+
+
+def _bin(value, bins=256):
+    """The _histogram() bin that holds value."""
+    return int(np.clip(value, 0, 1) * (bins - 1) + 0.5)
 
 
 def _histogram(values, bins=256):
@@ -467,7 +492,8 @@ def split_touching(mask, height):
 
     height is the typical digit height in the picture. A digit is rarely wider than 1.4
     times that; a wider group is taken for touching digits, about 0.75 times the height wide
-    each, and cut at the columns with the least ink near each expected boundary.
+    each, and cut near each expected boundary at the column with the least ink, provided it
+    holds clearly less ink than a typical column (a thin join, not the middle of a wide 2).
     """
     columns = np.flatnonzero(mask.any(axis=0))
     left, right = columns.min(), columns.max() + 1
@@ -476,11 +502,13 @@ def split_touching(mask, height):
         return [slice(left, right)]
     count = max(2, round(width / (0.75 * height)))
     profile = mask[:, left:right].sum(axis=0)
+    typical = np.median(profile[profile > 0])
     cuts = [left]
     for i in range(1, count):
         centre, reach = i * width // count, width // (3 * count)
         window = profile[centre - reach : centre + reach + 1]
-        cuts.append(left + centre - reach + int(np.argmin(window)))
+        if window.min() < 0.6 * typical:
+            cuts.append(left + centre - reach + int(np.argmin(window)))
     cuts.append(right)
     return [slice(a, b) for a, b in itertools.pairwise(cuts)]
 

@@ -513,13 +513,16 @@ def write_mnist_pngs(folder, images, labels):
             writer.writerow([f"{index:05d}.png", int(labels[index])])
 
 
-def stroke_digit(digit, height, width_range, rng):
+def stroke_digit(digit, height, width_range, rng, template=None):
     """Renders one handwritten-looking digit: float32 ink coverage in 0..1, height pixels tall.
 
-    width_range is the pen width as a fraction of the height. The result has a margin of one
-    pen width around the ink.
+    width_range is the pen width as a fraction of the height; template picks one of the
+    digit's TEMPLATES (a random one by default). The result has a margin of about one pen
+    width around the ink.
     """
-    strokes = TEMPLATES[digit][rng.integers(len(TEMPLATES[digit]))]
+    if template is None:
+        template = rng.integers(len(TEMPLATES[digit]))
+    strokes = TEMPLATES[digit][template]
     width_scale, slant, angle = rng.uniform(0.8, 1.2), rng.uniform(-0.3, 0.25), rng.normal(0, 0.06)
     # One offset per control point, shared where two strokes meet so corners stay joined.
     offsets = {}
