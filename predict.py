@@ -77,10 +77,15 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # Not on a StringIO, as some callers pass.
+            # A file name that is not valid UTF-8 is shown escaped instead of stopping the run.
+            stream.reconfigure(errors="backslashreplace")
     classify = common.load_classifier(args.model)
     if not args.json:
-        runners_up = "runner-up" if args.top_k > 1 else ""
-        print(f"{'digit':>5}  {'confidence':>10}  {runners_up:<{12 * (args.top_k - 1)}}path")
+        runners_up = "runner-up" if args.top_k > 1 and not args.multi else ""
+        first = "number" if args.multi else "digit"
+        print(f"{first:>6}  {'confidence':>10}  {runners_up:<{runners_up_width(args)}}path")
     shown, answered, any_failed = [], 0, False
     for record, images in answer(args.inputs, classify, args):
         any_failed |= record["error"] is not None
@@ -207,30 +212,33 @@ def rank(probabilities, args):
 
 
 def report(record, args):
+    """Prints one picture's answer as a JSON line or a table row; a failure also on stderr."""
     if record["error"] is not None:
         print(f"{Path(sys.argv[0]).name}: {record['path']}: {record['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
         return
-    runners_up_width = 12 * (args.top_k - 1)
+    runners_up = ""
     if record["error"] is not None:
-        print(f"{'-':>5}  {'-':>10}  {'':<{runners_up_width}}{record['path']}  (failed)")
-        return
-    note = "  (uncertain)" if record["uncertain"] else ""
-    if args.multi:
-        answer, runners_up = record["number"], ""
+        answer, confidence, note = "-", "-", f"  (failed: {record['error']})"
     else:
-        answer = record["digit"]
-        runners_up = "".join(
-            f"{top['digit']} ({top['probability']:.1%})".ljust(12) for top in record["top"][1:]
-        )
-    print(
-        f"{answer:>5}  {record['confidence']:>10.1%}  {runners_up:<{runners_up_width}}"
-        f"{record['path']}{note}"
-    )
-    if args.multi:
+        answer = record["number"] if args.multi else record["digit"]
+        confidence = f"{record['confidence']:.1%}"
+        note = "  (uncertain)" if record["uncertain"] else ""
+        if not args.multi:
+            runners_up = "".join(
+                f"{top['digit']} ({top['probability']:.1%})".ljust(12) for top in record["top"][1:]
+            )
+    width = runners_up_width(args)
+    print(f"{answer:>6}  {confidence:>10}  {runners_up:<{width}}{record['path']}{note}")
+    if args.multi and record["error"] is None:
         digits = ", ".join(f"{d['digit']} ({d['confidence']:.1%})" for d in record["digits"])
-        print(f"{'':>5}  {'':>10}  digits: {digits}")
+        print(f"{'':>6}  {'':>10}  digits: {digits}")
+
+
+def runners_up_width(args):
+    """Characters of the table's runner-up column: 12 for each digit after the first."""
+    return 0 if args.multi else 12 * (args.top_k - 1)
 
 
 def draw_panels(shown, path):

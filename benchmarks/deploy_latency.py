@@ -111,7 +111,7 @@ def main(argv=None):
     }
     for model in MODELS:
         if not model.exists():
-            print(f"Skipping {model}: not found (run train.py and export.py first)", file=sys.stderr)
+            print(f"Skipping {model}: not found", file=sys.stderr)
             continue
         command = [sys.executable, str(ROOT / "predict.py"), str(args.picture), "--model", str(model), "--json"]
         wall, output = timings(command, args.repeats)
