@@ -147,7 +147,8 @@ def open_picture(path, size):
             with Image.open(path) as image:
                 image.draft(None, (size, size))
                 image.load()  # Decoding errors surface here, and nothing needs the file later.
-                return ImageOps.exif_transpose(image)
+                ImageOps.exif_transpose(image, in_place=True)
+                return image
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageError(
                 f"picture too large (over {Image.MAX_IMAGE_PIXELS:,} pixels), "
@@ -381,8 +382,7 @@ def label_pieces(mask):
     too) belong to one mark, and a union-find joins them. A digit has a few hundred runs,
     so this is fast without SciPy.
     """
-    height, width = mask.shape
-    stride = width + 2  # Runs of one row never reach the next row's key range.
+    stride = mask.shape[1] + 2  # Runs of one row never reach the next row's key range.
     edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
     run_rows, run_starts = np.nonzero(edges == 1)
     _, run_ends = np.nonzero(edges == -1)  # Exclusive; both lists come in row-major order.
@@ -409,7 +409,7 @@ def label_pieces(mask):
         np.minimum.at(roots, np.maximum(root_above, root_below), np.minimum(root_above, root_below))
         while not np.array_equal(roots[roots], roots):
             roots = roots[roots]
-    unique_roots, run_labels = np.unique(roots, return_inverse=True)
+    _, run_labels = np.unique(roots, return_inverse=True)
 
     labels = np.zeros(mask.shape, np.int32)
     lengths = run_ends - run_starts
@@ -417,20 +417,21 @@ def label_pieces(mask):
         run_labels + 1, lengths
     )
 
-    count = len(unique_roots)
-    areas = np.bincount(run_labels, weights=lengths, minlength=count)
-    tops = np.full(count, height)
-    np.minimum.at(tops, run_labels, run_rows)
-    bottoms = np.zeros(count, int)
-    np.maximum.at(bottoms, run_labels, run_rows + 1)
-    lefts = np.full(count, width)
-    np.minimum.at(lefts, run_labels, run_starts)
-    rights = np.zeros(count, int)
-    np.maximum.at(rights, run_labels, run_ends)
-    pieces = [
-        Piece(i + 1, int(areas[i]), int(tops[i]), int(lefts[i]), int(bottoms[i]), int(rights[i]))
-        for i in range(count)
-    ]
+    # Each piece's runs side by side: its area and box are reductions over them.
+    order = np.argsort(run_labels, kind="stable")
+    firsts = np.flatnonzero(np.diff(run_labels[order], prepend=-1))
+
+    def per_piece(reduction, values):
+        return reduction.reduceat(values[order], firsts).tolist()
+
+    boxes = zip(
+        per_piece(np.add, lengths),
+        per_piece(np.minimum, run_rows),
+        per_piece(np.minimum, run_starts),
+        per_piece(np.maximum, run_rows + 1),
+        per_piece(np.maximum, run_ends),
+    )
+    pieces = [Piece(label, *box) for label, box in enumerate(boxes, start=1)]
     return labels, pieces
 
 

@@ -1,10 +1,11 @@
 """Times what a user of each model format waits for, and how fast each format reads digits.
 
-For each model: the wall time of `python predict.py PICTURE --model MODEL` in a new process
-(start-up, imports, loading the model, reading one picture; the median of --repeats runs,
-after one untimed run that brings the files into the page cache), then, in this process,
-images per second over the MNIST test split (batches of 256) and its accuracy. Also the
-time to import the LiteRT runtime and TensorFlow, each in a new process.
+For each model: the wall and CPU time of `python predict.py PICTURE --model MODEL` in a new
+process (start-up, imports, loading the model, reading one picture; the median of --repeats
+runs, after one untimed run that brings the files into the page cache), then, in this
+process, images per second over the MNIST test split, in the batches common.load_classifier
+uses, and the accuracy. Also the time to import the LiteRT runtime and TensorFlow, each in a
+new process.
 
 Reads:  models/digit_cnn.keras and export.py's digit_cnn.tflite, digit_cnn_int8.tflite and
         digit_cnn.onnx (missing ones are reported and skipped), data/mnist.npz, the picture
@@ -17,6 +18,7 @@ Writes: reports/deploy_latency.json and a table on stdout
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -55,21 +57,34 @@ def parse_args(argv):
 
 
 def run_seconds(command):
-    """Wall time of one run of command in a new process; raises UserError if it fails."""
+    """Wall and CPU seconds of one run of command in a new process; UserError if it fails.
+
+    CPU time (user + system, of all its threads) barely changes when other programs share
+    the machine, so it still compares formats when the wall time is inflated by them.
+    """
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
+    wall = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if result.returncode != 0:
         last_line = (result.stderr.strip().splitlines() or ["no message"])[-1]
         raise common.UserError(f"`{' '.join(map(str, command))}` failed: {last_line}")
-    return seconds, result.stdout
+    return wall, cpu, result.stdout
 
 
 def timings(command, repeats):
     run_seconds(command)  # Untimed: brings the Python files, libraries and model into the cache.
     runs = [run_seconds(command) for _ in range(repeats)]
-    seconds = [run[0] for run in runs]
-    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds)}, runs[-1][1]
+    wall = [run[0] for run in runs]
+    summary = {
+        "median": statistics.median(wall),
+        "min": min(wall),
+        "max": max(wall),
+        "median_cpu": statistics.median(run[1] for run in runs),
+    }
+    return summary, runs[-1][2]
 
 
 def import_seconds(module, repeats):
@@ -128,12 +143,12 @@ def main(argv=None):
           f"{record['machine']['load_average_at_start']:.2f} at start")
     for name, seconds in record["imports"].items():
         print(f"import {IMPORTS[name]:<27} {seconds:6.2f} s  ({name}, median of {args.repeats})")
-    print(f"\n{'model':<30} {'bytes':>9}  {'predict.py one picture (s)':>28}  "
-          f"{'test images/s':>13}  {'accuracy':>8}")
+    print(f"\n{'model':<30} {'bytes':>9}  {'predict.py one picture: wall (range), CPU s':>42}"
+          f"  {'test images/s':>13}  {'accuracy':>8}")
     for model, result in record["models"].items():
         wall = result["predict_py_seconds"]
-        spread = f"{wall['median']:.2f} ({wall['min']:.2f}-{wall['max']:.2f})"
-        print(f"{model:<30} {result['bytes']:>9,}  {spread:>28}  "
+        spread = f"{wall['median']:.2f} ({wall['min']:.2f}-{wall['max']:.2f}), {wall['median_cpu']:.2f}"
+        print(f"{model:<30} {result['bytes']:>9,}  {spread:>42}  "
               f"{result['test_images_per_second']:>13,.0f}  {100 * result['test_accuracy']:>7.2f}%")
     common.write_json(args.report, record)
     print(f"\nWrote {args.report}")

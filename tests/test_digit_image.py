@@ -242,3 +242,10 @@ def test_decompression_bomb_is_refused(tmp_path, monkeypatch, pixels):
     path = save(Image.new("L", (side, side), 255), tmp_path / "bomb.png")
     with pytest.raises(digit_image.ImageError, match="too large"):
         digit_image.normalize(path)
+
+
+def test_thumbnail_shows_a_sixteen_bit_picture_as_the_user_sees_it(tmp_path):
+    picture = Image.fromarray(np.asarray(draw(), np.uint16) * 257)  # Mode I;16, 0..65535.
+    thumbnail = digit_image.thumbnail(save(picture, tmp_path / "deep.png"), 100)
+    assert thumbnail.shape == (100, 100, 4) and thumbnail.dtype == np.uint8
+    assert thumbnail[..., 0].min() == 0 and thumbnail[..., 0].max() == 255
