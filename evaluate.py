@@ -27,7 +27,7 @@ def parse_args(argv):
     parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
     parser.add_argument(
         "--model", type=Path, default=common.MODEL_PATH,
-        help="a .keras model, or an export of one (.tflite, SavedModel folder)",
+        help="a .keras model or an export of one (.tflite, .onnx, SavedModel folder)",
     )
     parser.add_argument("--out", type=Path, default=common.REPORTS_DIR, help="reports folder")
     common.add_debug_flag(parser)
