@@ -58,7 +58,7 @@ def normalize(source):
     without ink.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
-    return to_mnist(ink, _mask_of(labels, _without_edge_marks(pieces, ink.shape)))
+    return to_mnist(ink, _mask_of(labels, _without_edge_marks(ink, labels, pieces)))
 
 
 def segment(source):
@@ -81,13 +81,15 @@ def segment(source):
     return digits
 
 
-def _without_edge_marks(pieces, shape):
-    """Drops marks at the picture's edge (a shadow, the table) that lie apart from the digit.
+def _without_edge_marks(ink, labels, pieces):
+    """Drops marks at the picture's edge (a shadow's border, the table) apart from the digit.
 
-    The digit is the largest mark clear of the edges; an edge mark stays when it is larger
-    or comes within a quarter of the digit's size of it (a tight crop, a detached stroke).
+    The digit is the largest mark clear of the edges. A mark touching an edge stays when it
+    comes within a quarter of the digit's size of it (a detached stroke), or when it is
+    larger and its ink as strong (the digit itself, cropped tightly); what a shadow leaves
+    behind after the lighting is evened out is fainter than ink.
     """
-    height, width = shape
+    height, width = labels.shape
     inside = [
         p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width
     ]
@@ -96,6 +98,10 @@ def _without_edge_marks(pieces, shape):
     digit = max(inside, key=lambda piece: piece.area)
     reach = max(digit.height, digit.width) // 4
 
+    def strength(piece):
+        box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
+        return np.median(ink[box][labels[box] == piece.label])
+
     def keep(piece):
         near = (
             piece.left < digit.right + reach
@@ -103,7 +109,9 @@ def _without_edge_marks(pieces, shape):
             and piece.top < digit.bottom + reach
             and piece.bottom > digit.top - reach
         )
-        return piece in inside or piece.area >= digit.area or near
+        if piece in inside or near:
+            return True
+        return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit)
 
     return [piece for piece in pieces if keep(piece)]
 
@@ -288,38 +296,45 @@ def find_ink(gray):
 
 
 def _has_light_background(gray):
-    """Whether the ink is darker than its background: the majority of three cues.
+    """Whether the ink is darker than its background.
 
-    Each cue has its own blind spot. The median lies in the background, far from the ink,
-    unless a shadow covers half the page. The ink is the rarer end of the grey levels,
-    unless a lighting gradient leaves few pixels at the bright end. Ink stands out from its
-    local median, unless thick strokes fill a quarter of the picture.
+    Ink stands out from the median of its neighbourhood, which is background however the
+    lighting varies across the page: when clearly more pixels lie far below the median of
+    their quarter of the picture than far above it, the ink is dark, and the other way round.
+    Strokes thick enough to fill much of a quarter blur that count; then two global cues
+    decide, if they agree: the median grey lies in the background, far from the ink (unless
+    a shadow covers half the page), and the ink is the rarer end of the grey levels (unless
+    a lighting gradient leaves few pixels at the bright end).
     """
+    below, above = _far_from_local_median(gray)
+    if below > 2 * above or above > 2 * below:
+        return below > above
     counts = _histogram(gray)
     low, middle, high = _percentiles(counts, (1, 50, 99))
     by_median = high - middle < middle - low
     darkest, lightest = _percentiles(counts, (0.1, 99.9))
     reach = 0.15 * (lightest - darkest)
-    dark_end = counts[: _bin(darkest + reach) + 1].sum()
-    light_end = counts[_bin(lightest - reach) :].sum()
-    by_rarity = dark_end < light_end
-    if by_median == by_rarity:
+    by_rarity = counts[: _bin(darkest + reach) + 1].sum() < counts[_bin(lightest - reach) :].sum()
+    if by_median == by_rarity or below == above:
         return by_median
-    return _stands_out_dark_locally(gray)
+    return below > above
 
 
-def _stands_out_dark_locally(gray):
-    """Whether more pixels lie far below the median of their quarter of the picture than above."""
+def _far_from_local_median(gray):
+    """How many pixels lie far below and far above the median of their quarter of the picture.
+
+    Far means beyond half the largest difference; every other pixel is counted.
+    """
     height, width = gray.shape
     if min(height, width) < 16:
-        return True  # Too small to have quarters; paper is the likelier case.
+        return 0, 0  # Too small to have quarters worth the name.
     cell_height, cell_width = height // 4, width // 4
     blocks = gray[: 4 * cell_height, : 4 * cell_width].reshape(4, cell_height, 4, cell_width)
     medians = np.median(blocks.swapaxes(1, 2).reshape(4, 4, -1), axis=2).astype(np.float32)
     local = Image.fromarray(medians, mode="F").resize((width, height), Image.Resampling.BILINEAR)
     difference = (gray - np.asarray(local))[::2, ::2]
     far = np.abs(difference).max() / 2
-    return np.count_nonzero(difference < -far) > np.count_nonzero(difference > far)
+    return np.count_nonzero(difference < -far), np.count_nonzero(difference > far)
 
 
 def _bin(value, bins=256):

@@ -104,17 +104,21 @@ def make_datasets(data, batch_size, seed):
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Adds `seconds`, the wall time since training started, to each epoch's logs."""
+    """Adds to each epoch's logs the wall-clock `seconds` and the `cpu_seconds` (all threads)
+    since training started; CPU time is the steadier measure on a shared machine."""
 
-    def __init__(self, seconds_before):
+    def __init__(self, earlier=None):
         super().__init__()
-        self.seconds_before = seconds_before  # spent by earlier runs that --resume continues
+        # What earlier runs spent, when --resume continues one.
+        self.earlier = earlier or {"seconds": 0.0, "cpu_seconds": 0.0}
 
     def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        self.start = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch, logs=None):
-        logs["seconds"] = round(self.seconds_before + time.perf_counter() - self.start, 1)
+        wall, cpu = time.perf_counter() - self.start[0], time.process_time() - self.start[1]
+        logs["seconds"] = round(self.earlier["seconds"] + wall, 1)
+        logs["cpu_seconds"] = round(self.earlier.get("cpu_seconds", 0.0) + cpu, 1)
 
 
 def train(args, data, run_dir, seed):
@@ -138,7 +142,7 @@ def train(args, data, run_dir, seed):
     history_path = run_dir / "history.csv"
     earlier = read_history(history_path)
     callbacks = [
-        EpochClock(earlier[-1]["seconds"] if earlier else 0.0),
+        EpochClock(earlier[-1] if earlier else None),
         # Saves weights, optimizer state and the epoch after every epoch, so --resume loses
         # at most the epoch that was running.
         keras.callbacks.BackupAndRestore(run_dir / "backup"),
