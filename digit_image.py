@@ -326,8 +326,8 @@ def _far_from_local_median(gray):
     Far means beyond half the largest difference; every other pixel is counted.
     """
     height, width = gray.shape
-    if min(height, width) < 16:
-        return 0, 0  # Too small to have quarters worth the name.
+    if max(height, width) < SMALL_IMAGE or min(height, width) < 16:
+        return 0, 0  # Too small for uneven lighting, or for quarters worth the name.
     cell_height, cell_width = height // 4, width // 4
     blocks = gray[: 4 * cell_height, : 4 * cell_width].reshape(4, cell_height, 4, cell_width)
     medians = np.median(blocks.swapaxes(1, 2).reshape(4, 4, -1), axis=2).astype(np.float32)
