@@ -5,7 +5,6 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-EXAMPLES ?= examples
 export MNIST_MIRROR
 
 .PHONY: run test test-fast venv data train evaluate export predict benchmark clean
@@ -34,7 +33,8 @@ export: venv
 	$(PY) export.py
 
 predict: venv
-	$(PY) predict.py $(EXAMPLES)
+	$(PY) predict.py examples
+	$(PY) predict.py --multi examples/2024.png
 
 test: venv
 	$(PY) -m pytest

@@ -172,7 +172,10 @@ def _first_line(error):
 def load_keras_model(path):
     """The keras.Model in a .keras file, checked to map 28x28 images to 10 classes."""
     quiet_tensorflow()
-    import keras
+    # TensorFlow logs CUDA probing on stderr before TF_CPP_MIN_LOG_LEVEL takes effect; a
+    # failed import still raises.
+    with _native_stderr_silenced():
+        import keras
 
     try:
         # safe_mode=True refuses Lambda layers and other pickled Python code in the file:
@@ -187,10 +190,11 @@ def load_keras_model(path):
 def _load_keras(path):
     model = load_keras_model(path)
 
-    def predict(images):
-        return model.predict(images[..., None], batch_size=512, verbose=0)
-
-    return predict
+    # predict_on_batch, not predict: predict sets up a dataset and a loop on every call,
+    # about 130 ms, which made predict.py's batches of 256 pictures 2.3x slower.
+    return lambda images: _in_batches(
+        lambda batch: model.predict_on_batch(batch[..., None]), images, batch_size=256
+    )
 
 
 def _load_tflite(path):

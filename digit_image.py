@@ -197,13 +197,15 @@ def _to_grayscale(image):
         image = image.convert("RGBA")
     elif image.mode not in ("L", "RGB"):
         image = image.convert("RGB")  # palette, 1-bit, CMYK, YCbCr...
-    # BOX averages the pixels each output pixel covers, so thin strokes fade but never vanish.
-    image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+    if max(image.size) > WORK_SIZE:
+        # BOX averages the pixels each output pixel covers: thin strokes fade, never vanish.
+        image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
     if image.mode == "RGBA":
         return _flatten_transparency(np.asarray(image, dtype=np.float32) / 255)
     if image.mode == "F":
         return np.asarray(image, dtype=np.float32)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+    grey = image if image.mode == "L" else image.convert("L")
+    return np.asarray(grey, dtype=np.float32) / 255
 
 
 def _high_bit_depth_to_float(image):
@@ -310,9 +312,8 @@ def _has_light_background(gray):
     if below > 2 * above or above > 2 * below:
         return below > above
     counts = _histogram(gray)
-    low, middle, high = _percentiles(counts, (1, 50, 99))
+    darkest, low, middle, high, lightest = _percentiles(counts, (0.1, 1, 50, 99, 99.9))
     by_median = high - middle < middle - low
-    darkest, lightest = _percentiles(counts, (0.1, 99.9))
     reach = 0.15 * (lightest - darkest)
     by_rarity = counts[: _bin(darkest + reach) + 1].sum() < counts[_bin(lightest - reach) :].sum()
     if by_median == by_rarity or below == above:
@@ -398,7 +399,9 @@ def label_pieces(mask):
     so this is fast without SciPy.
     """
     stride = mask.shape[1] + 2  # Runs of one row never reach the next row's key range.
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), np.int8)
+    padded[:, 1:-1] = mask
+    edges = padded[:, 1:] - padded[:, :-1]
     run_rows, run_starts = np.nonzero(edges == 1)
     _, run_ends = np.nonzero(edges == -1)  # Exclusive; both lists come in row-major order.
     if len(run_rows) == 0:
@@ -419,10 +422,10 @@ def label_pieces(mask):
     roots = np.arange(len(run_rows))
     while True:
         root_above, root_below = roots[above], roots[below]
-        if np.array_equal(root_above, root_below):
+        if (root_above == root_below).all():
             break
         np.minimum.at(roots, np.maximum(root_above, root_below), np.minimum(root_above, root_below))
-        while not np.array_equal(roots[roots], roots):
+        while (roots[roots] != roots).any():  # Until every run points straight at its root.
             roots = roots[roots]
     _, run_labels = np.unique(roots, return_inverse=True)
 
@@ -561,11 +564,11 @@ def to_mnist(ink, mask):
     rows, columns = np.indices(small.shape)
     total = small.sum()
     down = round(CENTRE - (rows * small).sum() / total)
-    right = round(CENTRE - (columns * small).sum() / total)
+    across = round(CENTRE - (columns * small).sum() / total)
     height, width = small.shape
     # Paste into a field with room all round, then cut the middle out: nothing overflows.
     field = np.zeros((IMAGE_SIZE + 2 * height, IMAGE_SIZE + 2 * width), np.float32)
-    field[height + down : 2 * height + down, width + right : 2 * width + right] = small
+    field[height + down : 2 * height + down, width + across : 2 * width + across] = small
     field = field[height : height + IMAGE_SIZE, width : width + IMAGE_SIZE]
     return (field * 255 + 0.5).astype(np.uint8)
 

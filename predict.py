@@ -48,7 +48,12 @@ def parse_args(argv):
     parser.add_argument(
         "inputs", nargs="+", metavar="PICTURE", help="picture files, folders or glob patterns"
     )
-    parser.add_argument("--model", type=Path, default=common.MODEL_PATH, help=".keras or .tflite")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=common.MODEL_PATH,
+        help="a .keras, .tflite or .onnx file or SavedModel folder, as export.py writes them",
+    )
     parser.add_argument(
         "--multi", action="store_true", help='read several digits per picture, such as "2024"'
     )
