@@ -180,3 +180,34 @@ def test_resume_without_an_interrupted_run_is_a_usage_error(tmp_path, tiny_datas
     result = run_script("train.py", "--data", tiny_dataset, "--resume", cwd=tmp_path)
     assert result.returncode == 2
     assert "nothing to resume" in result.stderr
+
+
+def test_unsafe_truncated_or_misshapen_keras_models_are_refused(tmp_path, trained):
+    """safe_mode stays on: a Lambda layer (arbitrary code) is refused, like broken files."""
+    import keras
+
+    import common
+
+    _, _, good_model = trained
+    pixels = keras.Input((28, 28, 1))
+    doubled = keras.layers.Lambda(lambda x: x * 2)(pixels)
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(doubled))
+    keras.Model(pixels, outputs).save(tmp_path / "lambda.keras")
+    large = keras.Input((32, 32, 1))
+    keras.Model(large, keras.layers.Dense(10)(keras.layers.Flatten()(large))).save(
+        tmp_path / "large_input.keras")
+    (tmp_path / "truncated.keras").write_bytes(good_model.read_bytes()[:5000])
+
+    expected = {
+        "lambda.keras": "could not be loaded safely",
+        "truncated.keras": "could not be loaded safely",
+        "large_input.keras": "takes input (32, 32, 1), not 28x28 images",
+    }
+    for name, message in expected.items():
+        with pytest.raises(common.UserError) as caught:
+            common.load_classifier(tmp_path / name)
+        assert message in str(caught.value) and "\n" not in str(caught.value)
+    # The Lambda refusal names the reason, so the user knows it is deliberate.
+    with pytest.raises(common.UserError) as caught:
+        common.load_classifier(tmp_path / "lambda.keras")
+    assert "safe_mode" in str(caught.value) or "Lambda" in str(caught.value)
