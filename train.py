@@ -118,7 +118,7 @@ class EpochClock(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         wall, cpu = time.perf_counter() - self.start[0], time.process_time() - self.start[1]
         logs["seconds"] = round(self.earlier["seconds"] + wall, 1)
-        logs["cpu_seconds"] = round(self.earlier.get("cpu_seconds", 0.0) + cpu, 1)
+        logs["cpu_seconds"] = round(self.earlier["cpu_seconds"] + cpu, 1)
 
 
 def train(args, data, run_dir, seed):

@@ -36,6 +36,7 @@ import numpy as np
 from keras import layers
 
 import train
+from evaluate import classification_metrics
 
 
 def keras_io_model():
@@ -113,7 +114,7 @@ def summarize(name, model, history, labels, probabilities):
         "seconds_to_val_99.0": time_to(0.99),
         "seconds_to_val_99.5": time_to(0.995),
         "best_val_accuracy": max(row["val_accuracy"] for row in history),
-        "test_accuracy": float((probabilities.argmax(axis=1) == labels).mean()),
+        "test_accuracy": classification_metrics(labels, probabilities)["accuracy"],
         "history": history,
     }
 
@@ -188,8 +189,8 @@ def main(argv=None):
     if len(members) > 1:
         averaged = np.mean(members, axis=0)
         summary["ensemble_size"] = len(members)
-        summary["ensemble_test_accuracy"] = float(
-            (averaged.argmax(axis=1) == data["y_test"]).mean())
+        summary["ensemble_test_accuracy"] = classification_metrics(
+            data["y_test"], averaged)["accuracy"]
         summary["ensemble_wall_seconds"] = sum(r["wall_seconds"] for r in project)
 
     print("\n| model | params | multiply-adds/image | s/epoch | epochs | wall s | CPU s | "
