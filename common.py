@@ -164,6 +164,22 @@ def load_classifier(path=MODEL_PATH):
     )
 
 
+def with_shift_averaging(predict):
+    """Test-time augmentation: wraps a predict function so that it returns, for each image,
+    the mean of the probabilities for the image and its eight one-pixel shifts (the vacated
+    border filled with background). Nine model calls per image; on MNIST it removes a few
+    errors of the kind a digit drawn slightly off-centre causes."""
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+
+    def averaged(images):
+        padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
+        views = [padded[:, 1 + dy:1 + dy + IMAGE_SIZE, 1 + dx:1 + dx + IMAGE_SIZE]
+                 for dy, dx in shifts]
+        return np.mean([predict(view) for view in views], axis=0, dtype=np.float32)
+
+    return averaged
+
+
 def _first_line(error):
     text = str(error).strip()
     return text.splitlines()[0][:300] if text else type(error).__name__

@@ -30,6 +30,10 @@ def parse_args(argv):
         help="a .keras model or an export of one (.tflite, .onnx, SavedModel folder)",
     )
     parser.add_argument("--out", type=Path, default=common.REPORTS_DIR, help="reports folder")
+    parser.add_argument(
+        "--tta", action="store_true",
+        help="test-time augmentation: average each digit's prediction over its 1-pixel shifts",
+    )
     common.add_debug_flag(parser)
     return parser.parse_args(argv)
 
@@ -111,6 +115,8 @@ def main(argv=None):
     args = parse_args(argv)
     data = common.load_dataset(args.data)
     predict = common.load_classifier(args.model)
+    if args.tta:
+        predict = common.with_shift_averaging(predict)
     x_test, y_test = data["x_test"], data["y_test"]
 
     start = time.perf_counter()
@@ -118,6 +124,7 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     metrics = classification_metrics(y_test, probabilities)
     metrics["model"] = str(args.model)
+    metrics["tta"] = args.tta
     metrics["seconds"] = round(seconds, 2)
 
     import matplotlib
@@ -129,7 +136,8 @@ def main(argv=None):
 
     print(
         f"Test accuracy {100 * metrics['accuracy']:.2f}% ({metrics['errors']} errors in "
-        f"{metrics['test_size']:,}), loss {metrics['loss']:.4f}, model {args.model}, "
+        f"{metrics['test_size']:,}), loss {metrics['loss']:.4f}, model {args.model}"
+        f"{' with shift averaging' if args.tta else ''}, "
         f"{seconds:.1f} s.\nWrote {args.out / 'metrics.json'}, confusion_matrix.png and "
         "misclassified.png there."
     )

@@ -67,6 +67,10 @@ def parse_args(argv):
     )
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
+    parser.add_argument(
+        "--tta", action="store_true",
+        help="average each digit's prediction over its 1-pixel shifts (9x the model calls)",
+    )
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= common.NUM_CLASSES:
@@ -87,6 +91,8 @@ def main(argv=None):
             # A file name that is not valid UTF-8 is shown escaped instead of stopping the run.
             stream.reconfigure(errors="backslashreplace")
     classify = common.load_classifier(args.model)
+    if args.tta:
+        classify = common.with_shift_averaging(classify)
     if not args.json:
         runners_up = "runner-up" if args.top_k > 1 and not args.multi else ""
         first = "number" if args.multi else "digit"
