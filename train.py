@@ -40,8 +40,8 @@ def parse_args(argv):
     parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
     parser.add_argument("--out", type=Path, default=common.MODEL_PATH, help="model to write")
     parser.add_argument("--epochs", type=int, default=9)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak rate")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak rate")
     parser.add_argument("--width", type=int, default=32, help="channels of the first stage")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
@@ -69,9 +69,11 @@ def augmentation(seed):
     """Small affine distortions of the kind that separate writers: slant, size, position."""
     return keras.Sequential(
         [
-            layers.RandomRotation(0.04, fill_mode="constant", seed=seed),  # +-14 degrees
-            layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+            # Milder than the common 10-15 degrees and 10%: over 9 epochs these scored higher
+            # on the validation split (see the README's frontier table).
+            layers.RandomRotation(0.025, fill_mode="constant", seed=seed),  # +-9 degrees
+            layers.RandomZoom(0.08, fill_mode="constant", seed=seed),
+            layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
         ],
         name="augmentation",
     )

@@ -10,7 +10,7 @@ their models (what `train.py --ensemble N` saves) is measured too.
 Reads:  data/mnist.npz
 Writes: reports/benchmark/train_speed.json, reports/benchmark/train_speed.png
 
-    python benchmarks/train_speed.py                  # baseline + 3 seeds: about 40 minutes
+    python benchmarks/train_speed.py                  # baseline + 3 seeds: about 35 minutes
     python benchmarks/train_speed.py --quick          # a smoke test on a slice, ~1 minute
 
 The test split is read once per finished model, to report; nothing is chosen by it.
