@@ -137,6 +137,11 @@ def load_dataset(path=DATA_PATH):
 def quiet_tensorflow():
     """Keeps TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) off the terminal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules:
+        # TensorFlow 2.21 writes its CUDA probe before its logging reads that setting, so the
+        # import itself runs with stderr silenced; an import that fails still raises.
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401
 
 
 def load_classifier(path=MODEL_PATH):
