@@ -45,6 +45,15 @@ def add_debug_flag(parser):
     )
 
 
+def add_tta_flag(parser):
+    """--tta, for the scripts that classify: see with_shift_averaging()."""
+    parser.add_argument(
+        "--tta", action="store_true",
+        help="test-time augmentation: average each digit's prediction over its 1-pixel shifts "
+        "(9x the model calls)",
+    )
+
+
 def run_cli(main, argv=None):
     """Runs a script's main(argv) and turns expected failures into a message and a status.
 
@@ -192,11 +201,8 @@ def _first_line(error):
 
 def load_keras_model(path):
     """The keras.Model in a .keras file, checked to map 28x28 images to 10 classes."""
-    quiet_tensorflow()
-    # TensorFlow logs CUDA probing on stderr before TF_CPP_MIN_LOG_LEVEL takes effect; a
-    # failed import still raises.
-    with _native_stderr_silenced():
-        import keras
+    quiet_tensorflow()  # imports TensorFlow quietly, so Keras's import below prints nothing
+    import keras
 
     try:
         # safe_mode=True refuses Lambda layers and other pickled Python code in the file:

@@ -30,10 +30,7 @@ def parse_args(argv):
         help="a .keras model or an export of one (.tflite, .onnx, SavedModel folder)",
     )
     parser.add_argument("--out", type=Path, default=common.REPORTS_DIR, help="reports folder")
-    parser.add_argument(
-        "--tta", action="store_true",
-        help="test-time augmentation: average each digit's prediction over its 1-pixel shifts",
-    )
+    common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     return parser.parse_args(argv)
 

@@ -67,10 +67,7 @@ def parse_args(argv):
     )
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
-    parser.add_argument(
-        "--tta", action="store_true",
-        help="average each digit's prediction over its 1-pixel shifts (9x the model calls)",
-    )
+    common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= common.NUM_CLASSES:

@@ -96,6 +96,17 @@ def run_project(data_path, seed, quick, folder):
     return out, record["history"]
 
 
+def predict_test(path, images):
+    """The model in path, its test probabilities, and those evaluate.py --tta gives (the mean
+    over the nine 1-pixel shifts)."""
+    model = common.load_keras_model(path)
+
+    def predict(batch):
+        return model.predict(batch[..., None], batch_size=1024, verbose=0)
+
+    return model, predict(images), common.with_shift_averaging(predict)(images)
+
+
 def summarize(name, model, history, labels, probabilities):
     seconds = [row["seconds"] for row in history]
     per_epoch = np.diff([0.0] + seconds)
@@ -166,14 +177,11 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
             path, history = run_project(data_path, seed, args.quick, Path(scratch))
-            model = keras.saving.load_model(path)
-            probabilities = model.predict(data["x_test"][..., None], batch_size=1024, verbose=0)
+            model, probabilities, probabilities_tta = predict_test(path, data["x_test"])
             members.append(probabilities)
+            members_tta.append(probabilities_tta)
             results.append(summarize(f"train.py default, seed {seed}", model, history,
                                      data["y_test"], probabilities))
-            # What evaluate.py --tta measures: the mean over the nine 1-pixel shifts.
-            members_tta.append(common.with_shift_averaging(common.load_classifier(path))(
-                data["x_test"]))
             results[-1]["test_accuracy_tta"] = classification_metrics(
                 data["y_test"], members_tta[-1])["accuracy"]
 
