@@ -144,7 +144,8 @@ def load_dataset(path=DATA_PATH):
 
 
 def quiet_tensorflow():
-    """Keeps TensorFlow's C++ start-up chatter (CUDA probing, CPU flags) off the terminal."""
+    """Imports TensorFlow with its C++ start-up chatter (CUDA probing, CPU flags) kept off the
+    terminal; call it where TensorFlow is needed anyway, before its first import."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
         # TensorFlow 2.21 writes its CUDA probe before its logging reads that setting, so the
@@ -215,8 +216,11 @@ def load_keras_model(path):
 
 
 def _load_keras(path):
-    model = load_keras_model(path)
+    return keras_predict(load_keras_model(path))
 
+
+def keras_predict(model):
+    """predict(images) -> probabilities for a loaded keras.Model, as load_classifier gives it."""
     # predict_on_batch, not predict: predict sets up a dataset and a loop on every call,
     # about 130 ms, which made predict.py's batches of 256 pictures 2.3x slower.
     return lambda images: _in_batches(

@@ -100,10 +100,7 @@ def predict_test(path, images):
     """The model in path, its test probabilities, and those evaluate.py --tta gives (the mean
     over the nine 1-pixel shifts)."""
     model = common.load_keras_model(path)
-
-    def predict(batch):
-        return model.predict(batch[..., None], batch_size=1024, verbose=0)
-
+    predict = common.keras_predict(model)
     return model, predict(images), common.with_shift_averaging(predict)(images)
 
 
