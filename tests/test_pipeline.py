@@ -59,6 +59,7 @@ def test_train_writes_model_config_history_and_curves(trained):
     record = json.loads(model_path.with_suffix(".json").read_text())
     assert len(record["history"]) == 4
     assert record["config"]["epochs"] == 4 and record["config"]["seed"] == 0
+    assert record["config"]["clean_epochs"] == 1
     losses = [row["val_loss"] for row in record["history"]]
     kept = record["history"][record["kept_epoch"] - 1]
     assert kept["val_loss"] == min(losses) and record["val_accuracy"] == kept["val_accuracy"]
@@ -67,6 +68,27 @@ def test_train_writes_model_config_history_and_curves(trained):
     assert {"tensorflow", "keras", "numpy"} <= record["versions"].keys()
     assert (folder / "reports" / "training_curves.png").stat().st_size > 10_000
     assert not (folder / "runs" / "digit_cnn").exists(), "checkpoints left behind"
+
+
+def test_the_last_epochs_train_on_the_images_as_they_are():
+    import tensorflow as tf
+
+    import train
+
+    images, labels = synthetic_digits(64, seed=1)
+    data = {"x_train": images, "y_train": labels, "x_val": images[:8], "y_val": labels[:8]}
+    augmenting = tf.Variable(True, trainable=False)
+    dataset, _ = train.make_datasets(data, batch_size=64, seed=0, augmenting=augmenting)
+    switch = train.CleanEpochs(augmenting, epochs=5, clean_epochs=2)
+    originals = {image.astype("float32").tobytes() for image in images}
+    unchanged = []
+    for epoch in range(5):
+        switch.on_epoch_begin(epoch)
+        batch = next(iter(dataset))[0].numpy()[..., 0]  # a fresh iterator, as Keras makes
+        unchanged.append(sum(image.tobytes() in originals for image in batch))
+    # Epochs 1-3 see distorted copies (a random warp leaves next to none pixel-identical),
+    # epochs 4 and 5 every image exactly as stored.
+    assert max(unchanged[:3]) <= 2 and unchanged[3:] == [64, 64]
 
 
 def test_saved_model_loads_with_the_same_outputs(trained):
