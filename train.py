@@ -86,9 +86,9 @@ def augmentation(seed):
     )
 
 
-def make_datasets(data, batch_size, seed, augmenting=True):
+def make_datasets(data, batch_size, seed, augmenting):
     """tf.data pipelines over the uint8 arrays held in memory; augmentation runs per batch
-    while `augmenting` (a boolean tf.Variable, or a constant) is true."""
+    while the boolean tf.Variable `augmenting` is true (CleanEpochs sets it)."""
     augment = augmentation(seed)
 
     def distort(images):
