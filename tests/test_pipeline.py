@@ -59,7 +59,7 @@ def test_train_writes_model_config_history_and_curves(trained):
     record = json.loads(model_path.with_suffix(".json").read_text())
     assert len(record["history"]) == 4
     assert record["config"]["epochs"] == 4 and record["config"]["seed"] == 0
-    assert record["config"]["clean_epochs"] == 1
+    assert record["config"]["clean_epochs"] == 2
     losses = [row["val_loss"] for row in record["history"]]
     kept = record["history"][record["kept_epoch"] - 1]
     assert kept["val_loss"] == min(losses) and record["val_accuracy"] == kept["val_accuracy"]
@@ -89,6 +89,8 @@ def test_the_last_epochs_train_on_the_images_as_they_are():
     # Epochs 1-3 see distorted copies (a random warp leaves next to none pixel-identical),
     # epochs 4 and 5 every image exactly as stored.
     assert max(unchanged[:3]) <= 2 and unchanged[3:] == [64, 64]
+    # The default's two clean epochs are all of a one-epoch run.
+    assert train.parse_args(["--epochs", "1"]).clean_epochs == 1
 
 
 def test_saved_model_loads_with_the_same_outputs(trained):
