@@ -222,8 +222,8 @@ def plot_curves(members, path):
         label = f" (seed {member['seed']})" if len(members) > 1 else ""
         ax_loss.plot(epochs, [row["loss"] for row in history], label="train" + label)
         ax_loss.plot(epochs, [row["val_loss"] for row in history], label="validation" + label)
-        ax_acc.plot(epochs, [100 * row["accuracy"] for row in history],
-                    label="train, augmented" + label)
+        # Training accuracy is on distorted copies, except in the clean epochs at the end.
+        ax_acc.plot(epochs, [100 * row["accuracy"] for row in history], label="train" + label)
         ax_acc.plot(epochs, [100 * row["val_accuracy"] for row in history],
                     label="validation" + label)
     ax_loss.set(xlabel="epoch", ylabel="loss (with label smoothing)", title="Loss")
