@@ -10,8 +10,9 @@ the one function normalize() (segment() for several digits in one picture):
    shrunk to at most WORK_SIZE pixels a side (JPEGs are decoded at reduced size);
 2. find the ink: decide whether the background is light or dark (three cues vote) and make
    the ink bright; a large-scale background estimate removes uneven lighting and shadows, and
-   dividing by it normalizes the contrast; an Otsu threshold marks the ink, and connected
-   components tell the digit from specks and from marks at the picture's edge;
+   dividing by it normalizes the contrast; an Otsu threshold marks the ink, the lines of ruled
+   or squared paper are taken out, and connected components tell the digit from specks and
+   from marks at the picture's edge;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -39,6 +40,11 @@ SMALL_IMAGE = 64  # Below this size a picture has no room for uneven lighting: o
 MIN_CONTRAST = 0.12  # Ink must be at least 12% darker (or lighter) than its background.
 MIN_DIGIT_SIZE = 0.03  # The largest mark must span 3% of the picture's longer side.
 MIN_PIECE_AREA = 0.04  # Marks under 4% of the largest one's area are specks and are ignored.
+LINE_SPAN = 0.5  # A ruled line crosses at least this fraction of the picture...
+LINE_MARGIN = 0.15  # ...runs this fraction of it past the other ink at both ends,
+LINE_EDGE = 0.05  # ...comes this close to both edges (a stroke of the digit does not)
+LINE_THICKNESS = 0.05  # ...and is no thicker than this (a marker's stroke is).
+LINE_SLOPES = np.tan(np.radians(np.arange(-6, 6.1, 0.5)))  # Lines tilted up to 6 degrees.
 
 # Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
 # measured the same way, is 2.1 pixels.
@@ -280,7 +286,13 @@ def find_ink(gray):
     if peak < MIN_CONTRAST:
         raise ImageError("no ink found (the picture looks blank)")
     threshold = np.clip(_otsu(counts, peak), 0.3 * peak, 0.6 * peak)
-    labels, pieces = label_pieces(contrast > threshold)
+    mask = contrast > threshold
+    # Printed lines, paler than the pen, come through the threshold broken: find them at half.
+    lines = ruled_lines(mask, contrast > threshold / 2)
+    if lines.any():
+        mask &= ~lines
+        contrast = np.where(lines, 0, contrast)
+    labels, pieces = label_pieces(mask)
 
     largest = max(pieces, key=lambda piece: piece.area)
     if max(largest.height, largest.width) < MIN_DIGIT_SIZE * max(gray.shape):
@@ -295,6 +307,115 @@ def find_ink(gray):
     floor = threshold / 4
     ink = np.clip((contrast - floor) / max(core - floor, 1e-3), 0, 1)
     return ink, labels, pieces
+
+
+def ruled_lines(mask, faint=None):
+    """The ink of straight lines drawn across the picture and past the digit at both ends
+    (ruled or squared paper, a box around the digit), except where strokes cross them.
+
+    mask is the ink; faint, if given, a looser mask of it in which the lines are sought.
+    """
+    found = np.zeros_like(mask)
+    if min(mask.shape) < SMALL_IMAGE:
+        return found
+    rows, columns = np.nonzero(mask if faint is None else faint)
+    lines = [(*line, True) for line in _lines_along(rows, columns, mask.shape[1])]
+    lines += [(*line, False) for line in _lines_along(columns, rows, mask.shape[0])]
+    if not lines:
+        return found
+    # The digit: the other ink, leaving out what lies along a line (its ragged edges, a
+    # stroke lying on it) and marks at the picture's edge (the end of a line cut off there).
+    rest = mask.copy()
+    for _, near, _ in lines:
+        rest[rows[near], columns[near]] = False
+    if not rest.any():
+        return found  # Nothing but lines: they may be the digit (a 1 lying down, a dash).
+    _, pieces = label_pieces(rest)
+    height, width = mask.shape
+    inside = [
+        p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width
+    ]
+    if not inside:
+        return found
+    largest = max(piece.area for piece in inside)
+    digit = [piece for piece in inside if piece.area >= MIN_PIECE_AREA * largest]
+    top, bottom = min(p.top for p in digit), max(p.bottom for p in digit) - 1
+    left, right = min(p.left for p in digit), max(p.right for p in digit) - 1
+    for line, _, horizontal in lines:
+        if horizontal:
+            ends = _runs_past(columns[line], rows[line], (left, right), (top, bottom), mask.shape)
+        else:
+            ends = _runs_past(
+                rows[line], columns[line], (top, bottom), (left, right), mask.shape[::-1]
+            )
+        if ends:
+            found[rows[line], columns[line]] = True
+    return found
+
+
+def _runs_past(along, across, digit_along, digit_across, shape):
+    """Whether a line (its pixels' coordinates along it and across it) runs past the digit
+    (its extent along and across the line) to the picture's edge at both ends; one end may
+    run off the top or bottom instead, away from the digit (a tilted line cut off there).
+    shape is the picture's (breadth, span): across, then along the line."""
+    breadth, span = shape
+    low, high = along.argmin(), along.argmax()
+    low_past = along[low] <= min(digit_along[0] - LINE_MARGIN * span, LINE_EDGE * span)
+    high_past = along[high] >= max(digit_along[1] + LINE_MARGIN * span, (1 - LINE_EDGE) * span - 1)
+
+    def off_the_side(end):
+        at, clear = across[end], LINE_MARGIN * breadth
+        return (at <= LINE_EDGE * breadth and digit_across[0] > at + clear) or (
+            at >= (1 - LINE_EDGE) * breadth - 1 and digit_across[1] < at - clear
+        )
+
+    return (low_past and (high_past or off_the_side(high))) or (high_past and off_the_side(low))
+
+
+def _lines_along(rows, columns, width):
+    """Near-horizontal lines through the ink pixels (rows, columns) of a picture width
+    pixels wide: for each line, two boolean arrays over the pixels, its ink and the ink
+    within two pixels of its band."""
+    if len(rows) < LINE_SPAN * width:
+        return []
+    # The strips at both ends that a line must cross past the digit: there its own ink,
+    # without strokes of the digit lying along it, shows how thick it is.
+    outer = (columns < LINE_MARGIN * width) | (columns >= (1 - LINE_MARGIN) * width)
+    candidates = {}
+    for slope in LINE_SLOPES:
+        shift = np.round((np.arange(width) - width / 2) * slope).astype(int)
+        # Each pixel's row once the picture is sheared so that lines of this slope are level.
+        level = rows - shift[columns] + np.abs(shift).max()
+        counts = np.bincount(level)
+        ends = np.bincount(level[outer], minlength=len(counts))
+        for peak in np.flatnonzero(counts >= LINE_SPAN * width):
+            strongest = ends[max(peak - 1, 0) : peak + 2].max()
+            if strongest < LINE_MARGIN * width:
+                continue  # Not a line through both end strips.
+            band = ends >= 0.3 * strongest
+            first = last = peak
+            while first > 0 and band[first - 1]:
+                first -= 1
+            while last < len(counts) - 1 and band[last + 1]:
+                last += 1
+            if last - first < LINE_THICKNESS * width:
+                key = (slope, first, last)
+                candidates[key] = max(candidates.get(key, (0,))[0], counts[peak]), level
+    lines, taken = [], np.zeros(len(rows), bool)
+    for (_, first, last), (_, level) in sorted(candidates.items(), key=lambda c: -c[1][0]):
+        line = (level >= first) & (level <= last)
+        if np.count_nonzero(line & taken) > 0.5 * np.count_nonzero(line):
+            continue  # The same line found at a neighbouring slope.
+        # A stroke crossing the line has ink just above and just below it: it stays.
+        above = columns[(level >= first - 2) & (level < first)]
+        below = columns[(level > last) & (level <= last + 2)]
+        line &= ~np.isin(columns, np.intersect1d(above, below))
+        # The line's ragged fringe: one pixel beside the band with no ink beyond it.
+        for edge, beyond in ((first - 1, first - 2), (last + 1, last + 2)):
+            line |= (level == edge) & ~np.isin(columns, columns[level == beyond])
+        taken |= line
+        lines.append((line, (level >= first - 2) & (level <= last + 2)))
+    return lines
 
 
 def _has_light_background(gray):

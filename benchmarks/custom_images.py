@@ -190,7 +190,9 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=Path("runs/custom_eval"), help="set folder")
-    parser.add_argument("--seed", type=int, default=0, help="0 for development; 1 and 2 were held out")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="0 for development; 1 and 2 were held out"
+    )
     parser.add_argument("--count", type=int, default=400, help="pictures of one digit")
     parser.add_argument("--numbers", type=int, default=60, help="pictures of 2-5 digits")
     parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
@@ -637,12 +639,23 @@ def smooth_noise(shape, cells, rng):
 
 
 def photograph(
-    ink, size, colour, rng, lighting=0.4, shadow=0.5, blur=2.0, noise=5.0, paper=None, chalk=False
+    ink,
+    size,
+    colour,
+    rng,
+    lighting=0.4,
+    shadow=0.5,
+    blur=2.0,
+    noise=5.0,
+    paper=None,
+    chalk=False,
+    printed=None,
 ):
     """Ink on paper as a phone sees it: texture, uneven light, blur and noise.
 
     lighting is the largest fall of light across the page; shadow the chance of a shadow;
-    blur and noise the largest blur radius and sensor noise (in grey levels).
+    blur and noise the largest blur radius and sensor noise (in grey levels); printed, if
+    given, is (coverage, colour) of what the paper came with, such as ruled lines.
     """
     width, height = size
     coverage = place(ink, size, rng, angle=rng.normal(0, 6))
@@ -654,6 +667,9 @@ def photograph(
     grain = rng.normal(0, 0.003 * noise, (height, width))  # Paper fibres.
     texture = 1 + 0.03 * smooth_noise((height, width), 24, rng) + grain
     surface = np.asarray(paper, np.float32) * texture[..., None]
+    if printed is not None:
+        lines, line_colour = printed
+        surface = surface * (1 - lines[..., None]) + np.asarray(line_colour) * lines[..., None]
     strength = rng.uniform(0.6, 1.0) * coverage[..., None]
     picture = surface * (1 - strength) + np.asarray(colour, np.float32) * strength
 

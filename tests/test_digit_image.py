@@ -117,6 +117,59 @@ def test_specks_are_ignored():
     )
 
 
+def ruled(picture, spacing=45, tilt=2.0, width=2, grey=110, grid=False):
+    """picture with lines ruled across it, tilted by tilt degrees (squared paper if grid)."""
+    lined = Image.new("L", picture.size, 255)
+    pen = ImageDraw.Draw(lined)
+    w, h = picture.size
+    rise = np.tan(np.radians(tilt))
+    for y in range(-spacing, h + spacing, spacing):
+        pen.line([(0, y), (w, y + w * rise)], fill=grey, width=width)
+    for x in range(-spacing, w + spacing, spacing) if grid else []:
+        pen.line([(x, 0), (x - h * rise, h)], fill=grey, width=width)
+    return Image.fromarray(np.minimum(np.asarray(picture), np.asarray(lined)))
+
+
+@pytest.mark.parametrize("digit", ["0", "2", "4", "7"])
+@pytest.mark.parametrize(
+    "lines",
+    [{}, {"tilt": -4.0, "width": 3, "grey": 60}, {"spacing": 33, "width": 1}, {"grid": True}],
+    ids=["ruled", "dark-tilted", "thin-close", "squared"],
+)
+def test_ruled_and_squared_paper_lines_are_removed(digit, lines):
+    plain = digit_image.normalize(draw(digit, size=(240, 220), box=(70, 40, 170, 180)))
+    lined = digit_image.normalize(
+        ruled(draw(digit, size=(240, 220), box=(70, 40, 170, 180)), **lines)
+    )
+    # Without the lines removed: 0.17 to 0.52. A stroke lying on a line comes out thinner.
+    assert similarity(lined, plain) > 0.8
+
+
+def test_a_number_written_on_a_line_is_still_segmented():
+    picture = draw("2024", size=(560, 200), box=(50, 40, 510, 160), width=8)
+    baseline = ImageDraw.Draw(picture)
+    baseline.line([(0, 162), (560, 168)], fill=80, width=3)  # Written on it, touching every digit.
+    assert len(digit_image.segment(picture)) == 4
+
+
+@pytest.mark.parametrize(
+    "digit, size, box",
+    [
+        ("1", (200, 200), (60, 0, 140, 200)),  # Its stem runs edge to edge: the digit itself.
+        ("4", (200, 200), (20, 0, 180, 200)),  # A long stem and a bar, cropped tightly.
+        ("7", (200, 200), (0, 20, 200, 180)),  # A bar from edge to edge.
+        ("1", (300, 60), (0, 10, 300, 50)),  # Lying down: nothing but a line.
+    ],
+)
+def test_long_straight_strokes_of_the_digit_are_not_taken_for_lines(digit, size, box):
+    picture = draw(digit, size=size, box=box, width=10)
+    if size[0] > size[1]:
+        picture = Image.new("L", size, 255)
+        ImageDraw.Draw(picture).line([(0, 30), (300, 30)], fill=0, width=10)
+    gray = 1 - digit_image.read_grayscale(picture)
+    assert not digit_image.ruled_lines(gray > 0.5).any()
+
+
 def test_aspect_ratio_is_kept_for_a_tall_one():
     digit = digit_image.normalize(draw("1", size=(200, 300), box=(80, 30, 120, 270), width=10))
     rows, columns = np.nonzero(digit > 32)

@@ -1,0 +1,120 @@
+"""Scores predict.py on phone photos of digits written on ruled and squared paper.
+
+Each digit (half from custom_images.py's stroke model, half MNIST *test* digits) is
+photographed as custom_images.py does (tinted paper, uneven light, shadows, blur, noise,
+JPEG), twice with the same camera: once on plain paper, once on paper printed with lines
+(ruled, or squared for a third of them; 1 to 4 pixels thick at 600-1300 pixels, grey, blue
+or dark, tilted up to 4 degrees, one to two digit-heights apart). The lined photos are read
+through predict.py's path with the ruled-line step of digit_image on, and again with it
+switched off, to measure what the step buys.
+
+Reads:  ../shared/mnist/t10k-*.gz and models/digit_cnn.keras
+Writes: runs/ruled_paper/ (the photos, labels.csv) and reports/ruled_paper.json
+
+    python benchmarks/ruled_paper.py            # seed 0, 200 digits
+"""
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import custom_images as ci
+
+import common  # (the project root is only on the path from here on)
+import digit_image
+
+LINE_COLOURS = {"grey": (150, 150, 155), "blue": (110, 140, 200), "dark": (70, 70, 80)}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/ruled_paper"), help="set folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--count", type=int, default=200, help="digits")
+    parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
+    parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR, help="MNIST .gz files")
+    parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ruled_paper.json")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    x_test, y_test = ci.load_mnist_test(args.mnist_dir)
+    rows = build_set(args.out, args.seed, args.count, x_test, y_test)
+    classify = common.load_classifier(args.model)
+    labels = np.array([row["label"] for row in rows])
+
+    def accuracy(kind, paper=None):
+        chosen = [row for row in rows if paper in (None, row["paper"])]
+        records, _ = ci.read_with_pipeline([args.out / row[kind] for row in chosen], classify)
+        guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
+        return ci.score(guesses, np.array([row["label"] for row in chosen]))
+
+    results = {"set": str(args.out), "seed": args.seed, "pictures": len(labels)}
+    results["plain_paper"] = accuracy("plain")
+    for paper in ("ruled", "squared"):
+        results[f"{paper}_lines_removed"] = accuracy("lined", paper)
+    switched_on = digit_image.ruled_lines
+    digit_image.ruled_lines = lambda mask, faint: np.zeros_like(mask)  # The step, off.
+    for paper in ("ruled", "squared"):
+        results[f"{paper}_lines_kept"] = accuracy("lined", paper)
+    digit_image.ruled_lines = switched_on
+    common.write_json(args.report, results)
+    for key, value in results.items():
+        print(f"  {key:24} {value}")
+    print(f"wrote {args.report}")
+    return common.EXIT_OK
+
+
+def build_set(folder, seed, count, x_test, y_test):
+    """Photographs count digits on plain and on lined paper; returns the rows of labels.csv."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index in range(count):
+        label = int(rng.integers(10))
+        if index % 2:
+            source = x_test[int(rng.choice(np.flatnonzero(y_test == label)))]
+            shape = functools.partial(ci.mnist_digit, source, rng=rng)
+        else:
+            shape = functools.partial(ci.stroke_digit, label, rng=rng)
+        size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
+        height = rng.uniform(0.2, 0.45) * min(size)
+        ink = shape(height, (0.04, 0.1))
+        paper = "squared" if rng.random() < 1 / 3 else "ruled"
+        lines = ruled(size, height * rng.uniform(0.6, 1.2), paper == "squared", rng)
+        printed = (lines, LINE_COLOURS[rng.choice(list(LINE_COLOURS))])
+        colour = ci.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
+        camera = int(rng.integers(2**32))  # The same camera, paper and light for both photos.
+        row = {"label": label, "paper": paper}
+        for kind, extra in (("plain", None), ("lined", printed)):
+            picture = ci.photograph(ink, size, colour, np.random.default_rng(camera), printed=extra)
+            row[kind] = f"{index:04d}_{kind}.jpg"
+            picture.save(folder / row[kind], quality=int(rng.integers(60, 91)))
+        rows.append(row)
+    ci.write_csv(folder / "labels.csv", rows)
+    return rows
+
+
+def ruled(size, spacing, squared, rng):
+    """Coverage (0..1) of lines ruled across a page of size, spacing pixels apart."""
+    width, height = size
+    image = Image.new("L", size, 0)
+    pen = ImageDraw.Draw(image)
+    thickness = int(rng.integers(1, 5))
+    rise = np.tan(np.radians(rng.uniform(-4, 4)))
+    offset = rng.uniform(0, spacing)
+    for y in np.arange(offset - spacing, height + spacing, spacing):
+        pen.line([(0, y), (width, y + width * rise)], fill=255, width=thickness)
+    for x in np.arange(offset - spacing, width + spacing, spacing) if squared else []:
+        pen.line([(x, 0), (x - height * rise, height)], fill=255, width=thickness)
+    return np.asarray(image, np.float32) / 255
+
+
+if __name__ == "__main__":
+    sys.exit(main())
