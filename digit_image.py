@@ -311,7 +311,7 @@ def find_ink(gray):
 
 def ruled_lines(mask, faint=None):
     """The ink of straight lines drawn across the picture and past the digit at both ends
-    (ruled or squared paper, a box around the digit), except where strokes cross them.
+    (the lines of ruled or squared paper), except where strokes of the digit cross them.
 
     mask is the ink; faint, if given, a looser mask of it in which the lines are sought.
     """
