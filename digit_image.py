@@ -95,10 +95,7 @@ def _without_edge_marks(ink, labels, pieces):
     larger and its ink as strong (the digit itself, cropped tightly); what a shadow leaves
     behind after the lighting is evened out is fainter than ink.
     """
-    height, width = labels.shape
-    inside = [
-        p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width
-    ]
+    inside = _clear_of_edges(pieces, labels.shape)
     if not inside:
         return pieces
     digit = max(inside, key=lambda piece: piece.area)
@@ -120,6 +117,12 @@ def _without_edge_marks(ink, labels, pieces):
         return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit)
 
     return [piece for piece in pieces if keep(piece)]
+
+
+def _clear_of_edges(pieces, shape):
+    """The pieces that touch no edge of a picture of shape (height, width)."""
+    height, width = shape
+    return [p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width]
 
 
 def _mask_of(labels, pieces):
@@ -330,23 +333,18 @@ def ruled_lines(mask, faint=None):
         rest[rows[near], columns[near]] = False
     if not rest.any():
         return found  # Nothing but lines: they may be the digit (a 1 lying down, a dash).
-    _, pieces = label_pieces(rest)
-    height, width = mask.shape
-    inside = [
-        p for p in pieces if p.top > 0 and p.left > 0 and p.bottom < height and p.right < width
-    ]
+    inside = _clear_of_edges(label_pieces(rest)[1], mask.shape)
     if not inside:
         return found
     largest = max(piece.area for piece in inside)
-    digit = [piece for piece in inside if piece.area >= MIN_PIECE_AREA * largest]
-    top, bottom = min(p.top for p in digit), max(p.bottom for p in digit) - 1
-    left, right = min(p.left for p in digit), max(p.right for p in digit) - 1
+    top, left, bottom, right = _box([p for p in inside if p.area >= MIN_PIECE_AREA * largest])
+    digit_rows, digit_columns = (top, bottom - 1), (left, right - 1)  # Inclusive.
     for line, _, horizontal in lines:
         if horizontal:
-            ends = _runs_past(columns[line], rows[line], (left, right), (top, bottom), mask.shape)
+            ends = _runs_past(columns[line], rows[line], digit_columns, digit_rows, mask.shape)
         else:
             ends = _runs_past(
-                rows[line], columns[line], (top, bottom), (left, right), mask.shape[::-1]
+                rows[line], columns[line], digit_rows, digit_columns, mask.shape[::-1]
             )
         if ends:
             found[rows[line], columns[line]] = True
@@ -376,11 +374,11 @@ def _lines_along(rows, columns, width):
     """Near-horizontal lines through the ink pixels (rows, columns) of a picture width
     pixels wide: for each line, two boolean arrays over the pixels, its ink and the ink
     within two pixels of its band."""
-    if len(rows) < LINE_SPAN * width:
-        return []
     # The strips at both ends that a line must cross past the digit: there its own ink,
     # without strokes of the digit lying along it, shows how thick it is.
     outer = (columns < LINE_MARGIN * width) | (columns >= (1 - LINE_MARGIN) * width)
+    if np.count_nonzero(outer) < LINE_MARGIN * width:
+        return []  # Too little ink there for any line (below): most pictures stop here.
     candidates = {}
     for slope in LINE_SLOPES:
         shift = np.round((np.arange(width) - width / 2) * slope).astype(int)
@@ -398,9 +396,8 @@ def _lines_along(rows, columns, width):
                 first -= 1
             while last < len(counts) - 1 and band[last + 1]:
                 last += 1
-            if last - first < LINE_THICKNESS * width:
-                key = (slope, first, last)
-                candidates[key] = max(candidates.get(key, (0,))[0], counts[peak]), level
+            if last - first < LINE_THICKNESS * width:  # Peaks of one band give one key.
+                candidates[slope, first, last] = counts[first : last + 1].max(), level
     lines, taken = [], np.zeros(len(rows), bool)
     for (_, first, last), (_, level) in sorted(candidates.items(), key=lambda c: -c[1][0]):
         line = (level >= first) & (level <= last)

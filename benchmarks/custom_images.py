@@ -190,9 +190,7 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=Path("runs/custom_eval"), help="set folder")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="0 for development; 1 and 2 were held out"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="0 for development; 1 and 2 were held out")
     parser.add_argument("--count", type=int, default=400, help="pictures of one digit")
     parser.add_argument("--numbers", type=int, default=60, help="pictures of 2-5 digits")
     parser.add_argument("--model", type=Path, default=common.MODEL_PATH)

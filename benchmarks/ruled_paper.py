@@ -47,7 +47,6 @@ def main(argv=None):
     x_test, y_test = ci.load_mnist_test(args.mnist_dir)
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
     classify = common.load_classifier(args.model)
-    labels = np.array([row["label"] for row in rows])
 
     def accuracy(kind, paper=None):
         chosen = [row for row in rows if paper in (None, row["paper"])]
@@ -55,7 +54,7 @@ def main(argv=None):
         guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
         return ci.score(guesses, np.array([row["label"] for row in chosen]))
 
-    results = {"set": str(args.out), "seed": args.seed, "pictures": len(labels)}
+    results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}
     results["plain_paper"] = accuracy("plain")
     for paper in ("ruled", "squared"):
         results[f"{paper}_lines_removed"] = accuracy("lined", paper)
