@@ -11,8 +11,8 @@ the one function normalize() (segment() for several digits in one picture):
 2. find the ink: decide whether the background is light or dark (three cues vote) and make
    the ink bright; a large-scale background estimate removes uneven lighting and shadows, and
    dividing by it normalizes the contrast; an Otsu threshold marks the ink, the lines of ruled
-   or squared paper are taken out, and connected components tell the digit from specks and
-   from marks at the picture's edge;
+   or squared paper and a box drawn around the digit are taken out, and connected components
+   tell the digit from specks and from marks at the picture's edge;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -45,6 +45,13 @@ LINE_MARGIN = 0.15  # ...runs this fraction of it past the other ink at both end
 LINE_EDGE = 0.05  # ...comes this close to both edges (a stroke of the digit does not)
 LINE_THICKNESS = 0.05  # ...and is no thicker than this (a marker's stroke is).
 LINE_SLOPES = np.tan(np.radians(np.arange(-6, 6.1, 0.5)))  # Lines tilted up to 6 degrees.
+FRAME_SIZE = 0.1  # A box drawn around the digit spans at least this fraction of the picture,
+FRAME_HOLE = 0.6  # ...closes around background at least this fraction of it across,
+FRAME_SIDE = 0.2  # ...has a line within this fraction of each side of its extent,
+FRAME_SPAN = 0.8  # ...running along this fraction of that side at least,
+FRAME_THICKNESS = 0.15  # ...no thicker than this fraction of the box,
+FRAME_CONTENT = 0.35  # ...and a mark inside it at least this fraction of its height.
+FRAME_SLOPES = np.tan(np.radians(np.arange(-15, 15.1, 1.5)))  # Boxes drawn by hand tilt further.
 
 # Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
 # measured the same way, is 2.1 pixels.
@@ -290,8 +297,11 @@ def find_ink(gray):
         raise ImageError("no ink found (the picture looks blank)")
     threshold = np.clip(_otsu(counts, peak), 0.3 * peak, 0.6 * peak)
     mask = contrast > threshold
-    # Printed lines, paler than the pen, come through the threshold broken: find them at half.
-    lines = ruled_lines(mask, contrast > threshold / 2)
+    # Printed lines and boxes, paler than the pen, come through the threshold broken: find
+    # them at half.
+    faint = contrast > threshold / 2
+    lines = ruled_lines(mask, faint)
+    lines |= box_sides(mask & ~lines, faint & ~lines)
     if lines.any():
         mask &= ~lines
         contrast = np.where(lines, 0, contrast)
@@ -322,8 +332,14 @@ def ruled_lines(mask, faint=None):
     if min(mask.shape) < SMALL_IMAGE:
         return found
     rows, columns = np.nonzero(mask if faint is None else faint)
-    lines = [(*line, True) for line in _lines_along(rows, columns, mask.shape[1])]
-    lines += [(*line, False) for line in _lines_along(columns, rows, mask.shape[0])]
+    lines = []
+    for along, across, span, horizontal in (
+        (columns, rows, mask.shape[1], True),
+        (rows, columns, mask.shape[0], False),
+    ):
+        strips = _ends(along, span, 0)
+        found_here = _lines_along(across, along, span, strips, LINE_THICKNESS * span)
+        lines += [(*line, horizontal) for line in found_here]
     if not lines:
         return found
     # The digit: the other ink, leaving out what lies along a line (its ragged edges, a
@@ -351,6 +367,89 @@ def ruled_lines(mask, faint=None):
     return found
 
 
+def box_sides(mask, faint):
+    """The ink of boxes drawn around a digit (a form's field, a frame drawn by hand): a mark
+    with a straight line along each of its four sides and other ink between them. Strokes of
+    the digit crossing a side stay.
+
+    mask is the ink; faint a looser mask of it in which the boxes are sought.
+    """
+    found = np.zeros_like(mask)
+    if min(mask.shape) < SMALL_IMAGE:
+        return found
+    labels, pieces = label_pieces(faint)
+    for piece in pieces:
+        if min(piece.height, piece.width) < FRAME_SIZE * max(mask.shape):
+            continue
+        box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
+        if not _encloses(labels[box] == piece.label):
+            continue  # Most marks stop here: the search for sides below is the costly part.
+        rows, columns = np.nonzero(labels[box] == piece.label)
+        thickest = min(
+            LINE_THICKNESS * max(mask.shape), FRAME_THICKNESS * min(piece.height, piece.width)
+        )
+        sides = {}  # 0 top, 1 bottom, 2 left, 3 right: the pixels of each side's line.
+        for along, across, span, breadth, first in (
+            (columns, rows, piece.width, piece.height, 0),
+            (rows, columns, piece.height, piece.width, 2),
+        ):
+            # A side's thickness is measured inside the box, clear of the sides across it.
+            strips = _ends(along, span, FRAME_SIDE)
+            for line, _ in _lines_along(across, along, span, strips, thickest, FRAME_SLOPES):
+                side = _side(along[line], across[line], span, breadth)
+                if side >= 0:
+                    sides.setdefault(first + side, line)
+            if len(sides) < first + 2:
+                break
+        if len(sides) < 4:
+            continue
+        lines = np.zeros((piece.height, piece.width), bool)
+        for line in sides.values():
+            lines[rows[line], columns[line]] = True
+        # The digit: the largest mark of the other ink inside (of this mark where it touches
+        # a side); a tick where a pen started drawing a square 0 is no digit.
+        inside = mask[box] & ~lines
+        if inside.any():
+            digit = max(label_pieces(inside)[1], key=lambda mark: mark.area)
+            if digit.height >= FRAME_CONTENT * piece.height:
+                found[box] |= lines
+    return found
+
+
+def _encloses(mark):
+    """Whether a mark (a boolean image cropped to it) closes around background reaching
+    across FRAME_HOLE of its height or width, as a box does (with a digit inside it or not)."""
+    # Grown by a pixel so that background cannot slip between diagonal steps of a thin line.
+    outside = np.ones((mark.shape[0] + 2, mark.shape[1] + 2), bool)
+    outside[1:-1, 1:-1] = _grey_dilate(mark.astype(np.uint8), 1) == 0
+    holes = _clear_of_edges(label_pieces(outside)[1], outside.shape)
+    return any(
+        hole.height >= FRAME_HOLE * mark.shape[0] or hole.width >= FRAME_HOLE * mark.shape[1]
+        for hole in holes
+    )
+
+
+def _ends(along, span, inset):
+    """The pixels in the two strips LINE_MARGIN wide towards the ends of a span, inset from
+    them by a fraction of it; along is where the pixels lie along the span."""
+    low, high = inset * span, (1 - inset) * span
+    return ((along >= low) & (along < low + LINE_MARGIN * span)) | (
+        (along < high) & (along >= high - LINE_MARGIN * span)
+    )
+
+
+def _side(along, across, span, breadth):
+    """Which side of a mark, span pixels along a line and breadth across it, the line lies
+    on from end to end: 0 the first (top or left), 1 the last, -1 neither. along and across
+    are where the line's pixels lie."""
+    slope = np.polyfit(along, across, 1)[0]
+    # A tilted box's side spans less than the box's extent, by its tilt.
+    if len(np.unique(along)) < FRAME_SPAN * (span - breadth * abs(slope)):
+        return -1
+    middle = np.median(across) / breadth
+    return 0 if middle < FRAME_SIDE else 1 if middle > 1 - FRAME_SIDE else -1
+
+
 def _runs_past(along, across, digit_along, digit_across, shape):
     """Whether a line (its pixels' coordinates along it and across it) runs past the digit
     (its extent along and across the line) to the picture's edge at both ends; one end may
@@ -370,33 +469,38 @@ def _runs_past(along, across, digit_along, digit_across, shape):
     return (low_past and (high_past or off_the_side(high))) or (high_past and off_the_side(low))
 
 
-def _lines_along(rows, columns, width):
+def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
     """Near-horizontal lines through the ink pixels (rows, columns) of a picture width
     pixels wide: for each line, two boolean arrays over the pixels, its ink and the ink
-    within two pixels of its band."""
-    # The strips at both ends that a line must cross past the digit: there its own ink,
-    # without strokes of the digit lying along it, shows how thick it is.
-    outer = (columns < LINE_MARGIN * width) | (columns >= (1 - LINE_MARGIN) * width)
-    if np.count_nonzero(outer) < LINE_MARGIN * width:
+    within two pixels of its band.
+
+    strips marks the pixels in the two strips, one towards each end, that a line must cross
+    clear of the digit's strokes: there its own ink shows how thick it is, thickest pixels
+    at most.
+    """
+    if np.count_nonzero(strips) < LINE_MARGIN * width:
         return []  # Too little ink there for any line (below): most pictures stop here.
     candidates = {}
-    for slope in LINE_SLOPES:
+    for slope in slopes:
         shift = np.round((np.arange(width) - width / 2) * slope).astype(int)
         # Each pixel's row once the picture is sheared so that lines of this slope are level.
         level = rows - shift[columns] + np.abs(shift).max()
         counts = np.bincount(level)
-        ends = np.bincount(level[outer], minlength=len(counts))
-        for peak in np.flatnonzero(counts >= LINE_SPAN * width):
-            strongest = ends[max(peak - 1, 0) : peak + 2].max()
-            if strongest < LINE_MARGIN * width:
-                continue  # Not a line through both end strips.
-            band = ends >= 0.3 * strongest
+        ends = np.bincount(level[strips], minlength=len(counts))
+        # The most ink in the strips at a level or next to it.
+        strongest = ends.copy()
+        np.maximum(strongest[1:], ends[:-1], out=strongest[1:])
+        np.maximum(strongest[:-1], ends[1:], out=strongest[:-1])
+        # A line has its own ink through both end strips.
+        peaks = (counts >= LINE_SPAN * width) & (strongest >= LINE_MARGIN * width)
+        for peak in np.flatnonzero(peaks):
+            band = ends >= 0.3 * strongest[peak]
             first = last = peak
-            while first > 0 and band[first - 1]:
+            while first > 0 and band[first - 1] and last - first < thickest:
                 first -= 1
-            while last < len(counts) - 1 and band[last + 1]:
+            while last < len(counts) - 1 and band[last + 1] and last - first < thickest:
                 last += 1
-            if last - first < LINE_THICKNESS * width:  # Peaks of one band give one key.
+            if last - first < thickest:  # Peaks of one band give one key.
                 candidates[slope, first, last] = counts[first : last + 1].max(), level
     lines, taken = [], np.zeros(len(rows), bool)
     for (_, first, last), (_, level) in sorted(candidates.items(), key=lambda c: -c[1][0]):

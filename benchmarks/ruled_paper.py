@@ -1,12 +1,13 @@
-"""Scores predict.py on phone photos of digits written on ruled and squared paper.
+"""Scores predict.py on phone photos of digits written on ruled or squared paper, or in a box.
 
 Each digit (half from custom_images.py's stroke model, half MNIST *test* digits) is
 photographed as custom_images.py does (tinted paper, uneven light, shadows, blur, noise,
-JPEG), twice with the same camera: once on plain paper, once on paper printed with lines
+JPEG), three times with the same camera: on plain paper; on paper printed with lines
 (ruled, or squared for a third of them; 1 to 4 pixels thick at 600-1300 pixels, grey, blue
-or dark, tilted up to 4 degrees, one to two digit-heights apart). The lined photos are read
-through predict.py's path with the ruled-line step of digit_image on, and again with it
-switched off, to measure what the step buys.
+or dark, tilted up to 4 degrees, one to two digit-heights apart); and inside a box drawn
+around it with the same pen (from crossed by the digit to wide of it, tilted as the digit
+is). The lined and boxed photos are read through predict.py's path with digit_image's line
+or box step on, and again with it switched off, to measure what each step buys.
 
 Reads:  ../shared/mnist/t10k-*.gz and models/digit_cnn.keras
 Writes: runs/ruled_paper/ (the photos, labels.csv) and reports/ruled_paper.json
@@ -58,11 +59,14 @@ def main(argv=None):
     results["plain_paper"] = accuracy("plain")
     for paper in ("ruled", "squared"):
         results[f"{paper}_lines_removed"] = accuracy("lined", paper)
-    switched_on = digit_image.ruled_lines
-    digit_image.ruled_lines = lambda mask, faint: np.zeros_like(mask)  # The step, off.
+    results["boxed_box_removed"] = accuracy("boxed")
+    steps = digit_image.ruled_lines, digit_image.box_sides
+    # The steps, off.
+    digit_image.ruled_lines = digit_image.box_sides = lambda mask, faint: np.zeros_like(mask)
     for paper in ("ruled", "squared"):
         results[f"{paper}_lines_kept"] = accuracy("lined", paper)
-    digit_image.ruled_lines = switched_on
+    results["boxed_box_kept"] = accuracy("boxed")
+    digit_image.ruled_lines, digit_image.box_sides = steps
     common.write_json(args.report, results)
     for key, value in results.items():
         print(f"  {key:24} {value}")
@@ -95,6 +99,11 @@ def build_set(folder, seed, count, x_test, y_test):
             picture = ci.photograph(ink, size, colour, np.random.default_rng(camera), printed=extra)
             row[kind] = f"{index:04d}_{kind}.jpg"
             picture.save(folder / row[kind], quality=int(rng.integers(60, 91)))
+        # The box has its own random numbers, so the photos above stay as they were without it.
+        box_rng = np.random.default_rng([seed, index])
+        picture = ci.photograph(framed(ink, box_rng), size, colour, np.random.default_rng(camera))
+        row["boxed"] = f"{index:04d}_boxed.jpg"
+        picture.save(folder / row["boxed"], quality=int(box_rng.integers(60, 91)))
         rows.append(row)
     ci.write_csv(folder / "labels.csv", rows)
     return rows
@@ -113,6 +122,27 @@ def ruled(size, spacing, squared, rng):
     for x in np.arange(offset - spacing, width + spacing, spacing) if squared else []:
         pen.line([(x, 0), (x - height * rise, height)], fill=255, width=thickness)
     return np.asarray(image, np.float32) / 255
+
+
+def framed(ink, rng):
+    """ink with a box drawn around it by the same pen: 5% of the digit's height inside it
+    (crossed by the digit) to 35% (above and below) or 60% (beside) clear of it."""
+    height, width = ink.shape
+    top, bottom = (rng.uniform(-0.05, 0.35, 2) * height).astype(int)
+    left, right = (rng.uniform(-0.05, 0.6, 2) * height).astype(int)
+    pad = max(top, bottom, left, right, 0) + 10
+    box = Image.new("L", (width + 2 * pad, height + 2 * pad), 0)
+    pen = rng.uniform(0.02, 0.08) * height
+    ImageDraw.Draw(box).rectangle(
+        [pad - left, pad - top, pad + width + right, pad + height + bottom],
+        outline=255,
+        width=max(1, int(pen)),
+    )
+    canvas = np.asarray(box, np.float32) / 255
+    canvas[pad : pad + height, pad : pad + width] = np.maximum(
+        canvas[pad : pad + height, pad : pad + width], ink
+    )
+    return canvas
 
 
 if __name__ == "__main__":

@@ -170,6 +170,48 @@ def test_long_straight_strokes_of_the_digit_are_not_taken_for_lines(digit, size,
     assert not digit_image.ruled_lines(gray > 0.5).any()
 
 
+def boxed(picture, box, tilt=0.0, width=3, grey=0):
+    """picture with a box (left, top, right, bottom) drawn around the digit, turned by tilt
+    degrees about its centre."""
+    left, top, right, bottom = box
+    centre = np.array([(left + right) / 2, (top + bottom) / 2])
+    turn = np.radians(tilt)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    corners = [(left, top), (right, top), (right, bottom), (left, bottom), (left, top)]
+    points = [tuple(centre + rotation @ (np.array(c) - centre)) for c in corners]
+    picture = picture.copy()
+    ImageDraw.Draw(picture).line(points, fill=grey, width=width, joint="curve")
+    return picture
+
+
+@pytest.mark.parametrize("digit", ["0", "2", "4", "7"])
+@pytest.mark.parametrize(
+    "box",
+    [
+        {"box": (40, 20, 200, 200)},  # Drawn with the same pen, well clear of the digit.
+        {"box": (50, 25, 190, 195), "width": 2, "grey": 110},  # A form's printed field.
+        {"box": (45, 20, 195, 200), "tilt": 9.0, "width": 5},  # Drawn by hand, tilted.
+        {"box": (40, 60, 200, 200), "width": 4},  # The digit's top crosses it.
+        {"box": (40, 20, 200, 165), "width": 4},  # So does its bottom.
+    ],
+    ids=["pen", "printed", "tilted", "crossed-top", "crossed-bottom"],
+)
+def test_a_box_drawn_around_the_digit_is_removed(digit, box):
+    plain = draw(digit, size=(240, 220), box=(70, 40, 170, 180))
+    result = digit_image.normalize(boxed(plain, **box))
+    # Without the box removed: 0.2 to 0.73.
+    assert similarity(result, digit_image.normalize(plain)) > 0.8
+
+
+@pytest.mark.parametrize("tick", [False, True], ids=["plain", "tick-inside"])
+def test_a_square_zero_is_not_taken_for_a_box(tick):
+    picture = boxed(Image.new("L", (200, 200), 255), (60, 30, 140, 170), width=8)
+    if tick:  # Where the pen started: a short stroke into the square.
+        ImageDraw.Draw(picture).line([(100, 30), (97, 55)], fill=0, width=8)
+    ink = 1 - digit_image.read_grayscale(picture) > 0.5
+    assert not digit_image.box_sides(ink, ink).any()
+
+
 def test_aspect_ratio_is_kept_for_a_tall_one():
     digit = digit_image.normalize(draw("1", size=(200, 300), box=(80, 30, 120, 270), width=10))
     rows, columns = np.nonzero(digit > 32)
