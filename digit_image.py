@@ -215,6 +215,8 @@ def _to_grayscale(image):
         image = image.convert("RGB")  # palette, 1-bit, CMYK, YCbCr...
     if max(image.size) > WORK_SIZE:
         # BOX averages the pixels each output pixel covers: thin strokes fade, never vanish.
+        # thumbnail() shrinks in place: on a copy, so that a caller's picture stays as it was.
+        image = image.copy()
         image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
     if image.mode == "RGBA":
         return _flatten_transparency(np.asarray(image, dtype=np.float32) / 255)

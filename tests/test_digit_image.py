@@ -62,6 +62,14 @@ def test_shifted_digit_is_recentred_by_centre_of_mass():
     assert abs(row - 14) < 0.6 and abs(column - 14) < 0.6
 
 
+def test_the_callers_picture_is_left_as_it_was():
+    picture = draw("2024", size=(560, 200), box=(50, 40, 510, 160))
+    pixels = np.asarray(picture).copy()
+    digit_image.normalize(picture)
+    digit_image.segment(picture)
+    assert picture.size == (560, 200) and np.array_equal(np.asarray(picture), pixels)
+
+
 def test_black_on_white_and_white_on_black_give_the_same():
     black_on_white = draw(ink=0, paper=255)
     white_on_black = draw(ink=255, paper=0)
@@ -201,6 +209,15 @@ def test_a_box_drawn_around_the_digit_is_removed(digit, box):
     result = digit_image.normalize(boxed(plain, **box))
     # Without the box removed: 0.2 to 0.73.
     assert similarity(result, digit_image.normalize(plain)) > 0.8
+
+
+@pytest.mark.parametrize("tilt", [0.0, -5.0])
+def test_a_number_written_in_a_box_is_still_segmented(tilt):
+    picture = draw("2024", size=(560, 280), box=(50, 80, 510, 200), width=8)
+    digits = digit_image.segment(boxed(picture, (20, 40, 540, 240), tilt=tilt, width=4))
+    assert len(digits) == 4
+    for digit, alone in zip(digits, digit_image.segment(picture)):
+        assert similarity(digit, alone) > 0.8
 
 
 @pytest.mark.parametrize("tick", [False, True], ids=["plain", "tick-inside"])
