@@ -146,7 +146,8 @@ def read_grayscale(source):
     as bright ink (its opacity) on black.
     """
     if isinstance(source, Image.Image):
-        return _to_grayscale(source)
+        # Shrinking works in place: on a copy, so that the caller's picture stays as it was.
+        return _to_grayscale(source.copy())
     return _to_grayscale(open_picture(source, WORK_SIZE))
 
 
@@ -215,8 +216,6 @@ def _to_grayscale(image):
         image = image.convert("RGB")  # palette, 1-bit, CMYK, YCbCr...
     if max(image.size) > WORK_SIZE:
         # BOX averages the pixels each output pixel covers: thin strokes fade, never vanish.
-        # thumbnail() shrinks in place: on a copy, so that a caller's picture stays as it was.
-        image = image.copy()
         image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
     if image.mode == "RGBA":
         return _flatten_transparency(np.asarray(image, dtype=np.float32) / 255)
@@ -341,7 +340,7 @@ def ruled_lines(mask, faint=None):
     ):
         strips = _ends(along, span, 0)
         found_here = _lines_along(across, along, span, strips, LINE_THICKNESS * span)
-        lines += [(*line, horizontal) for line in found_here]
+        lines += [(line, near, horizontal) for line, near, _ in found_here]
     if not lines:
         return found
     # The digit: the other ink, leaving out what lies along a line (its ragged edges, a
@@ -384,9 +383,10 @@ def box_sides(mask, faint):
         if min(piece.height, piece.width) < FRAME_SIZE * max(mask.shape):
             continue
         box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
-        if not _encloses(labels[box] == piece.label):
+        mark = labels[box] == piece.label
+        if not _encloses(mark):
             continue  # Most marks stop here: the search for sides below is the costly part.
-        rows, columns = np.nonzero(labels[box] == piece.label)
+        rows, columns = np.nonzero(mark)
         thickest = min(
             LINE_THICKNESS * max(mask.shape), FRAME_THICKNESS * min(piece.height, piece.width)
         )
@@ -397,8 +397,9 @@ def box_sides(mask, faint):
         ):
             # A side's thickness is measured inside the box, clear of the sides across it.
             strips = _ends(along, span, FRAME_SIDE)
-            for line, _ in _lines_along(across, along, span, strips, thickest, FRAME_SLOPES):
-                side = _side(along[line], across[line], span, breadth)
+            found_here = _lines_along(across, along, span, strips, thickest, FRAME_SLOPES)
+            for line, _, slope in found_here:
+                side = _side(along[line], across[line], slope, span, breadth)
                 if side >= 0:
                     sides.setdefault(first + side, line)
             if len(sides) < first + 2:
@@ -440,11 +441,10 @@ def _ends(along, span, inset):
     )
 
 
-def _side(along, across, span, breadth):
+def _side(along, across, slope, span, breadth):
     """Which side of a mark, span pixels along a line and breadth across it, the line lies
     on from end to end: 0 the first (top or left), 1 the last, -1 neither. along and across
-    are where the line's pixels lie."""
-    slope = np.polyfit(along, across, 1)[0]
+    are where the line's pixels lie, slope is its tilt."""
     # A tilted box's side spans less than the box's extent, by its tilt.
     if len(np.unique(along)) < FRAME_SPAN * (span - breadth * abs(slope)):
         return -1
@@ -474,7 +474,7 @@ def _runs_past(along, across, digit_along, digit_across, shape):
 def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
     """Near-horizontal lines through the ink pixels (rows, columns) of a picture width
     pixels wide: for each line, two boolean arrays over the pixels, its ink and the ink
-    within two pixels of its band.
+    within two pixels of its band, and its slope.
 
     strips marks the pixels in the two strips, one towards each end, that a line must cross
     clear of the digit's strokes: there its own ink shows how thick it is, thickest pixels
@@ -505,7 +505,7 @@ def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
             if last - first < thickest:  # Peaks of one band give one key.
                 candidates[slope, first, last] = counts[first : last + 1].max(), level
     lines, taken = [], np.zeros(len(rows), bool)
-    for (_, first, last), (_, level) in sorted(candidates.items(), key=lambda c: -c[1][0]):
+    for (slope, first, last), (_, level) in sorted(candidates.items(), key=lambda c: -c[1][0]):
         line = (level >= first) & (level <= last)
         if np.count_nonzero(line & taken) > 0.5 * np.count_nonzero(line):
             continue  # The same line found at a neighbouring slope.
@@ -517,7 +517,7 @@ def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
         for edge, beyond in ((first - 1, first - 2), (last + 1, last + 2)):
             line |= (level == edge) & ~np.isin(columns, columns[level == beyond])
         taken |= line
-        lines.append((line, (level >= first - 2) & (level <= last + 2)))
+        lines.append((line, (level >= first - 2) & (level <= last + 2), slope))
     return lines
 
 
