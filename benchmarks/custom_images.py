@@ -199,12 +199,18 @@ def parse_args(argv):
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "custom_images.json")
     parser.add_argument("--force", action="store_true", help="rebuild the set even if present")
     common.add_debug_flag(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if min(args.count, args.numbers, args.throughput_count) < 1:
+        parser.error("--count, --numbers and --throughput-count must be at least 1")
+    if args.seed < 0:
+        parser.error("--seed must be at least 0")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     x_test, y_test = load_mnist_test(args.mnist_dir)
+    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
     if args.force or not is_built(args.out, args.seed, args.count, args.numbers):
         print(f"building {args.count} + {args.numbers} pictures in {args.out} (seed {args.seed})")
         build_set(args.out, args.seed, args.count, args.numbers, x_test, y_test)
@@ -212,7 +218,6 @@ def main(argv=None):
     if not (throughput_dir / "labels.csv").is_file():
         write_mnist_pngs(throughput_dir, x_test[: args.throughput_count], y_test)
 
-    classify = common.load_classifier(args.model)
     classify(np.zeros((1, 28, 28), np.uint8))  # The first call builds the graph: not timed.
 
     rows = read_labels(args.out / "labels.csv")

@@ -40,17 +40,25 @@ def parse_args(argv):
     parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
     parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR, help="MNIST .gz files")
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ruled_paper.json")
-    return parser.parse_args(argv)
+    common.add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    if args.seed < 0:
+        parser.error("--seed must be at least 0")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     x_test, y_test = ci.load_mnist_test(args.mnist_dir)
+    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
-    classify = common.load_classifier(args.model)
 
     def accuracy(kind, paper=None):
         chosen = [row for row in rows if paper in (None, row["paper"])]
+        if not chosen:  # A small --count may draw no squared (or ruled) paper.
+            return None
         records, _ = ci.read_with_pipeline([args.out / row[kind] for row in chosen], classify)
         guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
         return ci.score(guesses, np.array([row["label"] for row in chosen]))
@@ -146,4 +154,4 @@ def framed(ink, rng):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.run_cli(main))

@@ -1,4 +1,5 @@
-"""Shared test fixtures: a tiny learnable dataset in the layout preprocess.py writes."""
+"""Shared test fixtures: a tiny learnable dataset in the layout preprocess.py writes, and a
+tiny trained model of the project's CNN."""
 
 from pathlib import Path
 
@@ -40,3 +41,24 @@ def tiny_dataset(tmp_path):
 def pytest_runtest_setup(item):
     if item.get_closest_marker("slow") and not SHARED_MNIST.is_dir():
         pytest.skip(f"the real MNIST is not at {SHARED_MNIST}")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The project's CNN, narrowed and fitted for a few steps on synthetic digits."""
+    import common
+    from model import build_model
+
+    common.quiet_tensorflow()
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 300)
+    images = np.zeros((300, 28, 28), np.uint8)
+    for image, label in zip(images, labels):
+        image[4 + 2 * label : 6 + 2 * label, 6:22] = 255  # A bar whose height tells the class.
+    model = build_model(width=4)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(images[..., None], labels, epochs=2, batch_size=50, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.save(path)
+    return path

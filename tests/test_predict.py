@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -13,25 +12,6 @@ import common
 import predict
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """The project's CNN, narrowed and fitted for a few steps on synthetic digits."""
-    common.quiet_tensorflow()
-    from model import build_model
-
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 300)
-    images = np.zeros((300, 28, 28), np.uint8)
-    for image, label in zip(images, labels):
-        image[4 + 2 * label : 6 + 2 * label, 6:22] = 255  # A bar whose height tells the class.
-    model = build_model(width=4)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(images[..., None], labels, epochs=2, batch_size=50, verbose=0)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    model.save(path)
-    return path
 
 
 def draw(path, text="7", size=(200, 200)):

@@ -1,0 +1,107 @@
+"""The picture benchmarks (custom_images.py, ruled_paper.py) on a few pictures each: they build
+their set from the real MNIST test digits, rebuild it identically from its seed, read it with a
+real (tiny) model and refuse bad arguments with one line. Their accuracy figures belong to the
+README, measured with the trained model; here the model only has to run."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SHARED_MNIST
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # The sets are drawn from ../shared/mnist.
+
+
+def run_benchmark(script, *args, cwd):
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--mnist-dir", str(SHARED_MNIST),
+         *map(str, args)],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def pictures(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.jpg"))}
+
+
+def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, tiny_model):
+    reports = []
+    for name in ("first", "second"):
+        result = run_benchmark("ruled_paper.py", "--count", 9, "--seed", 3, "--model", tiny_model,
+                               "--out", tmp_path / name, "--report", tmp_path / f"{name}.json",
+                               cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
+
+    labels = (tmp_path / "first" / "labels.csv").read_text().splitlines()
+    assert labels[0] == "label,paper,plain,lined,boxed" and len(labels) == 10
+    first = pictures(tmp_path / "first")
+    assert len(first) == 27  # Each digit on plain paper, on lined paper and in a box.
+    assert first == pictures(tmp_path / "second")  # The seed alone fixes every photo.
+
+    report = reports[0]
+    assert report["pictures"] == 9
+    papers = [line.split(",")[1] for line in labels[1:]]
+    for key in ("plain_paper", "boxed_box_removed", "boxed_box_kept",
+                "ruled_lines_removed", "ruled_lines_kept",
+                "squared_lines_removed", "squared_lines_kept"):
+        kind = key.split("_")[0]
+        shown = papers.count(kind) if kind in ("ruled", "squared") else len(papers)
+        if shown == 0:  # A small set may draw no squared paper: scored as nothing, not 0%.
+            assert report[key] is None
+            continue
+        score = report[key]
+        assert 0 <= score["errors"] <= shown
+        assert score["accuracy"] == round(1 - score["errors"] / shown, 4)
+    assert {key: reports[1][key] for key in report if key != "set"} == {
+        key: value for key, value in report.items() if key != "set"}
+
+
+def test_custom_images_builds_its_set_once_and_reports_every_part(tmp_path, tiny_model):
+    arguments = ["--count", 12, "--numbers", 2, "--throughput-count", 20, "--model", tiny_model,
+                 "--out", tmp_path / "set", "--report", tmp_path / "report.json"]
+    result = run_benchmark("custom_images.py", *arguments, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "building 12 + 2 pictures" in result.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["pictures"] == 12 and report["numbers"]["pictures"] == 2
+    assert report["mnist_test_pngs"]["files"] == 20
+    for part in ("pipeline", "naive", "clean_shapes"):
+        assert report[part]["errors"] == round((1 - report[part]["accuracy"]) * 12)
+    assert len((tmp_path / "set" / "labels.csv").read_text().splitlines()) == 1 + 12
+    assert len((tmp_path / "set" / "numbers.csv").read_text().splitlines()) == 1 + 2
+    assert report["speed"]["custom_pictures_per_second"] > 0
+
+    built = {path: path.stat().st_mtime_ns for path in (tmp_path / "set").iterdir()}
+    again = run_benchmark("custom_images.py", *arguments, cwd=tmp_path)
+    assert again.returncode == 0 and "building" not in again.stdout  # The set is reused.
+    assert {path: path.stat().st_mtime_ns for path in built} == built
+    repeat = json.loads((tmp_path / "report.json").read_text())
+    assert repeat["pipeline"] == report["pipeline"] and repeat["naive"] == report["naive"]
+
+
+@pytest.mark.parametrize("script", ["custom_images.py", "ruled_paper.py"])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--count", "0"], "--count"),
+        (["--seed", "-1"], "--seed must be at least 0"),
+        (["--model", "missing.keras"], "missing.keras not found"),
+        (["--mnist-dir", "nowhere"], "MNIST test split not found in"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_status_2(tmp_path, tiny_model, script, arguments,
+                                                 message):
+    # Later arguments win, so --mnist-dir nowhere replaces the real one.
+    result = run_benchmark(script, "--model", tiny_model, "--out", tmp_path / "set",
+                           "--report", tmp_path / "report.json", *arguments, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # Argument errors print the usage above it.
+    assert last.startswith(f"{script}: error: ") and message in last
+    assert not (tmp_path / "report.json").exists() and not (tmp_path / "set").exists()
