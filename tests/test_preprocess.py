@@ -17,12 +17,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import SHARED_MNIST
 
 import common
 import preprocess
 
 REPO = Path(__file__).parents[1]
-SHARED_MNIST = REPO / ".." / "shared" / "mnist"
 TRAIN_LABELS = [5, 4, 4, 3, 3, 3, 2, 2, 2, 2]  # Images per class in the fake training set.
 
 
@@ -433,8 +433,7 @@ def test_command_line_exit_status_without_traceback(fake, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"real MNIST not found in {SHARED_MNIST}")
+@pytest.mark.slow  # Skipped by conftest when ../shared/mnist is absent.
 def test_real_mnist():
     assert common.run_cli(preprocess.main, ["--source", str(SHARED_MNIST)]) == 0
     info = load_output()[1]
