@@ -483,6 +483,8 @@ def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
     if np.count_nonzero(strips) < LINE_MARGIN * width:
         return []  # Too little ink there for any line (below): most pictures stop here.
     candidates = {}
+    reach = int(np.ceil(thickest))
+    steps = np.arange(1, reach + 1)
     for slope in slopes:
         shift = np.round((np.arange(width) - width / 2) * slope).astype(int)
         # Each pixel's row once the picture is sheared so that lines of this slope are level.
@@ -494,14 +496,18 @@ def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
         np.maximum(strongest[1:], ends[:-1], out=strongest[1:])
         np.maximum(strongest[:-1], ends[1:], out=strongest[:-1])
         # A line has its own ink through both end strips.
-        peaks = (counts >= LINE_SPAN * width) & (strongest >= LINE_MARGIN * width)
-        for peak in np.flatnonzero(peaks):
-            band = ends >= 0.3 * strongest[peak]
-            first = last = peak
-            while first > 0 and band[first - 1] and last - first < thickest:
-                first -= 1
-            while last < len(counts) - 1 and band[last + 1] and last - first < thickest:
-                last += 1
+        peaks = np.flatnonzero((counts >= LINE_SPAN * width) & (strongest >= LINE_MARGIN * width))
+        if not peaks.size:
+            continue
+        # Its band: the levels next to the peak with at least 0.3 of its ink in the strips,
+        # counted out to the thickness limit on each side (all peaks at once: a solid blob
+        # has a peak at every level).
+        padded = np.full(len(ends) + 2 * reach, -1)
+        padded[reach : reach + len(ends)] = ends
+        floor = 0.3 * strongest[peaks, None]
+        below = np.cumprod(padded[peaks[:, None] + reach - steps] >= floor, axis=1).sum(axis=1)
+        above = np.cumprod(padded[peaks[:, None] + reach + steps] >= floor, axis=1).sum(axis=1)
+        for first, last in zip(peaks - below, peaks + above):
             if last - first < thickest:  # Peaks of one band give one key.
                 candidates[slope, first, last] = counts[first : last + 1].max(), level
     lines, taken = [], np.zeros(len(rows), bool)

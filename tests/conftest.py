@@ -1,12 +1,25 @@
 """Shared test fixtures: a tiny learnable dataset in the layout preprocess.py writes, and a
 tiny trained model of the project's CNN."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "mnist"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared" / "mnist"
+
+
+def run_script(script, *args, cwd):
+    """Runs one of the project's scripts (a path from the project root) as a user would."""
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *map(str, args)],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
+    )
 
 
 def synthetic_digits(count, seed):

@@ -4,25 +4,15 @@ real (tiny) model and refuse bad arguments with one line. Their accuracy figures
 README, measured with the trained model; here the model only has to run."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import SHARED_MNIST
+from conftest import SHARED_MNIST, run_script
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # The sets are drawn from ../shared/mnist.
 
 
 def run_benchmark(script, *args, cwd):
-    environment = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), "--mnist-dir", str(SHARED_MNIST),
-         *map(str, args)],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=600, check=False,
-    )
+    return run_script(f"benchmarks/{script}", "--mnist-dir", SHARED_MNIST, *args, cwd=cwd)
 
 
 def pictures(folder):

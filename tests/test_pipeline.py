@@ -8,17 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED_MNIST, synthetic_digits, write_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_script(script, *args, cwd):
-    environment = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *map(str, args)],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
-    )
+from conftest import ROOT, SHARED_MNIST, run_script, synthetic_digits, write_dataset
 
 
 @pytest.fixture(scope="module")
