@@ -39,7 +39,7 @@ def parse_args(argv):
     )
     parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
     parser.add_argument("--out", type=Path, default=common.MODEL_PATH, help="model to write")
-    parser.add_argument("--epochs", type=int, default=9)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak rate")
     parser.add_argument("--width", type=int, default=32, help="channels of the first stage")
@@ -73,28 +73,66 @@ def parse_args(argv):
     return args
 
 
-def augmentation(seed):
-    """Small affine distortions of the kind that separate writers: slant, size, position."""
-    return keras.Sequential(
-        [
-            # Milder than the common 10-15 degrees and 10%: over 9 epochs these scored higher
-            # on the validation split (see the README's frontier table).
-            layers.RandomRotation(0.025, fill_mode="constant", seed=seed),  # +-9 degrees
-            layers.RandomZoom(0.08, fill_mode="constant", seed=seed),
-            layers.RandomTranslation(0.08, 0.08, fill_mode="constant", seed=seed),
-        ],
-        name="augmentation",
-    )
+# How far the training digits are distorted, each drawn uniformly in +-this range per image:
+# the ways one writer's digits differ from another's. Chosen on the validation split (see
+# the README's frontier, ninth round).
+ROTATION_DEGREES = 9
+SHEAR_DEGREES = 15  # slant
+ZOOM = 0.08  # size
+ASPECT = 0.10  # width against height
+SHIFT = 0.08  # position, as a fraction of the 28 pixels
+STROKE = 0.5  # stroke thickness: a blend towards a 3x3 dilation (+) or erosion (-)
+
+
+def writer_distortion(seed):
+    """Returns a function that distorts a float32 batch (N, 28, 28, 1) as another writer
+    might have drawn its digits: slanted, rotated, larger or smaller, wider or narrower,
+    moved, with a thicker or thinner stroke. The geometric changes are composed into one
+    affine warp per image, so each digit is resampled once, not once per change."""
+    generator = tf.random.Generator.from_seed(seed)
+    center = (common.IMAGE_SIZE - 1) / 2
+
+    def distort(images):
+        count = tf.shape(images)[0]
+
+        def uniform(limit, shape=None):
+            return generator.uniform([count] if shape is None else shape, -limit, limit)
+
+        angle, slant = uniform(np.radians(ROTATION_DEGREES)), uniform(np.radians(SHEAR_DEGREES))
+        scale, aspect = 1 + uniform(ZOOM), 1 + uniform(ASPECT)
+        shift_x, shift_y = uniform(SHIFT * common.IMAGE_SIZE), uniform(SHIFT * common.IMAGE_SIZE)
+        # Where an input point lands: rotation @ shear @ scaling, about the centre, then the
+        # shift. The warp needs the inverse, from each output pixel back into the input.
+        cos, sin, tan = tf.cos(angle), tf.sin(angle), tf.tan(slant)
+        scale_x, scale_y = scale * aspect, scale / aspect
+        a, b = cos * scale_x, (cos * tan - sin) * scale_y
+        c, d = sin * scale_x, (sin * tan + cos) * scale_y
+        det = a * d - b * c
+        inverse = (d / det, -b / det, -c / det, a / det)
+        from_x, from_y = center + shift_x, center + shift_y
+        zeros = tf.zeros_like(angle)
+        transform = tf.stack([
+            inverse[0], inverse[1], center - inverse[0] * from_x - inverse[1] * from_y,
+            inverse[2], inverse[3], center - inverse[2] * from_x - inverse[3] * from_y,
+            zeros, zeros,
+        ], axis=1)
+        images = keras.ops.image.affine_transform(images, transform, fill_mode="constant")
+        stroke = uniform(STROKE, [count, 1, 1, 1])
+        thicker = keras.ops.max_pool(images, 3, strides=1, padding="same")
+        thinner = -keras.ops.max_pool(-images, 3, strides=1, padding="same")
+        return images + tf.abs(stroke) * (tf.where(stroke > 0, thicker, thinner) - images)
+
+    return distort
 
 
 def make_datasets(data, batch_size, seed, augmenting):
     """tf.data pipelines over the uint8 arrays held in memory; augmentation runs per batch
     while the boolean tf.Variable `augmenting` is true (CleanEpochs sets it)."""
-    augment = augmentation(seed)
+    augment = writer_distortion(seed)
 
     def distort(images):
         images = tf.cast(images, "float32")
-        return tf.cond(augmenting, lambda: augment(images, training=True), lambda: images)
+        return tf.cond(augmenting, lambda: augment(images), lambda: images)
 
     def one_hot(images, labels):
         return images, tf.one_hot(labels, common.NUM_CLASSES)
@@ -171,6 +209,9 @@ def train(args, data, run_dir, seed):
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
         metrics=["accuracy"],
+        # Sixteen batches per call into TensorFlow instead of one: the same arithmetic,
+        # with 15% less wall time per epoch on 2 CPU cores (README, ninth round).
+        steps_per_execution=16,
     )
     history_path = run_dir / "history.csv"
     earlier = read_history(history_path)

@@ -95,3 +95,18 @@ def test_bad_arguments_get_one_line_and_status_2(tmp_path, tiny_model, script, a
     last = result.stderr.strip().splitlines()[-1]  # Argument errors print the usage above it.
     assert last.startswith(f"{script}: error: ") and message in last
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "set").exists()
+
+
+def test_writer_order_finds_writers_kept_together_in_the_training_file(tmp_path):
+    """The measurement behind preprocess.py's validation split, on the real MNIST."""
+    assert run_script("preprocess.py", "--source", SHARED_MNIST, cwd=tmp_path).returncode == 0
+    result = run_script("benchmarks/writer_order.py", "--json", tmp_path / "order.json",
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| thickness |" in result.stdout
+    report = json.loads((tmp_path / "order.json").read_text())
+    for by_gap in report["correlation_by_gap"].values():
+        # Neighbours in the same stream share a writer; images far apart do not.
+        assert by_gap["2"] > 0.2 and by_gap["1000"] < 0.05 and by_gap["5000"] < 0.05
+    thickness = report["mean_thickness"]
+    assert thickness["training file, odd places"] - thickness["training file, even places"] > 0.3

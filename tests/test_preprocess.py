@@ -364,11 +364,11 @@ def test_rerun_does_nothing_unless_settings_change(fake, capsys):
     assert run("--source", str(fake.folder)) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert Path("data/mnist.npz").stat().st_mtime_ns == written
-    assert run("--source", str(fake.folder), "--seed", "1") == 0  # Other settings: rebuilt.
+    assert run("--source", str(fake.folder), "--val-size", "6") == 0  # Other settings: rebuilt.
     assert "Wrote" in capsys.readouterr().out
     # A damaged dataset is not "up to date" either.
     Path("data/mnist.npz").write_bytes(b"damaged")
-    assert run("--source", str(fake.folder), "--seed", "1") == 0
+    assert run("--source", str(fake.folder), "--val-size", "6") == 0
     assert "Wrote" in capsys.readouterr().out
     common.load_dataset(Path("data/mnist.npz"))
 
@@ -381,18 +381,16 @@ def test_out_names_the_dataset(fake, tmp_path):
     assert not Path("data").exists()
 
 
-def test_split_is_stratified_and_seeded():
-    class_sizes = [400, 300, 250, 200, 150, 120, 100, 80, 70, 30]
-    labels = np.repeat(np.arange(10), class_sizes).astype(np.uint8)
-    train, val = preprocess.split_validation(labels, 170, seed=0)
-    assert len(val) == 170 and len(train) == len(labels) - 170
-    assert len(np.union1d(train, val)) == len(labels)  # Disjoint and together complete.
-    expected = 170 * np.bincount(labels) / len(labels)
-    assert np.all(np.abs(np.bincount(labels[val], minlength=10) - expected) < 1)
-    again_train, again_val = preprocess.split_validation(labels, 170, seed=0)
-    np.testing.assert_array_equal(val, again_val)
-    np.testing.assert_array_equal(train, again_train)
-    assert not np.array_equal(val, preprocess.split_validation(labels, 170, seed=1)[1])
+def test_validation_is_the_end_of_the_training_file(fake):
+    assert run("--source", str(fake.folder)) == 0
+    dataset, info = load_output()
+    x, y = fake.arrays["x_train"], fake.arrays["y_train"]
+    # In file order: the first images train, the last five validate, nothing is lost.
+    np.testing.assert_array_equal(dataset["x_train"], x[:-5])
+    np.testing.assert_array_equal(dataset["y_train"], y[:-5])
+    np.testing.assert_array_equal(dataset["x_val"], x[-5:])
+    np.testing.assert_array_equal(dataset["y_val"], y[-5:])
+    assert info["counts"]["val"] == 5 and info["validation"] == "end of the training file"
 
 
 @pytest.mark.parametrize("val_size", ["0", "30"])
@@ -403,17 +401,17 @@ def test_val_size_out_of_range(fake, capsys, val_size):
 
 
 def test_json_describes_the_dataset(fake):
-    assert run("--source", str(fake.folder), "--val-size", "10", "--seed", "3") == 0
+    assert run("--source", str(fake.folder), "--val-size", "10") == 0
     dataset, info = load_output()
     assert info["source"] == f"--source {fake.folder}"
     assert info["sha256"] == preprocess.SHA256
-    assert (info["val_size"], info["seed"]) == (10, 3)
+    assert info["val_size"] == 10
     assert info["counts"] == {"train": 20, "val": 10, "test": 10}
     for split in ("train", "val", "test"):
         expected = np.bincount(dataset[f"y_{split}"], minlength=10).tolist()
         assert info["class_counts"][split] == expected
-    # 10 of 30 is a third of each class, rounded to the nearest.
-    assert info["class_counts"]["val"] == [2, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    assert info["class_counts"]["val"] == np.bincount(fake.arrays["y_train"][-10:],
+                                                      minlength=10).tolist()
     assert info["train_pixel_mean"] == pytest.approx(dataset["x_train"].mean(), abs=1e-4)
     assert info["train_pixel_std"] == pytest.approx(dataset["x_train"].std(), abs=1e-4)
     assert info["npz_sha256"] == hashlib.sha256(Path("data/mnist.npz").read_bytes()).hexdigest()
