@@ -62,6 +62,9 @@ def multiply_adds(model):
         elif isinstance(layer, layers.Conv2D):
             height, width, channels_out = layer.output.shape[1:]
             total += height * width * channels_out * int(np.prod(layer.kernel.shape[:-1]))
+        elif isinstance(layer, layers.DepthwiseConv2D):  # one filter per channel
+            height, width, channels_out = layer.output.shape[1:]
+            total += height * width * channels_out * int(np.prod(layer.kernel.shape[:2]))
         elif isinstance(layer, layers.Dense):
             total += int(np.prod(layer.kernel.shape))
     return total

@@ -83,6 +83,33 @@ def test_the_last_epochs_train_on_the_images_as_they_are():
     assert train.parse_args(["--epochs", "1"]).clean_epochs == 1
 
 
+def test_writer_distortion_slants_within_its_range_and_is_exact_at_zero(monkeypatch):
+    import tensorflow as tf
+
+    import train
+
+    bar = np.zeros((256, 28, 28, 1), np.float32)
+    bar[:, 6:22, 13:15] = 255  # An upright stroke, 16 pixels tall.
+    for name in ("ROTATION_DEGREES", "SHEAR_DEGREES", "ZOOM", "ASPECT", "SHIFT", "STROKE"):
+        monkeypatch.setattr(train, name, 0)
+    unchanged = train.writer_distortion(seed=0)(tf.constant(bar)).numpy()
+    np.testing.assert_allclose(unchanged, bar, atol=1e-3)  # Zero ranges: the identity warp.
+
+    monkeypatch.setattr(train, "SHEAR_DEGREES", 15)
+    slanted = train.writer_distortion(seed=0)(tf.constant(bar)).numpy()[..., 0]
+    rows, columns = np.mgrid[:28, :28]
+    mass = slanted.sum(axis=(1, 2))
+    row_mean = (slanted * rows).sum(axis=(1, 2)) / mass
+    column_mean = (slanted * columns).sum(axis=(1, 2)) / mass
+    offsets = rows - row_mean[:, None, None]
+    slope = ((slanted * offsets * (columns - column_mean[:, None, None])).sum(axis=(1, 2))
+             / (slanted * offsets**2).sum(axis=(1, 2)))
+    # Columns shift with height by the shear's tangent, both ways, never past 15 degrees.
+    assert np.abs(slope).max() <= np.tan(np.radians(15)) + 0.01
+    assert slope.min() < -0.15 and slope.max() > 0.15
+    np.testing.assert_allclose(mass, bar.sum(axis=(1, 2, 3)), rtol=0.02)  # Ink kept.
+
+
 def test_saved_model_loads_with_the_same_outputs(trained):
     import common
 
