@@ -89,7 +89,10 @@ def writer_distortion(seed):
     might have drawn its digits: slanted, rotated, larger or smaller, wider or narrower,
     moved, with a thicker or thinner stroke. The geometric changes are composed into one
     affine warp per image, so each digit is resampled once, not once per change."""
-    generator = tf.random.Generator.from_seed(seed)
+    # The input pipeline runs on the CPU: its random state is kept there too, so that where
+    # TensorFlow sees a GPU the pipeline does not read a variable placed on it.
+    with tf.device("/CPU:0"):
+        generator = tf.random.Generator.from_seed(seed)
     center = (common.IMAGE_SIZE - 1) / 2
 
     def distort(images):
@@ -194,7 +197,8 @@ class EpochClock(keras.callbacks.Callback):
 def train(args, data, run_dir, seed):
     """Fits one model; returns the per-epoch history read back from the run's CSV log."""
     keras.utils.set_random_seed(seed)
-    augmenting = tf.Variable(True, trainable=False)
+    with tf.device("/CPU:0"):  # Read by the input pipeline, as the generator's state.
+        augmenting = tf.Variable(True, trainable=False)
     train_ds, val_ds = make_datasets(data, args.batch_size, seed, augmenting)
     steps = args.epochs * len(train_ds)
     schedule = keras.optimizers.schedules.CosineDecay(
