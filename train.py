@@ -45,6 +45,11 @@ def parse_args(argv):
     parser.add_argument("--width", type=int, default=32, help="channels of the first stage")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument(
+        "--distortion", type=float, default=1.0,
+        help="scales every range of the training distortions (rotation, slant, size, width, "
+             "position, stroke), 0 to 2; longer runs can use more",
+    )
+    parser.add_argument(
         "--clean-epochs", type=int, default=2,
         help="the last N epochs (all of a shorter run) train on the images as they are, "
              "without augmentation; --quick: 0",
@@ -70,6 +75,9 @@ def parse_args(argv):
     args.clean_epochs = min(args.clean_epochs, args.epochs)
     if not 0 <= args.label_smoothing < 1:
         parser.error("--label-smoothing must be in [0, 1)")
+    # Beyond 2 the stroke blend would overshoot a full dilation or erosion.
+    if not 0 <= args.distortion <= 2:
+        parser.error("--distortion must be in [0, 2]")
     return args
 
 
@@ -84,11 +92,12 @@ SHIFT = 0.08  # position, as a fraction of the 28 pixels
 STROKE = 0.5  # stroke thickness: a blend towards a 3x3 dilation (+) or erosion (-)
 
 
-def writer_distortion(seed):
+def writer_distortion(seed, strength):
     """Returns a function that distorts a float32 batch (N, 28, 28, 1) as another writer
     might have drawn its digits: slanted, rotated, larger or smaller, wider or narrower,
     moved, with a thicker or thinner stroke. The geometric changes are composed into one
-    affine warp per image, so each digit is resampled once, not once per change."""
+    affine warp per image, so each digit is resampled once, not once per change. strength
+    scales every range above (1: as chosen for the default recipe)."""
     # The input pipeline runs on the CPU: its random state is kept there too, so that where
     # TensorFlow sees a GPU the pipeline does not read a variable placed on it.
     with tf.device("/CPU:0"):
@@ -99,6 +108,7 @@ def writer_distortion(seed):
         count = tf.shape(images)[0]
 
         def uniform(limit, shape=None):
+            limit *= strength
             return generator.uniform([count] if shape is None else shape, -limit, limit)
 
         angle, slant = uniform(np.radians(ROTATION_DEGREES)), uniform(np.radians(SHEAR_DEGREES))
@@ -128,10 +138,11 @@ def writer_distortion(seed):
     return distort
 
 
-def make_datasets(data, batch_size, seed, augmenting):
-    """tf.data pipelines over the uint8 arrays held in memory; augmentation runs per batch
-    while the boolean tf.Variable `augmenting` is true (CleanEpochs sets it)."""
-    augment = writer_distortion(seed)
+def make_datasets(data, batch_size, seed, augmenting, distortion):
+    """tf.data pipelines over the uint8 arrays held in memory; augmentation (of the given
+    strength) runs per batch while the boolean tf.Variable `augmenting` is true (CleanEpochs
+    sets it)."""
+    augment = writer_distortion(seed, distortion)
 
     def distort(images):
         images = tf.cast(images, "float32")
@@ -199,7 +210,7 @@ def train(args, data, run_dir, seed):
     keras.utils.set_random_seed(seed)
     with tf.device("/CPU:0"):  # Read by the input pipeline, as the generator's state.
         augmenting = tf.Variable(True, trainable=False)
-    train_ds, val_ds = make_datasets(data, args.batch_size, seed, augmenting)
+    train_ds, val_ds = make_datasets(data, args.batch_size, seed, augmenting, args.distortion)
     steps = args.epochs * len(train_ds)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=args.learning_rate / 10,

@@ -49,7 +49,7 @@ def test_train_writes_model_config_history_and_curves(trained):
     record = json.loads(model_path.with_suffix(".json").read_text())
     assert len(record["history"]) == 4
     assert record["config"]["epochs"] == 4 and record["config"]["seed"] == 0
-    assert record["config"]["clean_epochs"] == 2
+    assert record["config"]["clean_epochs"] == 2 and record["config"]["distortion"] == 1.0
     losses = [row["val_loss"] for row in record["history"]]
     kept = record["history"][record["kept_epoch"] - 1]
     assert kept["val_loss"] == min(losses) and record["val_accuracy"] == kept["val_accuracy"]
@@ -68,7 +68,8 @@ def test_the_last_epochs_train_on_the_images_as_they_are():
     images, labels = synthetic_digits(64, seed=1)
     data = {"x_train": images, "y_train": labels, "x_val": images[:8], "y_val": labels[:8]}
     augmenting = tf.Variable(True, trainable=False)
-    dataset, _ = train.make_datasets(data, batch_size=64, seed=0, augmenting=augmenting)
+    dataset, _ = train.make_datasets(data, batch_size=64, seed=0, augmenting=augmenting,
+                                     distortion=1.0)
     switch = train.CleanEpochs(augmenting, epochs=5, clean_epochs=2)
     originals = {image.astype("float32").tobytes() for image in images}
     unchanged = []
@@ -92,11 +93,11 @@ def test_writer_distortion_slants_within_its_range_and_is_exact_at_zero(monkeypa
     bar[:, 6:22, 13:15] = 255  # An upright stroke, 16 pixels tall.
     for name in ("ROTATION_DEGREES", "SHEAR_DEGREES", "ZOOM", "ASPECT", "SHIFT", "STROKE"):
         monkeypatch.setattr(train, name, 0)
-    unchanged = train.writer_distortion(seed=0)(tf.constant(bar)).numpy()
+    unchanged = train.writer_distortion(seed=0, strength=1)(tf.constant(bar)).numpy()
     np.testing.assert_allclose(unchanged, bar, atol=1e-3)  # Zero ranges: the identity warp.
 
-    monkeypatch.setattr(train, "SHEAR_DEGREES", 15)
-    slanted = train.writer_distortion(seed=0)(tf.constant(bar)).numpy()[..., 0]
+    monkeypatch.setattr(train, "SHEAR_DEGREES", 10)  # At strength 1.5: up to 15 degrees.
+    slanted = train.writer_distortion(seed=0, strength=1.5)(tf.constant(bar)).numpy()[..., 0]
     rows, columns = np.mgrid[:28, :28]
     mass = slanted.sum(axis=(1, 2))
     row_mean = (slanted * rows).sum(axis=(1, 2)) / mass
@@ -191,9 +192,15 @@ def test_unusable_dataset_is_refused_with_a_hint(tmp_path, content):
         assert "preprocess.py" in result.stderr.strip().splitlines()[-1]
 
 
-def test_bad_arguments_exit_2(tmp_path):
-    result = run_script("train.py", "--epochs", "0", cwd=tmp_path)
-    assert result.returncode == 2 and "--epochs must be at least 1" in result.stderr
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--distortion", "2.5"], "--distortion must be in [0, 2]"),
+    (["--distortion", "-1"], "--distortion must be in [0, 2]"),
+])
+def test_bad_arguments_exit_2(tmp_path, argv, message):
+    result = run_script("train.py", *argv, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.slow
