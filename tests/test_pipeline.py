@@ -302,3 +302,33 @@ def test_training_benchmark_quick_form_writes_its_table(tmp_path, tiny_dataset):
     assert summary["ensemble_size"] == 2 and summary["wall_time_ratio_to_baseline"] > 0
     assert (out / "train_speed.png").stat().st_size > 5_000
     assert "| model | params |" in result.stdout
+
+
+def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp_path, trained,
+                                                                              tiny_dataset):
+    import common
+
+    ensemble = tmp_path / "pair.keras"
+    result = run_script("train.py", "--quick", "--ensemble", 2, "--data", tiny_dataset,
+                        "--out", ensemble, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    single = trained[2]
+    report_path = tmp_path / "size.json"
+    result = run_script("benchmarks/ensemble_size.py", ensemble, single, "--data", tiny_dataset,
+                        "--report", report_path, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(report_path.read_text())
+    rows = report["rows"]
+    assert [row["added"] for row in rows] == ["pair.keras:member_0", "pair.keras:member_1",
+                                              "digit_cnn.keras"]
+    # The average of the first two members is what the saved ensemble computes itself.
+    data = common.load_dataset(tiny_dataset)
+    saved = common.load_classifier(ensemble)(data["x_val"])
+    assert rows[1]["val"] == round(100 * float((saved.argmax(1) == data["y_val"]).mean()), 2)
+    assert rows[0]["val"] == rows[0]["val_alone"] and rows[2]["test_alone"] > 90
+    assert 0 <= report["test_missed_by_all"] <= report["test_missed_by_half_or_more"]
+
+    missing = run_script("benchmarks/ensemble_size.py", tmp_path / "none.keras",
+                         "--data", tiny_dataset, "--report", tmp_path / "none.json", cwd=tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "none.keras" in missing.stderr and not (tmp_path / "none.json").exists()
