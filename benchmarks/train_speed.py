@@ -4,13 +4,15 @@ Both run in this one invocation, on the same data and machine, one after the oth
 ratio holds even when the machine's speed drifts from day to day. The baseline is the
 keras.io recipe written here (two 3x3 convolutions of 32 and 64 channels with max pooling,
 dropout 0.5, Adam, batch 128, 15 epochs, no augmentation), validated on our validation split.
-train.py's default recipe runs once per --seeds value; with two or more seeds, the average of
-their models (what `train.py --ensemble N` saves) is measured too.
+train.py's default recipe (or the recipe --train-args gives) runs once per --seeds value; with
+two or more seeds, the average of their models (what `train.py --ensemble N` saves) is
+measured too.
 
 Reads:  data/mnist.npz
 Writes: reports/benchmark/train_speed.json, reports/benchmark/train_speed.png
 
-    python benchmarks/train_speed.py                  # baseline + 3 seeds: about 35 minutes
+    python benchmarks/train_speed.py                  # baseline + 3 seeds: 10-35 minutes
+    python benchmarks/train_speed.py --train-args="--epochs 7"   # another recipe
     python benchmarks/train_speed.py --quick          # a smoke test on a slice, ~1 minute
 
 The test split is read once per finished model, to report; nothing is chosen by it.
@@ -19,6 +21,7 @@ The test split is read once per finished model, to report; nothing is chosen by 
 import argparse
 import json
 import os
+import shlex
 import statistics
 import sys
 import tempfile
@@ -85,14 +88,15 @@ def run_baseline(data, epochs):
     return model, history, probabilities
 
 
-def run_project(data_path, seed, quick, folder):
-    """train.py's default recipe, through its own main(), in a scratch folder."""
+def run_project(data_path, seed, quick, folder, train_args):
+    """train.py's recipe (the default, or with train_args), through its own main(), in a
+    scratch folder."""
     out = folder / f"seed{seed}.keras"
     cwd = Path.cwd()
     os.chdir(folder)
     try:
         train.main(["--data", str(data_path), "--out", str(out), "--seed", str(seed)]
-                   + (["--quick"] if quick else []))
+                   + train_args + (["--quick"] if quick else []))
     finally:
         os.chdir(cwd)
     record = json.loads(out.with_suffix(".json").read_text())
@@ -159,8 +163,16 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=common.REPORTS_DIR / "benchmark")
     parser.add_argument("--quick", action="store_true",
                         help="2,000 training images, 1 epoch each: checks the script runs")
+    parser.add_argument("--train-args", default="",
+                        help="train.py options for the project's runs, e.g. \"--epochs 7\"")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
+    train_args = shlex.split(args.train_args)
+    for option in ("--data", "--out", "--seed", "--ensemble", "--resume", "--quick"):
+        if option in train_args:
+            parser.error(f"--train-args may not set {option}: the benchmark sets it")
+    train.parse_args(train_args)  # A bad option stops here, before the baseline's minutes.
+    recipe = f"train.py {args.train_args.strip()}" if train_args else "train.py default"
 
     data = common.load_dataset(args.data)
     data_path = args.data.resolve()
@@ -176,11 +188,11 @@ def main(argv=None):
     members, members_tta = [], []
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
-            path, history = run_project(data_path, seed, args.quick, Path(scratch))
+            path, history = run_project(data_path, seed, args.quick, Path(scratch), train_args)
             model, probabilities, probabilities_tta = predict_test(path, data["x_test"])
             members.append(probabilities)
             members_tta.append(probabilities_tta)
-            results.append(summarize(f"train.py default, seed {seed}", model, history,
+            results.append(summarize(f"{recipe}, seed {seed}", model, history,
                                      data["y_test"], probabilities))
             results[-1]["test_accuracy_tta"] = classification_metrics(
                 data["y_test"], members_tta[-1])["accuracy"]
@@ -189,6 +201,7 @@ def main(argv=None):
     accuracies = [result["test_accuracy"] for result in project]
     summary = {
         "started": started,
+        "train_args": train_args,
         "machine": f"{os.cpu_count()} CPU cores",
         "baseline_wall_seconds": results[0]["wall_seconds"],
         "default_test_accuracy_mean": statistics.mean(accuracies),
@@ -219,7 +232,7 @@ def main(argv=None):
               f"{r['cpu_seconds']:.0f} | "
               f"{r['seconds_to_val_99.0'] or '-'} | {r['seconds_to_val_99.5'] or '-'} | "
               f"{100 * r['test_accuracy']:.2f}% |")
-    print(f"\nDefault recipe: test accuracy {100 * summary['default_test_accuracy_mean']:.2f}% "
+    print(f"\n{recipe}: test accuracy {100 * summary['default_test_accuracy_mean']:.2f}% "
           f"± {100 * summary['default_test_accuracy_std']:.2f} over {len(project)} seeds; "
           f"wall time {summary['wall_time_ratio_to_baseline']:.2f}x the baseline's, "
           f"CPU time {summary['cpu_time_ratio_to_baseline']:.2f}x. With evaluate.py --tta: "

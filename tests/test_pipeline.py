@@ -288,16 +288,21 @@ def test_unsafe_truncated_or_misshapen_keras_models_are_refused(tmp_path, traine
 
 
 def test_training_benchmark_quick_form_writes_its_table(tmp_path, tiny_dataset):
+    from model import build_model
+
     out = tmp_path / "benchmark"
     result = run_script("benchmarks/train_speed.py", "--quick", "--data", tiny_dataset,
-                        "--seeds", "0", "1", "--out", out, cwd=tmp_path)
+                        "--seeds", "0", "1", "--out", out, "--train-args=--width 16",
+                        cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((out / "train_speed.json").read_text())
     names = [run["name"] for run in report["runs"]]
-    assert names == ["keras.io convnet (baseline)", "train.py default, seed 0",
-                     "train.py default, seed 1"]
+    assert names == ["keras.io convnet (baseline)", "train.py --width 16, seed 0",
+                     "train.py --width 16, seed 1"]
     for run in report["runs"][1:]:
         assert 0 <= run["test_accuracy_tta"] <= 1 and run["epochs"] == 1
+        # The options reach train.py.
+        assert run["parameters"] == build_model(width=16).count_params()
     summary = report["summary"]
     assert summary["ensemble_size"] == 2 and summary["wall_time_ratio_to_baseline"] > 0
     assert (out / "train_speed.png").stat().st_size > 5_000
@@ -332,3 +337,17 @@ def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp
                          "--data", tiny_dataset, "--report", tmp_path / "none.json", cwd=tmp_path)
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
     assert "none.keras" in missing.stderr and not (tmp_path / "none.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("train_args", "message"),
+    [("--epochs 0", "--epochs must be at least 1"), ("--seed 3", "may not set --seed")],
+)
+def test_training_benchmark_refuses_bad_train_args_before_training(tmp_path, tiny_dataset,
+                                                                   train_args, message):
+    result = run_script("benchmarks/train_speed.py", "--quick", "--data", tiny_dataset,
+                        "--out", tmp_path / "benchmark", f"--train-args={train_args}",
+                        cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "benchmark").exists()
