@@ -39,7 +39,7 @@ def parse_args(argv):
     )
     parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
     parser.add_argument("--out", type=Path, default=common.MODEL_PATH, help="model to write")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak rate")
     parser.add_argument("--width", type=int, default=32, help="channels of the first stage")
