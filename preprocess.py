@@ -226,8 +226,8 @@ def check_arrays(arrays):
 
 
 def split_validation(count, val_size):
-    """Returns (train, val) index ranges: the last val_size images of the training file are
-    the validation split.
+    """Returns (train, val) slices: the last val_size images of the training file are the
+    validation split.
 
     The test digits come from other writers than the training digits, so validation should
     too. MNIST publishes no writer IDs, but its training file keeps each writer's digits
@@ -238,7 +238,7 @@ def split_validation(count, val_size):
     """
     if not 0 < val_size < count:
         raise common.UserError(f"--val-size must be between 1 and {count - 1}, got {val_size}")
-    return np.arange(count - val_size), np.arange(count - val_size, count)
+    return slice(0, count - val_size), slice(count - val_size, count)
 
 
 def is_up_to_date(out, info_path, settings):
@@ -284,10 +284,10 @@ def main(argv=None):
     else:
         raise common.UserError("no source gave a verified MNIST:\n  " + "\n  ".join(failures))
 
-    train_index, val_index = split_validation(len(arrays["y_train"]), args.val_size)
+    train_part, val_part = split_validation(len(arrays["y_train"]), args.val_size)
     x_train, y_train = arrays["x_train"], arrays["y_train"]
-    dataset = {"x_train": x_train[train_index], "y_train": y_train[train_index],
-               "x_val": x_train[val_index], "y_val": y_train[val_index],
+    dataset = {"x_train": x_train[train_part], "y_train": y_train[train_part],
+               "x_val": x_train[val_part], "y_val": y_train[val_part],
                "x_test": arrays["x_test"], "y_test": arrays["y_test"]}
     common.atomic_write(args.out, lambda tmp: np.savez(tmp, **dataset))
     labels = {split: dataset[f"y_{split}"] for split in ("train", "val", "test")}

@@ -168,10 +168,12 @@ def main(argv=None):
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
     train_args = shlex.split(args.train_args)
-    for option in ("--data", "--out", "--seed", "--ensemble", "--resume", "--quick"):
-        if option in train_args:
-            parser.error(f"--train-args may not set {option}: the benchmark sets it")
-    train.parse_args(train_args)  # A bad option stops here, before the baseline's minutes.
+    # train.py's own parser reads them (a bad option stops here, before the baseline's
+    # minutes), so "--seed=3" or an abbreviation is caught as surely as "--seed 3".
+    chosen, defaults = vars(train.parse_args(train_args)), vars(train.parse_args([]))
+    for name in ("data", "out", "seed", "ensemble", "resume", "quick"):
+        if chosen[name] != defaults[name] or f"--{name}" in train_args:
+            parser.error(f"--train-args may not set --{name}: the benchmark sets it")
     recipe = f"train.py {args.train_args.strip()}" if train_args else "train.py default"
 
     data = common.load_dataset(args.data)

@@ -66,20 +66,19 @@ def main(argv=None):
     data = common.load_dataset(args.data)
     images = np.concatenate([data["x_train"], data["x_val"]])
     labels = np.concatenate([data["y_train"], data["y_val"]]).astype(np.int64)
+    styles = style(images)
     test_thickness = style(data["x_test"])["thickness"]
     half = len(test_thickness) // 2
-    results = {"correlation_by_gap": {}, "mean_thickness": {
-        "training file, even places": 0.0, "training file, odd places": 0.0,
-        "test file, first half (SD-3)": round(float(test_thickness[:half].mean()), 2),
-        "test file, second half (SD-1)": round(float(test_thickness[half:].mean()), 2),
-    }}
-    for name, values in style(images).items():
-        results["correlation_by_gap"][name] = correlation_by_gap(values, labels)
-        if name == "thickness":
-            results["mean_thickness"]["training file, even places"] = round(
-                float(values[0::2].mean()), 2)
-            results["mean_thickness"]["training file, odd places"] = round(
-                float(values[1::2].mean()), 2)
+    results = {
+        "correlation_by_gap": {name: correlation_by_gap(values, labels)
+                               for name, values in styles.items()},
+        "mean_thickness": {
+            "training file, even places": round(float(styles["thickness"][0::2].mean()), 2),
+            "training file, odd places": round(float(styles["thickness"][1::2].mean()), 2),
+            "test file, first half (SD-3)": round(float(test_thickness[:half].mean()), 2),
+            "test file, second half (SD-1)": round(float(test_thickness[half:].mean()), 2),
+        },
+    }
 
     print("Correlation of style between training images k places apart:")
     print("| k | " + " | ".join(str(gap) for gap in GAPS) + " |")
