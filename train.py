@@ -32,7 +32,7 @@ from keras import layers
 from model import build_model
 
 
-def parse_args(argv):
+def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -66,6 +66,11 @@ def parse_args(argv):
         "--resume", action="store_true", help="continue the interrupted run writing --out"
     )
     common.add_debug_flag(parser)
+    return parser
+
+
+def parse_args(argv):
+    parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "width", "ensemble"):
         if getattr(args, name) < 1:

@@ -168,11 +168,17 @@ def main(argv=None):
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
     train_args = shlex.split(args.train_args)
-    # train.py's own parser reads them (a bad option stops here, before the baseline's
-    # minutes), so "--seed=3" or an abbreviation is caught as surely as "--seed 3".
-    chosen, defaults = vars(train.parse_args(train_args)), vars(train.parse_args([]))
-    for name in ("data", "out", "seed", "ensemble", "resume", "quick"):
-        if chosen[name] != defaults[name] or f"--{name}" in train_args:
+    # train.py's own parser reads them, so a bad option stops here, before the baseline's
+    # minutes. Parsed again onto placeholders for the options the benchmark sets (argparse
+    # fills in a default only where the namespace has none), any of them the arguments name
+    # is replaced, however spelled ("--seed=0", "--se 0") and even at its default value.
+    train.parse_args(train_args)
+    unset = object()
+    own = ("data", "out", "seed", "ensemble", "resume", "quick")
+    named = train.build_parser().parse_args(
+        train_args, namespace=argparse.Namespace(**dict.fromkeys(own, unset)))
+    for name in own:
+        if getattr(named, name) is not unset:
             parser.error(f"--train-args may not set --{name}: the benchmark sets it")
     recipe = f"train.py {args.train_args.strip()}" if train_args else "train.py default"
 

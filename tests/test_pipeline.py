@@ -338,7 +338,8 @@ def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp
 @pytest.mark.parametrize(
     ("train_args", "message"),
     [("--epochs 0", "--epochs must be at least 1"), ("--seed 3", "may not set --seed"),
-     ("--seed=3", "may not set --seed"), ("--ens 2", "may not set --ensemble")],
+     ("--seed=3", "may not set --seed"), ("--ens 2", "may not set --ensemble"),
+     ("--seed=0", "may not set --seed"), ("--data=x.npz", "may not set --data")],
 )
 def test_training_benchmark_refuses_bad_train_args_before_training(tmp_path, tiny_dataset,
                                                                    train_args, message):
