@@ -107,6 +107,33 @@ def test_writer_distortion_slants_within_its_range_and_is_exact_at_zero(monkeypa
     np.testing.assert_allclose(mass, bar.sum(axis=(1, 2, 3)), rtol=0.02)  # Ink kept.
 
 
+def test_elastic_bend_joins_the_affine_warp_and_moves_ink_at_most_its_range(monkeypatch):
+    import tensorflow as tf
+
+    import train
+
+    images = tf.constant(synthetic_digits(64, seed=2)[0][..., None].astype("float32"))
+    # A bend of next to nothing: the gather resampler must read what Keras's affine warp reads
+    # (the same random draws; the bend's lattice is drawn last).
+    flat = train.writer_distortion(seed=3, strength=1, elastic=1e-6)(images).numpy()
+    affine = train.writer_distortion(seed=3, strength=1)(images).numpy()
+    np.testing.assert_allclose(flat, affine, atol=0.05)
+
+    for name in ("ROTATION_DEGREES", "SHEAR_DEGREES", "ZOOM", "ASPECT", "SHIFT", "STROKE"):
+        monkeypatch.setattr(train, name, 0)
+    dots = np.zeros((256, 28, 28, 1), np.float32)
+    dots[:, 12:15, 12:15] = 255  # A 3x3 dot in the middle, centred on (13, 13).
+    np.testing.assert_allclose(  # Strength 0 turns the bend off too.
+        train.writer_distortion(seed=0, strength=0, elastic=2)(tf.constant(dots)).numpy(), dots,
+        atol=1e-3)
+    bent = train.writer_distortion(seed=0, strength=1, elastic=2)(tf.constant(dots)).numpy()
+    ink = bent[..., 0] / bent.sum(axis=(1, 2, 3))[:, None, None]
+    rows, cols = np.mgrid[:28, :28]
+    moved = np.hypot((ink * rows).sum(axis=(1, 2)) - 13, (ink * cols).sum(axis=(1, 2)) - 13)
+    # Each axis moves by at most 2 pixels (bicubic upsampling overshoots its lattice a little).
+    assert moved.max() <= 2 * np.sqrt(2) * 1.1 and np.median(moved) > 0.3
+
+
 def test_saved_model_loads_with_the_same_outputs(trained):
     import common
 
@@ -192,6 +219,8 @@ def test_unusable_dataset_is_refused_with_a_hint(tmp_path, content):
     (["--epochs", "0"], "--epochs must be at least 1"),
     (["--distortion", "2.5"], "--distortion must be in [0, 2]"),
     (["--distortion", "-1"], "--distortion must be in [0, 2]"),
+    (["--elastic", "4"], "--elastic must be in [0, 3] pixels"),
+    (["--elastic", "-0.5"], "--elastic must be in [0, 3] pixels"),
 ])
 def test_bad_arguments_exit_2(tmp_path, argv, message):
     result = run_script("train.py", *argv, cwd=tmp_path)
