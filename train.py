@@ -52,7 +52,7 @@ def build_parser():
     parser.add_argument(
         "--elastic", type=float, default=0.0,
         help="also bend each training digit by a smooth random field moving its points by up "
-             "to this many pixels (0: off; 1 was tried for ensembles, see README)",
+             "to this many pixels (0: off; the ensemble recipe in the README uses 1)",
     )
     parser.add_argument(
         "--clean-epochs", type=int, default=2,
