@@ -334,6 +334,17 @@ def test_training_benchmark_quick_form_writes_its_table(tmp_path, tiny_dataset):
     assert "| model | params |" in result.stdout
 
 
+def test_elastic_option_trains_through_the_input_pipeline_and_is_recorded(tmp_path, tiny_dataset):
+    # --quick trains one epoch, all of it on distorted copies: the bend runs inside tf.data.
+    out = tmp_path / "bent.keras"
+    result = run_script("train.py", "--quick", "--elastic", 1, "--data", tiny_dataset,
+                        "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["config"]["elastic"] == 1 and record["config"]["clean_epochs"] == 0
+    assert out.stat().st_size > 100_000 and np.isfinite(record["history"][0]["loss"])
+
+
 def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp_path, trained,
                                                                               tiny_dataset):
     import common
