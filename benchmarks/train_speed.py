@@ -90,7 +90,7 @@ def run_baseline(data, epochs):
 
 def run_project(data_path, seed, quick, folder, train_args):
     """train.py's recipe (the default, or with train_args), through its own main(), in a
-    scratch folder."""
+    scratch folder. Returns the model's path and train.py's record of the run."""
     out = folder / f"seed{seed}.keras"
     cwd = Path.cwd()
     os.chdir(folder)
@@ -99,8 +99,7 @@ def run_project(data_path, seed, quick, folder, train_args):
                    + train_args + (["--quick"] if quick else []))
     finally:
         os.chdir(cwd)
-    record = json.loads(out.with_suffix(".json").read_text())
-    return out, record["history"]
+    return out, json.loads(out.with_suffix(".json").read_text())
 
 
 def predict_test(path, images):
@@ -193,10 +192,13 @@ def main(argv=None):
     results.append(summarize("keras.io convnet (baseline)", model, history, data["y_test"],
                              probabilities))
 
-    members, members_tta = [], []
+    members, members_tta, settings = [], [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for seed in args.seeds:
-            path, history = run_project(data_path, seed, args.quick, Path(scratch), train_args)
+            path, record = run_project(data_path, seed, args.quick, Path(scratch), train_args)
+            history = record["history"]
+            settings = {name: value for name, value in record["config"].items()
+                        if name not in ("data", "out", "seed")}
             model, probabilities, probabilities_tta = predict_test(path, data["x_test"])
             members.append(probabilities)
             members_tta.append(probabilities_tta)
@@ -210,6 +212,9 @@ def main(argv=None):
     summary = {
         "started": started,
         "train_args": train_args,
+        # Every setting train.py recorded for its runs, defaults included: a run named
+        # "default" trained with whatever the defaults were on the day.
+        "train_settings": settings,
         "machine": f"{os.cpu_count()} CPU cores",
         "baseline_wall_seconds": results[0]["wall_seconds"],
         "default_test_accuracy_mean": statistics.mean(accuracies),
