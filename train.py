@@ -95,7 +95,7 @@ def parse_args(argv):
 
 # How far the training digits are distorted, each drawn uniformly in +-this range per image:
 # the ways one writer's digits differ from another's. Chosen on the validation split (see
-# the README's frontier, ninth round).
+# docs/experiments.md, ninth round).
 ROTATION_DEGREES = 9
 SHEAR_DEGREES = 15  # slant
 ZOOM = 0.08  # size
@@ -225,7 +225,7 @@ class CleanEpochs(keras.callbacks.Callback):
     """Turns augmentation off for the last `clean_epochs` epochs. Trained on distorted
     copies to the end, the net fits clean digits less well than it could: one epoch on the
     images as they are, at the schedule's lowest rates, raised validation accuracy on every
-    seed tried, and two raised it again (see the README's frontier, fifth and sixth rounds)."""
+    seed tried, and two raised it again (docs/experiments.md, fifth and sixth rounds)."""
 
     def __init__(self, augmenting, epochs, clean_epochs):
         super().__init__()
@@ -277,7 +277,7 @@ def train(args, data, run_dir, seed):
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
         metrics=["accuracy"],
         # Sixteen batches per call into TensorFlow instead of one: the same arithmetic,
-        # with 15% less wall time per epoch on 2 CPU cores (README, ninth round).
+        # with 15% less wall time per epoch on 2 CPU cores (docs/experiments.md, ninth round).
         steps_per_execution=16,
     )
     history_path = run_dir / "history.csv"
