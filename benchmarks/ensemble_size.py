@@ -9,8 +9,8 @@ digits every member misses and how many at least half of them do.
 Reads:  the models given, data/mnist.npz
 Writes: reports/benchmark/ensemble_size.json and a table on stdout
 
-    python train.py --ensemble 4 --width 64 --epochs 15 --out models/seeds0-3.keras
-    python train.py --ensemble 4 --width 64 --epochs 15 --seed 4 --out models/seeds4-7.keras
+    python train.py --ensemble 4 --width 64 --epochs 15 --schedule cosine --out models/seeds0-3.keras
+    python train.py --ensemble 4 --width 64 --epochs 15 --schedule cosine --seed 4 --out models/seeds4-7.keras
     python benchmarks/ensemble_size.py models/seeds0-3.keras models/seeds4-7.keras
 """
 

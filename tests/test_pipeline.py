@@ -389,3 +389,28 @@ def test_training_benchmark_refuses_bad_train_args_before_training(tmp_path, tin
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "benchmark").exists()
+
+
+def test_linear_schedule_warms_up_then_falls_to_zero():
+    import keras
+
+    from train import WarmupLinearDecay
+
+    schedule = WarmupLinearDecay(0.01, warmup_steps=10, total_steps=100)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100, 120)]
+    np.testing.assert_allclose(rates, [0.001, 0.0055, 0.01, 0.005, 0.0, 0.0], atol=1e-9)
+    copy = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    assert float(copy(55)) == pytest.approx(0.005)
+
+
+def test_saved_model_loads_where_train_py_was_never_imported(trained):
+    # What train.py writes is the model alone: evaluate.py, predict.py and an application
+    # shipping the file load it without train.py's learning-rate schedule class.
+    _, data, model_path = trained
+    code = ("import sys, numpy as np, common; "
+            "predict = common.load_classifier(sys.argv[1]); "
+            "print(predict(np.load(sys.argv[2])['x_test'][:4]).shape)")
+    result = subprocess.run([sys.executable, "-c", code, str(model_path), str(data)],
+                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("(4, 10)")
