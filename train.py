@@ -31,6 +31,9 @@ from keras import layers
 
 from model import build_model
 
+# In each member's run folder, runs/<model>/seed<N>/: the weights of the epoch kept so far.
+KEPT_WEIGHTS = "best.weights.h5"
+
 
 def build_parser():
     parser = argparse.ArgumentParser(
@@ -321,11 +324,13 @@ def train(args, data, run_dir, seed):
         keras.callbacks.CSVLogger(history_path, append=True),
         # Validation loss, not accuracy, chooses the epoch: on 5,000 images accuracy moves in
         # steps of 0.02 points and ties are common, and a tie once kept an epoch from halfway
-        # through the schedule over the final one. The loss separates them.
+        # through the schedule over the final one. The loss separates them. Only the weights:
+        # the kept model is rebuilt from model.py, without the optimizer that trained it.
         keras.callbacks.ModelCheckpoint(
-            run_dir / "best.keras",
+            run_dir / KEPT_WEIGHTS,
             monitor="val_loss",
             save_best_only=True,
+            save_weights_only=True,
             initial_value_threshold=min((row["val_loss"] for row in earlier), default=None),
         ),
     ]
@@ -374,14 +379,19 @@ def plot_curves(members, path):
     plt.close(figure)
 
 
+def kept_model(path, width, name="digit_cnn"):
+    """The model of a run's kept epoch: model.py's network with the weights at path, and no
+    optimizer, so that the saved file is small and loads without this file's schedule."""
+    model = build_model(width=width, name=name)
+    model.load_weights(path)
+    return model
+
+
 def average_models(paths, width):
     """One model whose output is the mean of the members' probabilities."""
     inputs = keras.Input(shape=(28, 28, 1), name="pixels")
-    outputs = []
-    for index, path in enumerate(paths):
-        member = build_model(width=width, name=f"member_{index}")
-        member.set_weights(keras.saving.load_model(path).get_weights())
-        outputs.append(member(inputs))
+    outputs = [kept_model(path, width, name=f"member_{index}")(inputs)
+               for index, path in enumerate(paths)]
     outputs = layers.Average(name="probabilities")(outputs)
     return keras.Model(inputs, outputs, name=f"digit_cnn_ensemble_of_{len(paths)}")
 
@@ -411,7 +421,7 @@ def main(argv=None):
         member_dir = run_dir / f"seed{seed}"
         member_dir.mkdir(parents=True, exist_ok=True)
         history = read_history(member_dir / "history.csv")
-        finished = len(history) == args.epochs and (member_dir / "best.keras").exists()
+        finished = len(history) == args.epochs and (member_dir / KEPT_WEIGHTS).exists()
         if not finished:
             if args.ensemble > 1:
                 print(f"Ensemble member {seed - args.seed + 1} of {args.ensemble}, seed {seed}")
@@ -424,7 +434,7 @@ def main(argv=None):
         kept = int(np.argmin([row["val_loss"] for row in history]))
         members.append({
             "seed": seed,
-            "path": member_dir / "best.keras",
+            "path": member_dir / KEPT_WEIGHTS,
             "history": history,
             "kept_epoch": kept + 1,
             "val_accuracy": history[kept]["val_accuracy"],
@@ -432,11 +442,7 @@ def main(argv=None):
         })
 
     if args.ensemble == 1:
-        # The model alone, without the optimizer that trained it: smaller, and loadable
-        # where this file's learning-rate schedule class is not.
-        model = build_model(width=args.width)
-        model.set_weights(keras.saving.load_model(members[0]["path"]).get_weights())
-        common.atomic_write(args.out, model.save)
+        common.atomic_write(args.out, kept_model(members[0]["path"], args.width).save)
         val_accuracy = members[0]["val_accuracy"]
     else:
         ensemble = average_models([member["path"] for member in members], args.width)
