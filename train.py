@@ -15,6 +15,7 @@ The test split is never read here: model selection looks at the validation split
 
 import argparse
 import csv
+import json
 import shutil
 import signal
 import sys
@@ -33,6 +34,8 @@ from model import build_model
 
 # In each member's run folder, runs/<model>/seed<N>/: the weights of the epoch kept so far.
 KEPT_WEIGHTS = "best.weights.h5"
+# In runs/<model>/: the options the run was started with, which --resume must repeat.
+RUN_OPTIONS = "options.json"
 
 
 def build_parser():
@@ -396,6 +399,23 @@ def average_models(paths, width):
     return keras.Model(inputs, outputs, name=f"digit_cnn_ensemble_of_{len(paths)}")
 
 
+def check_resumable(run_dir, config):
+    """Raises UserError unless run_dir holds a run that this train.py started with the same
+    options: resuming with others would mix two recipes in one history."""
+    if not run_dir.exists():
+        raise common.UserError(f"nothing to resume in {run_dir}: train without --resume")
+    try:
+        started = json.loads((run_dir / RUN_OPTIONS).read_text())
+    except (OSError, ValueError):
+        raise common.UserError(f"{run_dir} was not started by this version of train.py and "
+                               "cannot be resumed: train without --resume") from None
+    changed = [f"--{key.replace('_', '-')} {started.get(key)} (now {value})"
+               for key, value in config.items() if started.get(key) != value]
+    if changed:
+        raise common.UserError("--resume needs the options the run was started with: "
+                               + ", ".join(changed))
+
+
 def stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt  # the same orderly stop as Ctrl-C
 
@@ -409,12 +429,17 @@ def main(argv=None):
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
         data["x_val"], data["y_val"] = data["x_val"][:500], data["y_val"][:500]
 
+    config = {key: (str(value) if isinstance(value, Path) else value)
+              for key, value in vars(args).items() if key not in ("debug", "resume")}
     run_dir = Path("runs") / args.out.stem
-    if not args.resume and run_dir.exists():
-        print(f"Starting afresh: removing the earlier run in {run_dir} (use --resume to continue it)")
-        shutil.rmtree(run_dir)
-    if args.resume and not run_dir.exists():
-        raise common.UserError(f"nothing to resume in {run_dir}: train without --resume")
+    if args.resume:
+        check_resumable(run_dir, config)
+    else:
+        if run_dir.exists():
+            print(f"Starting afresh: removing the earlier run in {run_dir} "
+                  "(use --resume to continue it)")
+            shutil.rmtree(run_dir)
+        common.write_json(run_dir / RUN_OPTIONS, config)
 
     members = []
     for seed in range(args.seed, args.seed + args.ensemble):
@@ -451,8 +476,6 @@ def main(argv=None):
         val_accuracy = float((probabilities.argmax(axis=1) == data["y_val"]).mean())
     wall_seconds = sum(member["wall_seconds"] for member in members)
 
-    config = {key: (str(value) if isinstance(value, Path) else value)
-              for key, value in vars(args).items() if key not in ("debug", "resume")}
     record = {
         "config": config,
         "train_size": len(data["x_train"]),

@@ -265,6 +265,15 @@ def test_killed_training_resumes_from_its_last_epoch(tmp_path):
     assert 2 <= completed < 5, "the kill did not land mid-run"
     assert not (tmp_path / "models" / "digit_cnn.keras").exists()
 
+    # Resuming with another recipe would mix two in one history: refused, the run kept.
+    result = subprocess.run([*command, "--resume", "--epochs", "6"], cwd=tmp_path,
+                            env=environment, capture_output=True, text=True, timeout=600,
+                            check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("train.py: error: --resume needs the options the run was started "
+                                     "with: --epochs 5 (now 6)")
+    assert len(history_path.read_text().splitlines()) - 1 == completed
+
     result = subprocess.run([*command, "--resume"], cwd=tmp_path, env=environment,
                             capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -279,6 +288,22 @@ def test_resume_without_an_interrupted_run_is_a_usage_error(tmp_path, tiny_datas
     result = run_script("train.py", "--data", tiny_dataset, "--resume", cwd=tmp_path)
     assert result.returncode == 2
     assert "nothing to resume" in result.stderr
+
+
+def test_a_run_left_by_an_older_train_py_is_not_resumed(tmp_path, tiny_dataset):
+    """Before its options were recorded, a run kept its epoch as best.keras: --resume says
+    to start afresh instead of mixing the two layouts, and leaves the folder alone."""
+    member = tmp_path / "runs" / "digit_cnn" / "seed0"
+    member.mkdir(parents=True)
+    (member / "history.csv").write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
+                                        "0,0.9,0.5,0.9,0.5\n")
+    (member / "best.keras").write_bytes(b"PK")
+    result = run_script("train.py", "--data", tiny_dataset, "--resume", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "train.py: error: runs/digit_cnn was not started by this version of train.py and cannot be "
+        "resumed: train without --resume")
+    assert (member / "best.keras").exists()
 
 
 def test_unsafe_truncated_or_misshapen_keras_models_are_refused(tmp_path, trained):
