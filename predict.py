@@ -161,12 +161,13 @@ def expand_folder(folder):
 
 
 def picture_suffixes():
-    """File name endings of every format Pillow can read, plus SVG (to say it is unsupported)."""
+    """File name endings of every format Pillow can read, plus HEIF (read with pillow-heif)
+    and SVG (to say it is unsupported)."""
     from PIL import Image
 
     registered = Image.registered_extensions()  # Loads every Pillow plugin: only for folders.
     readable = {suffix for suffix, format in registered.items() if format in Image.OPEN}
-    return readable | set(digit_image.SVG_SUFFIXES)
+    return readable | set(digit_image.HEIF_SUFFIXES) | set(digit_image.SVG_SUFFIXES)
 
 
 def read_picture(path, error, multi):

@@ -1,12 +1,17 @@
 """digit_image: reading every kind of picture and bringing its digit into MNIST's form."""
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 import digit_image
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Pen strokes of a few digits in a unit box (x right, y down), drawn with ImageDraw.
 STROKES = {
@@ -286,6 +291,42 @@ def test_exif_orientation_is_applied(tmp_path):
     path = tmp_path / "sideways.jpg"
     upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes(), quality=95)
     assert similarity(digit_image.normalize(path), digit_image.normalize(upright)) > 0.95
+
+
+def test_iphone_heic_photos_are_read_upright_whatever_their_name(tmp_path):
+    """iPhones save HEIF: read through pillow-heif, its rotation applied, also when a HEIF
+    photo was renamed .jpg."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()  # to write the test's photos
+    upright = draw("7", size=(200, 260), box=(50, 40, 150, 220)).convert("RGB")
+    expected = digit_image.normalize(upright)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "Rotate 90 degrees clockwise to display."
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)
+    paths = [
+        save(upright, tmp_path / "IMG_0001.HEIC", quality=90),
+        save(sideways, tmp_path / "IMG_0002.heic", quality=90, exif=exif.tobytes()),
+        save(upright, tmp_path / "renamed.jpg", format="HEIF", quality=90),
+    ]
+    for path in paths:
+        assert similarity(digit_image.normalize(path), expected) > 0.95, path.name
+    # In a fresh process, where the plugin is not loaded yet, the renamed one is found by
+    # its content.
+    code = ("import sys; from PIL import Image; import digit_image; "
+            "assert 'HEIF' not in Image.OPEN; digit_image.normalize(sys.argv[1]); "
+            "print('HEIF' in Image.OPEN)")
+    result = subprocess.run([sys.executable, "-c", code, str(paths[2])], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr[-500:]
+
+
+def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
+    path = tmp_path / "IMG_0001.heic"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if it were not installed
+    with pytest.raises(digit_image.ImageError, match=r"need the pillow-heif package"):
+        digit_image.normalize(path)
 
 
 def test_segment_reads_2024_left_to_right():

@@ -212,7 +212,7 @@ def test_cli_usage_errors_exit_2_without_loading_tensorflow(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_start_up_imports_no_tensorflow_keras_or_matplotlib():
+def test_start_up_imports_no_tensorflow_keras_matplotlib_or_pillow_heif():
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import predict"],
         check=False,
@@ -223,4 +223,5 @@ def test_start_up_imports_no_tensorflow_keras_or_matplotlib():
     )
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
     assert result.returncode == 0 and "numpy" in imported
-    assert not imported & {"tensorflow", "keras", "matplotlib"}
+    # pillow-heif too: it is loaded only when a HEIC photo comes.
+    assert not imported & {"tensorflow", "keras", "matplotlib", "pillow_heif"}
