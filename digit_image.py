@@ -26,7 +26,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, JpegImagePlugin
 
 IMAGE_SIZE = 28
 BOX_SIZE = 20  # MNIST fits each digit into 20x20 and pads it to 28x28.
@@ -176,8 +176,7 @@ def open_picture(path, size):
         # refused the same way, since decoding it could take gigabytes.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(path) as image:
-                image.draft(None, (size, size))
+            with _open_drafted(path, size) as image:
                 image.load()  # Decoding errors surface here, and nothing needs the file later.
                 ImageOps.exif_transpose(image, in_place=True)
                 return image
@@ -204,6 +203,27 @@ def open_picture(path, size):
         except Exception as error:  # noqa: BLE001
             reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise ImageError(f"broken image file ({reason or type(error).__name__})") from None
+
+
+def _open_drafted(path, size):
+    """Image.open, then draft(): a JPEG at least twice size is decoded at 1/2, 1/4 or 1/8
+    scale. Pillow checks its pixel limit on the full size, before draft() can shrink it, so
+    a JPEG over the limit (a 108- or 200-megapixel phone photo) is opened by its plugin
+    directly and checked at the size it will be decoded at."""
+    try:
+        image = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        try:
+            image = JpegImagePlugin.JpegImageFile(path)
+        except SyntaxError:  # not a JPEG: nothing shrinks it while decoding
+            raise Image.DecompressionBombError(path) from None
+        image.draft(None, (size, size))
+        if image.width * image.height > Image.MAX_IMAGE_PIXELS:
+            image.close()
+            raise Image.DecompressionBombError(path) from None
+        return image
+    image.draft(None, (size, size))
+    return image
 
 
 def enable_heif():

@@ -329,6 +329,18 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
         digit_image.normalize(path)
 
 
+def test_a_photo_over_the_pixel_limit_is_read_if_jpeg_shrinks_it(tmp_path, monkeypatch):
+    """A 200-megapixel phone JPEG is decoded at 1/8 scale, under Pillow's decompression-bomb
+    limit; a PNG of that size cannot be shrunk while decoding and is refused. Shown here
+    with the limit lowered to 1 megapixel, for a 7.7-megapixel picture."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
+    big = draw("7", size=(3200, 2400), box=(1100, 400, 2100, 2000), width=100)
+    expected = digit_image.normalize(big)  # in memory: no limit applies
+    assert similarity(digit_image.normalize(save(big, tmp_path / "big.jpg")), expected) > 0.95
+    with pytest.raises(digit_image.ImageError, match="too large"):
+        digit_image.normalize(save(big, tmp_path / "big.png"))
+
+
 def test_segment_reads_2024_left_to_right():
     picture = draw("2024", size=(520, 200), box=(30, 40, 490, 160), width=8)
     digits = digit_image.segment(picture)
