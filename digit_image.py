@@ -11,8 +11,8 @@ the one function normalize() (segment() for several digits in one picture):
 2. find the ink: decide whether the background is light or dark (three cues vote) and make
    the ink bright; a large-scale background estimate removes uneven lighting and shadows, and
    dividing by it normalizes the contrast; an Otsu threshold marks the ink, the lines of ruled
-   or squared paper and a box drawn around the digit are taken out, and connected components
-   tell the digit from specks and from marks at the picture's edge;
+   or squared paper, a box drawn around the digit and a line drawn under it are taken out,
+   and connected components tell the digit from specks and from marks at the picture's edge;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -54,6 +54,10 @@ FRAME_THICKNESS = 0.15  # ...no thicker than this fraction of the box,
 FRAME_CONTENT = 0.35  # ...and a mark inside it at least this fraction of its height.
 FRAME_SLOPES = np.tan(np.radians(np.arange(-15, 15.1, 1.5)))  # Boxes drawn by hand tilt further.
 
+UNDERLINE_FLATNESS = 0.25  # A line under the digits is at most this tall for its width,
+UNDERLINE_GAP = 0.05  # ...lies apart below all other ink, lower by this fraction of its height,
+UNDERLINE_SPAN = 0.5  # ...and runs under at least this fraction of its width.
+
 # Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
 # measured the same way, is 2.1 pixels.
 STROKE_WIDTH = 2.0
@@ -76,7 +80,8 @@ def normalize(source):
     without ink.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
-    return to_mnist(ink, _mask_of(labels, _without_edge_marks(ink, labels, pieces)))
+    pieces = _without_underlines(_without_edge_marks(ink, labels, pieces))
+    return to_mnist(ink, _mask_of(labels, pieces))
 
 
 def segment(source):
@@ -87,7 +92,7 @@ def segment(source):
     joins it, which separates two digits that touch.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
-    groups = group_into_digits(pieces)
+    groups = group_into_digits(_without_underlines(pieces))
     height = np.median([_height(group) for group in groups])
     digits = []
     for group in groups:
@@ -129,6 +134,23 @@ def _without_edge_marks(ink, labels, pieces):
         return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit)
 
     return [piece for piece in pieces if keep(piece)]
+
+
+def _without_underlines(pieces):
+    """Drops lines drawn under the digits, as people underline a 6 or a 9, or an answer: a
+    flat mark that lies apart below all the other ink and runs under at least half of it."""
+    for line in sorted(pieces, key=lambda piece: piece.top, reverse=True):
+        rest = [piece for piece in pieces if piece is not line]
+        if not rest:
+            break
+        top, left, bottom, right = _box(rest)
+        if (
+            line.height <= UNDERLINE_FLATNESS * line.width
+            and line.top >= bottom + UNDERLINE_GAP * (bottom - top)
+            and min(line.right, right) - max(line.left, left) >= UNDERLINE_SPAN * (right - left)
+        ):
+            return _without_underlines(rest)  # a second line under the first
+    return pieces
 
 
 def _clear_of_edges(pieces, shape):

@@ -329,6 +329,26 @@ def test_heic_without_pillow_heif_says_what_to_install(tmp_path, monkeypatch):
         digit_image.normalize(path)
 
 
+@pytest.mark.parametrize("digit", ["1", "2", "4", "7"])
+@pytest.mark.parametrize("lines", [1, 2])
+def test_a_line_drawn_under_the_digit_is_removed(digit, lines):
+    picture = draw(digit, size=(200, 260), box=(60, 30, 140, 170), width=8)
+    pen = ImageDraw.Draw(picture)
+    for i in range(lines):  # slightly tilted, wider than the digit
+        pen.line((40, 192 + 18 * i, 160, 189 + 18 * i), fill=0, width=5)
+    expected = digit_image.normalize(draw(digit, size=(200, 260), box=(60, 30, 140, 170)))
+    assert similarity(digit_image.normalize(picture), expected) > 0.97
+
+
+def test_an_underlined_number_is_still_segmented():
+    picture = draw("2024", size=(520, 240), box=(30, 40, 490, 160), width=8)
+    ImageDraw.Draw(picture).line((20, 190, 500, 195), fill=0, width=6)
+    plain = digit_image.segment(draw("2024", size=(520, 240), box=(30, 40, 490, 160)))
+    digits = digit_image.segment(picture)
+    assert len(digits) == 4
+    assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
+
+
 def test_a_photo_over_the_pixel_limit_is_read_if_jpeg_shrinks_it(tmp_path, monkeypatch):
     """A 200-megapixel phone JPEG is decoded at 1/8 scale, under Pillow's decompression-bomb
     limit; a PNG of that size cannot be shrunk while decoding and is refused. Shown here
