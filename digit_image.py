@@ -8,11 +8,14 @@ the one function normalize() (segment() for several digits in one picture):
 
 1. read: first frame, EXIF orientation applied, transparency flattened, any mode to grey,
    shrunk to at most WORK_SIZE pixels a side (JPEGs are decoded at reduced size);
-2. find the ink: decide whether the background is light or dark (three cues vote) and make
-   the ink bright; a large-scale background estimate removes uneven lighting and shadows, and
-   dividing by it normalizes the contrast; an Otsu threshold marks the ink, the lines of ruled
-   or squared paper, a box drawn around the digit and a line drawn under it are taken out,
-   and connected components tell the digit from specks and from marks at the picture's edge;
+2. find the ink: paint out the desk around a photographed sheet of paper (a large dark
+   region at the picture's edge that holds no strokes); decide whether the background is
+   light or dark (three cues vote) and make the ink bright; a large-scale background
+   estimate removes uneven lighting and shadows, and dividing by it normalizes the
+   contrast; an Otsu threshold marks the ink, the lines of ruled or squared paper, a box
+   drawn around the digit and a line drawn under it are taken out, and connected components
+   tell the digit from specks, from marks at the picture's edge and from slivers of desk
+   along it;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -54,6 +57,17 @@ FRAME_THICKNESS = 0.15  # ...no thicker than this fraction of the box,
 FRAME_CONTENT = 0.35  # ...and a mark inside it at least this fraction of its height.
 FRAME_SLOPES = np.tan(np.radians(np.arange(-15, 15.1, 1.5)))  # Boxes drawn by hand tilt further.
 
+# The desk around a photographed sheet (_find_desk, at a quarter of the resolution):
+DESK_STROKE = 0.05  # strokes up to this fraction of the picture wide are erased there;
+DESK_MIN_STROKES = 0.002  # the sheet holds strokes on at least this share of the pixels;
+DESK_CONTRAST = 0.15  # the desk is at least this much darker than the sheet,
+DESK_SHEET = 0.4  # the sheet, in one piece, fills at least this fraction of the picture,
+DESK_AREA = 0.03  # and the desk at least this fraction, at the picture's edge,
+DESK_SOLID = 0.08  # holding a square of this half-side there (wider than any stroke)
+DESK_SIDE = 0.4  # or running along this fraction of a side of the picture,
+DESK_INK = 0.05  # with at most this share of the strokes on it or next to it.
+DESK_EDGE = 0.01  # The sheet's edge is blurred over this fraction of the picture.
+EDGE_DIGIT_SIZE = 0.15  # Beside a digit this large (of the picture), a mark along an edge goes.
 UNDERLINE_FLATNESS = 0.25  # A line under the digits is at most this tall for its width,
 UNDERLINE_GAP = 0.05  # ...lies apart below all other ink, lower by this fraction of its height,
 UNDERLINE_SPAN = 0.5  # ...and runs under at least this fraction of its width.
@@ -110,19 +124,24 @@ def _without_edge_marks(ink, labels, pieces):
     The digit is the largest mark clear of the edges. A mark touching an edge stays when it
     comes within a quarter of the digit's size of it (a detached stroke), or when it is
     larger and its ink as strong (the digit itself, cropped tightly); what a shadow leaves
-    behind after the lighting is evened out is fainter than ink.
+    behind after the lighting is evened out is fainter than ink. But a mark running along
+    an edge, beside a digit of a size to be one, is a sliver of the desk or of the sheet's
+    edge, and goes.
     """
     inside = _clear_of_edges(pieces, labels.shape)
     if not inside:
         return pieces
     digit = max(inside, key=lambda piece: piece.area)
     reach = max(digit.height, digit.width) // 4
+    real_digit = max(digit.height, digit.width) >= EDGE_DIGIT_SIZE * max(labels.shape)
 
     def strength(piece):
         box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
         return np.median(ink[box][labels[box] == piece.label])
 
     def keep(piece):
+        if piece not in inside and real_digit and _along_edge(piece, labels):
+            return False  # the edge of the sheet, or the desk beyond it
         near = (
             piece.left < digit.right + reach
             and piece.right > digit.left - reach
@@ -346,6 +365,7 @@ def find_ink(gray):
     cores at 1, anti-aliased edges in between; labels numbers the connected marks of the ink
     mask; pieces are the marks that are not specks. Raises ImageError when there is no ink.
     """
+    gray = _without_desk(gray)
     if _has_light_background(gray):
         gray = 1 - gray
     background = _background(gray)
@@ -383,6 +403,116 @@ def find_ink(gray):
     floor = threshold / 4
     ink = np.clip((contrast - floor) / max(core - floor, 1e-3), 0, 1)
     return ink, labels, pieces
+
+
+def _without_desk(gray):
+    """Paints the desk around a photographed sheet of paper as a continuation of the sheet.
+
+    A phone photo often shows the desk beyond the sheet's edge: a large region at the
+    picture's edge, clearly darker than the sheet, holding none of the strokes. Left alone,
+    it can outvote the ink when the background's brightness is judged, and it is larger and
+    as dark as any stroke. The desk is found at a quarter of the resolution (_find_desk), its
+    outline traced at full resolution, and it is painted with the grey of the nearest sheet.
+    Returns gray itself when no desk is found.
+    """
+    height, width = gray.shape
+    if max(height, width) < SMALL_IMAGE:
+        return gray
+    found = _find_desk(np.asarray(Image.fromarray(gray, mode="F").reduce(4)))
+    if found is None:
+        return gray
+    desk, sheet, threshold = found
+
+    def enlarged(values):
+        return np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize((width, height)))
+
+    # Near the coarse outline the desk is what lies on its side of the threshold; then a
+    # margin for the sheet's blurred edge.
+    near, core = _grey_dilate(desk.astype(np.float32), 1), -_grey_dilate(-desk.astype(np.float32), 1)
+    full = ((enlarged(near) > 0.5) & (gray <= threshold)) | (enlarged(core) > 0.5)
+    full = _grey_dilate(full.astype(np.float32), max(1, round(DESK_EDGE * max(height, width)))) > 0
+    paint = enlarged(_fill_from_neighbours(sheet, near == 0))
+    return np.where(full, paint, gray).astype(np.float32)
+
+
+def _find_desk(small):
+    """(desk mask, sheet grey without strokes, threshold) at small's resolution, or None.
+
+    A grey closing and opening erase the strokes, and Otsu's threshold splits the rest into
+    light and dark. The sheet is the light side, in one piece, and holds the strokes. The
+    desk is the dark side's regions at the picture's edge that are no stroke: they hold a
+    square wider than any stroke there, or run along a good part of the edge; and no stroke
+    comes near them. (A dark "sheet" with light strokes is far more often a thick digit
+    around a narrow hole than a slate on a wall, and is left alone.)
+    """
+    radius = max(1, round(DESK_STROKE * max(small.shape) / 2))
+    closed = -_grey_dilate(-_grey_dilate(small, radius), radius)
+    sheet = _grey_dilate(-_grey_dilate(-closed, radius), radius)
+    difference = np.abs(small - sheet)
+    strokes = difference > max(DESK_CONTRAST, 0.35 * difference.max())
+    if strokes.sum() < DESK_MIN_STROKES * strokes.size:
+        return None
+    # Marks at the picture's edge are no evidence: there the closing also fills the narrow
+    # end of a desk showing beyond a tilted sheet.
+    labels, pieces = label_pieces(strokes)
+    strokes = _mask_of(labels, _clear_of_edges(pieces, strokes.shape))
+    if strokes.sum() < DESK_MIN_STROKES * strokes.size:
+        return None
+    threshold = _otsu(_histogram(sheet), 1.0)
+    light = sheet > threshold
+    if light.all() or not light.any():
+        return None
+    if np.median(sheet[light]) - np.median(sheet[~light]) < DESK_CONTRAST:
+        return None
+    if strokes[light].sum() < strokes[~light].sum():
+        return None
+    if max(piece.area for piece in label_pieces(light)[1]) < DESK_SHEET * light.size:
+        return None
+    labels, pieces = label_pieces(~light)
+    side = round(DESK_SOLID * max(small.shape))
+    solid = -_grey_dilate(-(~light).astype(np.float32), side) > 0
+    solid[side + 1 : -side - 1, side + 1 : -side - 1] = False  # only squares at the edge
+    inside = _clear_of_edges(pieces, light.shape)
+    desk = _mask_of(labels, [
+        piece for piece in pieces
+        if piece not in inside and (_along_edge(piece, labels) or solid[labels == piece.label].any())
+    ])
+    # Strokes on the desk or at its edge mean the "desk" is part of the digit (a stroke too
+    # thick for the closing) or a shadow across it.
+    reach = _grey_dilate(desk.astype(np.float32), radius) > 0
+    if desk.mean() < DESK_AREA or strokes[reach].sum() > DESK_INK * strokes.sum():
+        return None
+    return desk, sheet, threshold
+
+
+def _along_edge(piece, labels):
+    """Whether a piece runs along at least DESK_SIDE of one side of the picture."""
+    height, width = labels.shape
+    if max(piece.width / width, piece.height / height) < DESK_SIDE:
+        return False  # too short, which most pieces are: no need to look at its pixels
+    sides = labels[0], labels[-1], labels[:, 0], labels[:, -1]
+    return max(np.mean(side == piece.label) for side in sides) >= DESK_SIDE
+
+
+def _fill_from_neighbours(values, known):
+    """values with each unknown pixel set, ring by ring from the known ones inwards, to the
+    mean of its known neighbours: a smooth continuation of the known part."""
+    values = np.where(known, values, 0).astype(np.float32)
+    known = known.copy()
+    height, width = values.shape
+    while not known.all():
+        padded_values, padded_known = np.pad(values, 1), np.pad(known.astype(np.float32), 1)
+        total = np.zeros_like(values)
+        count = np.zeros_like(values)
+        for row, column in ((0, 1), (2, 1), (1, 0), (1, 2)):
+            total += padded_values[row : row + height, column : column + width]
+            count += padded_known[row : row + height, column : column + width]
+        new = ~known & (count > 0)
+        if not new.any():
+            break
+        values[new] = total[new] / count[new]
+        known |= new
+    return values
 
 
 def ruled_lines(mask, faint=None):

@@ -361,6 +361,49 @@ def test_a_photo_over_the_pixel_limit_is_read_if_jpeg_shrinks_it(tmp_path, monke
         digit_image.normalize(save(big, tmp_path / "big.png"))
 
 
+def on_a_desk(picture, corners, desk=60, seed=0):
+    """picture (grey, light paper) as a sheet with the given corners lying on a desk of grey
+    level desk, with paper grain and sensor noise: what a phone photo of a note shows."""
+    sheet = Image.new("L", picture.size, 0)
+    ImageDraw.Draw(sheet).polygon(corners, fill=255)
+    rng = np.random.default_rng(seed)
+    pixels = np.where(np.asarray(sheet) > 0, np.asarray(picture, np.float32) - 15, desk)
+    pixels = pixels + rng.normal(0, 4, pixels.shape)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("digit", ["1", "4", "7"])
+@pytest.mark.parametrize(
+    "corners",
+    [
+        [(0, 0), (230, 0), (250, 320), (0, 320)],  # a band along the right side, tilted
+        [(30, -40), (330, 10), (290, 360), (-20, 320)],  # askew, the desk on every side
+        [(0, 70), (320, 40), (320, 320), (0, 320)],  # a band along the top
+    ],
+    ids=["right", "askew", "top"],
+)
+@pytest.mark.parametrize("desk", [40, 120], ids=["dark", "grey"])
+def test_the_desk_beyond_a_photographed_sheet_is_painted_out(digit, corners, desk):
+    paper = draw(digit, size=(320, 320), box=(120, 110, 190, 230), width=7)
+    expected = digit_image.normalize(on_a_desk(paper, [(0, 0), (320, 0), (320, 320), (0, 320)]))
+    assert similarity(digit_image.normalize(on_a_desk(paper, corners, desk)), expected) > 0.95
+
+
+@pytest.mark.parametrize(
+    "picture",
+    [
+        draw("7", size=(200, 200), box=(0, 0, 200, 200), width=40),  # a thick 7, cropped tight
+        draw("0", size=(120, 160), box=(5, 5, 115, 155), width=30),  # a thick 0 nearly filling it
+        Image.fromarray((np.asarray(draw("4", width=8), np.float32)  # a shadow over the digit
+                         * np.where(np.arange(200) < 100, 1.0, 0.5)[None, :]).astype(np.uint8)),
+    ],
+    ids=["thick-7", "thick-0", "shadowed"],
+)
+def test_no_desk_is_found_in_a_thick_digit_or_a_shadow(picture):
+    gray = digit_image.read_grayscale(picture)
+    assert digit_image._without_desk(gray) is gray
+
+
 def test_segment_reads_2024_left_to_right():
     picture = draw("2024", size=(520, 200), box=(30, 40, 490, 160), width=8)
     digits = digit_image.segment(picture)

@@ -1,0 +1,182 @@
+"""Scores predict.py on phone photos where the sheet of paper does not fill the picture.
+
+A photo of a digit on paper often shows the desk around the sheet: a band along one side,
+a corner, or the sheet lying askew with the desk on every side. Each digit (half from
+custom_images.py's stroke model, half MNIST *test* digits) is photographed as
+custom_images.py does (tinted paper, uneven light, shadows, blur, noise, JPEG) twice with
+the same camera: with the sheet filling the picture, and with the sheet lying on a desk
+(dark or light wood, black, grey, white, or a blue or green cutting mat; lit, textured and
+noisy like the paper) that shows along one to four sides. The sheet is tilted up to 8
+degrees and covers 45-95% of the picture; the digit stays on it, at least 3% of the
+picture's size from its edge.
+
+Reads:  ../shared/mnist/t10k-*.gz and models/digit_cnn.keras
+Writes: runs/desk_photos/ (the photos, labels.csv) and reports/desk_photos.json
+
+    python benchmarks/desk_photos.py            # seed 0, 200 digits
+"""
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import custom_images as ci
+
+import common  # (the project root is only on the path from here on)
+
+DESKS = {
+    "dark wood": (95, 62, 40),
+    "light wood": (190, 150, 105),
+    "black": (30, 30, 33),
+    "grey": (125, 125, 130),
+    "white": (232, 232, 228),
+    "blue mat": (40, 75, 125),
+    "green mat": (45, 105, 75),
+}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/desk_photos"), help="set folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--count", type=int, default=200, help="digits")
+    parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
+    parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR, help="MNIST .gz files")
+    parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "desk_photos.json")
+    common.add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    if args.seed < 0:
+        parser.error("--seed must be at least 0")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    x_test, y_test = ci.load_mnist_test(args.mnist_dir)
+    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    rows = build_set(args.out, args.seed, args.count, x_test, y_test)
+    labels = np.array([row["label"] for row in rows])
+    results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}
+    for kind in ("plain", "desk"):
+        records, _ = ci.read_with_pipeline([args.out / row[kind] for row in rows], classify)
+        guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
+        results[kind] = ci.score(guesses, labels)
+        if kind == "desk":
+            results["desk_by_surface"] = {
+                desk: ci.score(guesses[chosen], labels[chosen])
+                for desk in DESKS
+                if (chosen := np.array([row["surface"] == desk for row in rows])).any()
+            }
+            results["desk_errors"] = [
+                {"file": row["desk"], "label": int(label), "read": int(guess),
+                 "surface": row["surface"]}
+                for row, label, guess in zip(rows, labels, guesses) if guess != label
+            ]
+    common.write_json(args.report, results)
+    for key in ("plain", "desk"):
+        print(f"  {key:12} {results[key]}")
+    for desk, result in results["desk_by_surface"].items():
+        print(f"    {desk:12} {result}")
+    print(f"wrote {args.report}")
+    return common.EXIT_OK
+
+
+def build_set(folder, seed, count, x_test, y_test):
+    """Photographs count digits on a sheet filling the picture and on a sheet lying on a
+    desk; returns the rows of labels.csv."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index in range(count):
+        label = int(rng.integers(10))
+        if index % 2:
+            source = x_test[int(rng.choice(np.flatnonzero(y_test == label)))]
+            shape = functools.partial(ci.mnist_digit, source, rng=rng)
+        else:
+            shape = functools.partial(ci.stroke_digit, label, rng=rng)
+        size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
+        ink = shape(rng.uniform(0.2, 0.45) * min(size), (0.04, 0.1))
+        colour = ci.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
+        camera = int(rng.integers(2**32))  # The same camera, paper and light for both photos.
+        paper = ci.photograph(ink, size, colour, np.random.default_rng(camera))
+        # The same photo without the ink shows where the digit lies.
+        blank = ci.photograph(np.zeros_like(ink), size, colour, np.random.default_rng(camera))
+        difference = np.abs(np.asarray(paper, np.float32) - np.asarray(blank, np.float32))
+        rows_, columns = np.nonzero(difference.max(axis=2) > 40)
+        digit_box = (columns.min(), rows_.min(), columns.max(), rows_.max())
+        desk = str(rng.choice(list(DESKS)))
+        sheet = sheet_mask(size, digit_box, rng)
+        surface = desk_photo(size, DESKS[desk], rng)
+        photo = np.asarray(paper, np.float32) * sheet[..., None] + surface * (1 - sheet[..., None])
+        quality = int(rng.integers(60, 91))
+        row = {"label": label, "surface": desk, "sheet": round(float(sheet.mean()), 3),
+               "plain": f"{index:04d}_plain.jpg", "desk": f"{index:04d}_desk.jpg"}
+        paper.save(folder / row["plain"], quality=quality)
+        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(folder / row["desk"],
+                                                                     quality=quality)
+        rows.append(row)
+    ci.write_csv(folder / "labels.csv", rows)
+    return rows
+
+
+def sheet_mask(size, digit_box, rng):
+    """Coverage (0..1, a softened edge) of a sheet of paper lying askew in a picture of size,
+    with the desk showing along one to four sides and digit_box well inside the sheet."""
+    width, height = size
+    margin = 0.03 * max(size)
+    left, top, right, bottom = digit_box
+    # Room between the digit and each side of the picture (left, top, right, bottom).
+    room = np.array([left, top, width - right, height - bottom]) - margin
+    sides = np.flatnonzero(room > 0.04 * max(size))
+    for _ in range(100):
+        # Each side of the sheet is in the picture (the desk shows beyond it) or outside it.
+        shown = np.zeros(4, bool)
+        shown[sides] = rng.random(len(sides)) < 0.45
+        if not shown.any():
+            shown[rng.choice(sides)] = True
+        edges = [
+            rng.uniform(0, max(left - margin, 1)) if shown[0] else -0.1 * width,
+            rng.uniform(0, max(top - margin, 1)) if shown[1] else -0.1 * height,
+            width - rng.uniform(0, max(width - right - margin, 1)) if shown[2] else 1.1 * width,
+            height - rng.uniform(0, max(height - bottom - margin, 1)) if shown[3] else 1.1 * height,
+        ]
+        x0, y0, x1, y1 = edges
+        angle = np.radians(rng.uniform(-8, 8))
+        centre = np.array([(left + right) / 2, (top + bottom) / 2])
+        turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        corners = (np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]) - centre) @ turn.T + centre
+        image = Image.new("L", (2 * width, 2 * height), 0)  # Drawn at twice the size: a soft edge.
+        ImageDraw.Draw(image).polygon([tuple(2 * c) for c in corners], fill=255)
+        mask = np.asarray(image.resize(size, Image.Resampling.BOX), np.float32) / 255
+        inner = mask[max(int(top - margin), 0) : int(bottom + margin),
+                     max(int(left - margin), 0) : int(right + margin)]
+        if 0.45 <= mask.mean() <= 0.95 and inner.size and inner.min() == 1:
+            return mask
+    raise RuntimeError("no sheet placement found")  # never seen: margins leave room
+
+
+def desk_photo(size, colour, rng):
+    """A desk as the phone sees it: grain along one direction, uneven light, noise, blur."""
+    width, height = size
+    grain = ci.smooth_noise((height, max(8, width // 40)), 16, rng)  # streaks along x
+    grain = np.asarray(Image.fromarray(grain, "F").resize((width, height)))
+    texture = 1 + 0.08 * grain + 0.04 * ci.smooth_noise((height, width), 6, rng)
+    rows, columns = np.mgrid[0:height, 0:width] / max(width, height)
+    direction = rng.uniform(0, 2 * np.pi)
+    light = 1 - rng.uniform(0, 0.3) * (rows * np.sin(direction) + columns * np.cos(direction) + 1) / 2
+    surface = np.asarray(colour, np.float32) * (texture * light)[..., None]
+    surface += rng.normal(0, 4, surface.shape)
+    blurred = Image.fromarray(np.clip(surface, 0, 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))
+    return np.asarray(blurred, np.float32)
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))
