@@ -58,7 +58,7 @@ FRAME_CONTENT = 0.35  # ...and a mark inside it at least this fraction of its he
 FRAME_SLOPES = np.tan(np.radians(np.arange(-15, 15.1, 1.5)))  # Boxes drawn by hand tilt further.
 
 # The desk around a photographed sheet (_find_desk, at a quarter of the resolution):
-DESK_STROKE = 0.05  # strokes up to this fraction of the picture wide are erased there;
+DESK_STROKE = 0.1  # strokes up to this fraction of the picture wide (markers) are erased;
 DESK_MIN_STROKES = 0.002  # the sheet holds strokes on at least this share of the pixels;
 DESK_CONTRAST = 0.15  # the desk is at least this much darker than the sheet,
 DESK_SHEET = 0.4  # the sheet, in one piece, fills at least this fraction of the picture,
