@@ -1,4 +1,4 @@
-"""The picture benchmarks (custom_images.py, ruled_paper.py) on a few pictures each: they build
+"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py) on a few pictures each: they build
 their set from the real MNIST test digits, rebuild it identically from its seed, read it with a
 real (tiny) model and refuse bad arguments with one line. Their accuracy figures belong to the
 README, measured with the trained model; here the model only has to run."""
@@ -52,6 +52,29 @@ def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, 
         key: value for key, value in report.items() if key != "set"}
 
 
+def test_desk_photos_builds_reproducible_photos_and_scores_both_kinds(tmp_path, tiny_model):
+    reports = []
+    for name in ("first", "second"):
+        result = run_benchmark("desk_photos.py", "--count", 8, "--seed", 3, "--model", tiny_model,
+                               "--out", tmp_path / name, "--report", tmp_path / f"{name}.json",
+                               cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    labels = (tmp_path / "first" / "labels.csv").read_text().splitlines()
+    assert labels[0] == "label,surface,sheet,plain,desk" and len(labels) == 9
+    sheets = [float(line.split(",")[2]) for line in labels[1:]]
+    assert all(0.45 <= sheet <= 0.95 for sheet in sheets)  # the desk shows, the sheet dominates
+    first = pictures(tmp_path / "first")
+    assert len(first) == 16 and first == pictures(tmp_path / "second")
+    report = reports[0]
+    for kind in ("plain", "desk"):
+        assert report[kind]["accuracy"] == round(1 - report[kind]["errors"] / 8, 4)
+    assert sum(score["errors"] for score in report["desk_by_surface"].values()) == \
+        report["desk"]["errors"] == len(report["desk_errors"])
+    assert {key: reports[1][key] for key in report if key != "set"} == {
+        key: value for key, value in report.items() if key != "set"}
+
+
 def test_custom_images_builds_its_set_once_and_reports_every_part(tmp_path, tiny_model):
     arguments = ["--count", 12, "--numbers", 2, "--throughput-count", 20, "--model", tiny_model,
                  "--out", tmp_path / "set", "--report", tmp_path / "report.json"]
@@ -75,7 +98,7 @@ def test_custom_images_builds_its_set_once_and_reports_every_part(tmp_path, tiny
     assert repeat["pipeline"] == report["pipeline"] and repeat["naive"] == report["naive"]
 
 
-@pytest.mark.parametrize("script", ["custom_images.py", "ruled_paper.py"])
+@pytest.mark.parametrize("script", ["custom_images.py", "ruled_paper.py", "desk_photos.py"])
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
