@@ -68,6 +68,7 @@ DESK_SIDE = 0.4  # or running along this fraction of a side of the picture,
 DESK_INK = 0.05  # with at most this share of the strokes on it or next to it.
 DESK_EDGE = 0.01  # The sheet's edge is blurred over this fraction of the picture.
 EDGE_DIGIT_SIZE = 0.15  # Beside a digit this large (of the picture), a mark along an edge goes.
+RING_FILL = 0.4  # A ring drawn around the digits covers at most this much of its box.
 UNDERLINE_FLATNESS = 0.25  # A line under the digits is at most this tall for its width,
 UNDERLINE_GAP = 0.05  # ...lies apart below all other ink, lower by this fraction of its height,
 UNDERLINE_SPAN = 0.5  # ...and runs under at least this fraction of its width.
@@ -94,7 +95,8 @@ def normalize(source):
     without ink.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
-    pieces = _without_underlines(_without_edge_marks(ink, labels, pieces))
+    pieces = _without_edge_marks(ink, labels, pieces)
+    pieces = _without_underlines(_without_rings(pieces, labels))
     return to_mnist(ink, _mask_of(labels, pieces))
 
 
@@ -106,7 +108,7 @@ def segment(source):
     joins it, which separates two digits that touch.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
-    groups = group_into_digits(_without_underlines(pieces))
+    groups = group_into_digits(_without_underlines(_without_rings(pieces, labels)))
     height = np.median([_height(group) for group in groups])
     digits = []
     for group in groups:
@@ -153,6 +155,29 @@ def _without_edge_marks(ink, labels, pieces):
         return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit)
 
     return [piece for piece in pieces if keep(piece)]
+
+
+def _without_rings(pieces, labels):
+    """Drops a ring drawn around the digits, as people circle an answer: a thin loop, open or
+    closed, with ink of its own above, below, left and right of other marks that lie clear
+    of it inside its box and reach FRAME_CONTENT of its height (a dot in a 0 does not)."""
+    for ring in sorted(pieces, key=lambda piece: piece.area, reverse=True):
+        inner = [
+            piece for piece in pieces
+            if piece is not ring and ring.top < piece.top and piece.bottom < ring.bottom
+            and ring.left < piece.left and piece.right < ring.right
+        ]
+        if not inner or _height(inner) < FRAME_CONTENT * ring.height:
+            continue
+        if ring.area > RING_FILL * ring.height * ring.width:
+            continue  # a blob, not a loop
+        top, left, bottom, right = _box(inner)
+        mark = labels[ring.top : ring.bottom, ring.left : ring.right] == ring.label
+        top, bottom, left, right = top - ring.top, bottom - ring.top, left - ring.left, right - ring.left
+        if (mark[:top, left:right].any() and mark[bottom:, left:right].any()
+                and mark[top:bottom, :left].any() and mark[top:bottom, right:].any()):
+            return [piece for piece in pieces if piece is not ring]
+    return pieces
 
 
 def _without_underlines(pieces):

@@ -1,13 +1,15 @@
-"""Scores predict.py on phone photos of digits written on ruled or squared paper, or in a box.
+"""Scores predict.py on phone photos of digits on ruled or squared paper, boxed or circled.
 
 Each digit (half from custom_images.py's stroke model, half MNIST *test* digits) is
 photographed as custom_images.py does (tinted paper, uneven light, shadows, blur, noise,
-JPEG), three times with the same camera: on plain paper; on paper printed with lines
+JPEG), four times with the same camera: on plain paper; on paper printed with lines
 (ruled, or squared for a third of them; 1 to 4 pixels thick at 600-1300 pixels, grey, blue
-or dark, tilted up to 4 degrees, one to two digit-heights apart); and inside a box drawn
+or dark, tilted up to 4 degrees, one to two digit-heights apart); inside a box drawn
 around it with the same pen (from crossed by the digit to wide of it, tilted as the digit
-is). The lined and boxed photos are read through predict.py's path with digit_image's line
-or box step on, and again with it switched off, to measure what each step buys.
+is); and inside a ring drawn around it by hand with the same pen (an ellipse 15-60% larger
+than the digit, wobbling, tilted, open or overlapping at its ends). The lined, boxed and
+circled photos are read through predict.py's path with digit_image's line, box and ring
+steps on, and again with them switched off, to measure what the steps buy.
 
 Reads:  ../shared/mnist/t10k-*.gz and models/digit_cnn.keras
 Writes: runs/ruled_paper/ (the photos, labels.csv) and reports/ruled_paper.json
@@ -68,13 +70,16 @@ def main(argv=None):
     for paper in ("ruled", "squared"):
         results[f"{paper}_lines_removed"] = accuracy("lined", paper)
     results["boxed_box_removed"] = accuracy("boxed")
-    steps = digit_image.ruled_lines, digit_image.box_sides
-    # The steps, off.
+    results["circled_ring_removed"] = accuracy("circled")
+    steps = digit_image.ruled_lines, digit_image.box_sides, digit_image._without_rings
+    # The steps, off: the ring step finds boxes too, when the digit keeps clear of them.
     digit_image.ruled_lines = digit_image.box_sides = lambda mask, faint: np.zeros_like(mask)
+    digit_image._without_rings = lambda pieces, labels: pieces
     for paper in ("ruled", "squared"):
         results[f"{paper}_lines_kept"] = accuracy("lined", paper)
     results["boxed_box_kept"] = accuracy("boxed")
-    digit_image.ruled_lines, digit_image.box_sides = steps
+    results["circled_ring_kept"] = accuracy("circled")
+    digit_image.ruled_lines, digit_image.box_sides, digit_image._without_rings = steps
     common.write_json(args.report, results)
     for key, value in results.items():
         print(f"  {key:24} {value}")
@@ -112,6 +117,10 @@ def build_set(folder, seed, count, x_test, y_test):
         picture = ci.photograph(framed(ink, box_rng), size, colour, np.random.default_rng(camera))
         row["boxed"] = f"{index:04d}_boxed.jpg"
         picture.save(folder / row["boxed"], quality=int(box_rng.integers(60, 91)))
+        ring_rng = np.random.default_rng([seed, index, 1])  # likewise for the ring
+        picture = ci.photograph(circled(ink, ring_rng), size, colour, np.random.default_rng(camera))
+        row["circled"] = f"{index:04d}_circled.jpg"
+        picture.save(folder / row["circled"], quality=int(ring_rng.integers(60, 91)))
         rows.append(row)
     ci.write_csv(folder / "labels.csv", rows)
     return rows
@@ -147,6 +156,31 @@ def framed(ink, rng):
         width=max(1, int(pen)),
     )
     canvas = np.asarray(box, np.float32) / 255
+    canvas[pad : pad + height, pad : pad + width] = np.maximum(
+        canvas[pad : pad + height, pad : pad + width], ink
+    )
+    return canvas
+
+
+def circled(ink, rng):
+    """ink with a ring drawn around it by hand with the same pen: an ellipse 15-60% wider and
+    taller than the digit, wobbling, tilted, its ends overlapping or leaving a gap of up to
+    8% of the way round."""
+    height, width = ink.shape
+    radii = np.array([width, height]) / 2 * rng.uniform(1.15, 1.6, 2)
+    pad = int(radii.max() - min(width, height) / 2) + 20
+    canvas = Image.new("L", (width + 2 * pad, height + 2 * pad), 0)
+    centre = np.array([pad + width / 2, pad + height / 2]) + rng.normal(0, 0.04, 2) * height
+    start, sweep = rng.uniform(0, 2 * np.pi), 2 * np.pi * (1 + rng.uniform(-0.08, 0.12))
+    angles = start + np.linspace(0, sweep, 200)
+    wobble = 1 + 0.05 * np.sin(angles * rng.integers(2, 4) + rng.uniform(0, 2 * np.pi))
+    tilt = np.radians(rng.uniform(-15, 15))
+    x, y = radii[0] * np.cos(angles) * wobble, radii[1] * np.sin(angles) * wobble
+    points = np.stack([x * np.cos(tilt) - y * np.sin(tilt), x * np.sin(tilt) + y * np.cos(tilt)], 1)
+    pen = max(1, int(rng.uniform(0.02, 0.08) * height))
+    ImageDraw.Draw(canvas).line([tuple(p) for p in points + centre], fill=255, width=pen,
+                                joint="curve")
+    canvas = np.asarray(canvas, np.float32) / 255
     canvas[pad : pad + height, pad : pad + width] = np.maximum(
         canvas[pad : pad + height, pad : pad + width], ink
     )

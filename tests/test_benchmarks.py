@@ -29,15 +29,16 @@ def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, 
         reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
 
     labels = (tmp_path / "first" / "labels.csv").read_text().splitlines()
-    assert labels[0] == "label,paper,plain,lined,boxed" and len(labels) == 10
+    assert labels[0] == "label,paper,plain,lined,boxed,circled" and len(labels) == 10
     first = pictures(tmp_path / "first")
-    assert len(first) == 27  # Each digit on plain paper, on lined paper and in a box.
+    assert len(first) == 36  # Each digit on plain paper, on lined paper, in a box and a ring.
     assert first == pictures(tmp_path / "second")  # The seed alone fixes every photo.
 
     report = reports[0]
     assert report["pictures"] == 9
     papers = [line.split(",")[1] for line in labels[1:]]
     for key in ("plain_paper", "boxed_box_removed", "boxed_box_kept",
+                "circled_ring_removed", "circled_ring_kept",
                 "ruled_lines_removed", "ruled_lines_kept",
                 "squared_lines_removed", "squared_lines_kept"):
         kind = key.split("_")[0]

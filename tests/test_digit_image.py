@@ -340,6 +340,34 @@ def test_a_line_drawn_under_the_digit_is_removed(digit, lines):
     assert similarity(digit_image.normalize(picture), expected) > 0.97
 
 
+@pytest.mark.parametrize("digit", ["1", "2", "4", "7"])
+@pytest.mark.parametrize("gap", [0, 25], ids=["closed", "open"])
+def test_a_ring_drawn_around_the_digit_is_removed(digit, gap):
+    picture = draw(digit, size=(240, 260), box=(85, 60, 155, 190), width=8)
+    # An ellipse by hand: closed, or open by gap degrees at the top right.
+    ImageDraw.Draw(picture).arc((30, 15, 210, 240), start=-60 + gap, end=300, fill=0, width=6)
+    expected = digit_image.normalize(draw(digit, size=(240, 260), box=(85, 60, 155, 190)))
+    assert similarity(digit_image.normalize(picture), expected) > 0.97
+
+
+def test_a_circled_number_is_still_segmented():
+    picture = draw("2024", size=(560, 280), box=(60, 80, 500, 200), width=8)
+    ImageDraw.Draw(picture).ellipse((15, 25, 545, 255), outline=0, width=6)
+    plain = digit_image.segment(draw("2024", size=(560, 280), box=(60, 80, 500, 200)))
+    digits = digit_image.segment(picture)
+    assert len(digits) == 4
+    assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
+
+
+@pytest.mark.parametrize("inner", ["dot", "none"])
+def test_a_zero_with_a_dot_or_nothing_inside_keeps_its_ring(inner):
+    picture = draw("0", width=8)
+    if inner == "dot":
+        ImageDraw.Draw(picture).ellipse((95, 95, 105, 105), fill=0)
+    _, labels, pieces = digit_image.find_ink(digit_image.read_grayscale(picture))
+    assert digit_image._without_rings(pieces, labels) == pieces
+
+
 def test_an_underlined_number_is_still_segmented():
     picture = draw("2024", size=(520, 240), box=(30, 40, 490, 160), width=8)
     ImageDraw.Draw(picture).line((20, 190, 500, 195), fill=0, width=6)
