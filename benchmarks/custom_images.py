@@ -184,6 +184,34 @@ TEMPLATES = {
 # fmt: on
 
 
+def photo_set_args(name, doc, argv):
+    """The options of the photo benchmarks built on this one (ruled_paper.py, desk_photos.py):
+    runs/<name>/ for the set and reports/<name>.json, checked."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs") / name, help="set folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--count", type=int, default=200, help="digits")
+    parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
+    parser.add_argument("--mnist-dir", type=Path, default=MNIST_DIR, help="MNIST .gz files")
+    parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / f"{name}.json")
+    common.add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    if args.seed < 0:
+        parser.error("--seed must be at least 0")
+    return args
+
+
+def digit_shape(label, from_mnist, rng, x_test, y_test):
+    """(A function (height, pen) -> ink of one digit, where it comes from): the stroke model,
+    or a digit of the MNIST test split with that label."""
+    if not from_mnist:
+        return functools.partial(stroke_digit, label, rng=rng), "strokes"
+    index = int(rng.choice(np.flatnonzero(y_test == label)))
+    return functools.partial(mnist_digit, x_test[index], rng=rng), f"mnist-test-{index}"
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
@@ -384,18 +412,10 @@ def build_set(folder, seed, count, numbers, x_test, y_test):
     """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-
-    def digit_shape(label, from_mnist):
-        """A function (height, pen) -> ink of one digit, and where it comes from."""
-        if not from_mnist:
-            return functools.partial(stroke_digit, label, rng=rng), "strokes"
-        index = int(rng.choice(np.flatnonzero(y_test == label)))
-        return functools.partial(mnist_digit, x_test[index], rng=rng), f"mnist-test-{index}"
-
     rows, clean = [], []
     for index, style in enumerate(rng.choice(list(STYLES), size=count, p=list(STYLES.values()))):
         label = int(rng.integers(10))
-        shape, source = digit_shape(label, from_mnist=index % 2 == 1)
+        shape, source = digit_shape(label, index % 2 == 1, rng, x_test, y_test)
         picture, suffix, exif, ink = draw_picture(style, shape, rng)
         name = f"{index:04d}_{style}{suffix.replace('.png16', '.png')}"
         save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
@@ -408,7 +428,7 @@ def build_set(folder, seed, count, numbers, x_test, y_test):
     number_styles = ["photo", "scan", "canvas", "paint", "dark"]
     for index, style in enumerate(rng.choice(number_styles, size=numbers)):
         text = "".join(str(d) for d in rng.integers(0, 10, rng.integers(2, 6)))
-        shapes = [digit_shape(int(d), from_mnist=rng.random() < 0.5)[0] for d in text]
+        shapes = [digit_shape(int(d), rng.random() < 0.5, rng, x_test, y_test)[0] for d in text]
         # Gaps are between the digits' ink boxes, whose margins are a pen width or so: the
         # narrowest gaps make neighbours touch.
         gaps = rng.uniform(-0.06, 0.25, len(text) - 1)

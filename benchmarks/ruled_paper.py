@@ -17,8 +17,6 @@ Writes: runs/ruled_paper/ (the photos, labels.csv) and reports/ruled_paper.json
     python benchmarks/ruled_paper.py            # seed 0, 200 digits
 """
 
-import argparse
-import functools
 import sys
 from pathlib import Path
 
@@ -34,25 +32,8 @@ import digit_image
 LINE_COLOURS = {"grey": (150, 150, 155), "blue": (110, 140, 200), "dark": (70, 70, 80)}
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/ruled_paper"), help="set folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--count", type=int, default=200, help="digits")
-    parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
-    parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR, help="MNIST .gz files")
-    parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ruled_paper.json")
-    common.add_debug_flag(parser)
-    args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
-    if args.seed < 0:
-        parser.error("--seed must be at least 0")
-    return args
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = ci.photo_set_args("ruled_paper", __doc__, argv)
     x_test, y_test = ci.load_mnist_test(args.mnist_dir)
     classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
@@ -94,11 +75,7 @@ def build_set(folder, seed, count, x_test, y_test):
     rows = []
     for index in range(count):
         label = int(rng.integers(10))
-        if index % 2:
-            source = x_test[int(rng.choice(np.flatnonzero(y_test == label)))]
-            shape = functools.partial(ci.mnist_digit, source, rng=rng)
-        else:
-            shape = functools.partial(ci.stroke_digit, label, rng=rng)
+        shape, _ = ci.digit_shape(label, index % 2 == 1, rng, x_test, y_test)
         size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
         height = rng.uniform(0.2, 0.45) * min(size)
         ink = shape(height, (0.04, 0.1))
