@@ -108,6 +108,7 @@ def segment(source):
     joins it, which separates two digits that touch.
     """
     ink, labels, pieces = find_ink(read_grayscale(source))
+    pieces = _without_edge_marks(ink, labels, pieces)
     groups = group_into_digits(_without_underlines(_without_rings(pieces, labels)))
     height = np.median([_height(group) for group in groups])
     digits = []
@@ -134,8 +135,11 @@ def _without_edge_marks(ink, labels, pieces):
     if not inside:
         return pieces
     digit = max(inside, key=lambda piece: piece.area)
-    reach = max(digit.height, digit.width) // 4
-    real_digit = max(digit.height, digit.width) >= EDGE_DIGIT_SIZE * max(labels.shape)
+    size = max(digit.height, digit.width)
+    reach = size // 4
+    real_digit = size >= EDGE_DIGIT_SIZE * max(labels.shape)
+    # The digits of a number are the inside marks about as large as the largest.
+    digits = [piece for piece in inside if max(piece.height, piece.width) >= size / 2]
 
     def strength(piece):
         box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
@@ -144,11 +148,12 @@ def _without_edge_marks(ink, labels, pieces):
     def keep(piece):
         if piece not in inside and real_digit and _along_edge(piece, labels):
             return False  # the edge of the sheet, or the desk beyond it
-        near = (
-            piece.left < digit.right + reach
-            and piece.right > digit.left - reach
-            and piece.top < digit.bottom + reach
-            and piece.bottom > digit.top - reach
+        near = any(
+            piece.left < other.right + reach
+            and piece.right > other.left - reach
+            and piece.top < other.bottom + reach
+            and piece.bottom > other.top - reach
+            for other in digits
         )
         if piece in inside or near:
             return True

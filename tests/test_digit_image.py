@@ -418,6 +418,23 @@ def test_the_desk_beyond_a_photographed_sheet_is_painted_out(digit, corners, des
 
 
 @pytest.mark.parametrize(
+    "corners",
+    [
+        [(0, 0), (535, 0), (545, 300), (0, 300)],  # a thin band along the right side
+        [(0, 40), (560, 20), (560, 300), (0, 300)],  # a band along the top
+        [(30, -30), (580, 10), (540, 330), (-20, 300)],  # askew: wedges at the corners
+    ],
+    ids=["thin-right", "top", "askew"],
+)
+def test_a_number_on_a_sheet_on_a_desk_is_segmented(corners):
+    paper = draw("2024", size=(560, 300), box=(90, 80, 470, 200), width=8)
+    plain = digit_image.segment(on_a_desk(paper, [(0, 0), (560, 0), (560, 300), (0, 300)]))
+    digits = digit_image.segment(on_a_desk(paper, corners, desk=50))
+    assert len(digits) == 4
+    assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
+
+
+@pytest.mark.parametrize(
     "picture",
     [
         draw("7", size=(200, 200), box=(0, 0, 200, 200), width=40),  # a thick 7, cropped tight
