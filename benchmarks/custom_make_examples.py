@@ -4,7 +4,8 @@ Each file's name starts with its true digit (or number). They use the stroke mod
 capture simulation of custom_images.py, with fixed choices so every kind of input predict.py
 expects appears once: phone photos (JPEG) with pen, marker and pencil, uneven light and a
 shadow, one stored sideways with an EXIF orientation tag; paint-app drawings on a transparent
-canvas; white on black; and a four-digit number for --multi.
+canvas; white on black; a four-digit number for --multi; a sheet lying on a desk; and a
+digit circled by hand.
 
 Writes: examples/*.jpg, examples/*.png (each under 50 KB)
 
@@ -15,7 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import desk_photos
 import numpy as np
+import ruled_paper
 from custom_images import INK_COLOURS, photograph, place, save_picture, stroke_digit
 from PIL import Image
 
@@ -52,6 +55,8 @@ def main(argv=None):
         "8_transparent.png": lambda: transparent(8, (40, 80, 220), (0, 0, 0), rng),
         "9_pencil.jpg": lambda: photo(9, "pencil", (0.05, 0.08), rng),
         "2024.png": lambda: number("2024", rng),
+        "3_on_a_desk.jpg": lambda: on_a_desk(3, rng),
+        "5_circled.jpg": lambda: circled(5, rng),
     }
     for name, draw in pictures.items():
         path = args.out / name
@@ -75,6 +80,24 @@ def photo(digit, ink, pen, rng, shadow=0.5):
     template = 0 if digit == 1 else None
     coverage = stroke_digit(digit, rng.uniform(0.4, 0.6) * min(size), pen, rng, template)
     return photograph(coverage, size, INK_COLOURS[ink], rng, shadow=shadow, blur=1.2)
+
+
+def on_a_desk(digit, rng):
+    """A phone photo of the digit on a sheet lying askew on a dark wooden desk."""
+    size = (int(rng.integers(420, 520)), int(rng.integers(420, 560)))
+    coverage = stroke_digit(digit, rng.uniform(0.3, 0.4) * min(size), (0.06, 0.09), rng)
+    camera = int(rng.integers(2**32))
+    return desk_photos.on_desk(coverage, size, INK_COLOURS["black"], camera,
+                               desk_photos.DESKS["dark wood"], rng)[0]
+
+
+def circled(digit, rng):
+    """A phone photo of the digit with a ring drawn around it by hand, clear of the digit
+    (a ring the digit touches is a known limit)."""
+    size = (int(rng.integers(420, 520)), int(rng.integers(420, 560)))
+    coverage = stroke_digit(digit, rng.uniform(0.3, 0.4) * min(size), (0.06, 0.09), rng)
+    ring = ruled_paper.circled(coverage, rng, larger=(1.7, 1.8))
+    return photograph(ring, size, INK_COLOURS["blue"], rng, blur=1.2)
 
 
 def transparent(digit, ink, hidden, rng):

@@ -83,24 +83,30 @@ def build_set(folder, seed, count, x_test, y_test):
         colour = ci.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
         camera = int(rng.integers(2**32))  # The same camera, paper and light for both photos.
         paper = ci.photograph(ink, size, colour, np.random.default_rng(camera))
-        # The same photo without the ink shows where the digit lies.
-        blank = ci.photograph(np.zeros_like(ink), size, colour, np.random.default_rng(camera))
-        difference = np.abs(np.asarray(paper, np.float32) - np.asarray(blank, np.float32))
-        rows_, columns = np.nonzero(difference.max(axis=2) > 40)
-        digit_box = (columns.min(), rows_.min(), columns.max(), rows_.max())
         desk = str(rng.choice(list(DESKS)))
-        sheet = sheet_mask(size, digit_box, rng)
-        surface = desk_photo(size, DESKS[desk], rng)
-        photo = np.asarray(paper, np.float32) * sheet[..., None] + surface * (1 - sheet[..., None])
+        photo, sheet = on_desk(ink, size, colour, camera, DESKS[desk], rng)
         quality = int(rng.integers(60, 91))
         row = {"label": label, "surface": desk, "sheet": round(float(sheet.mean()), 3),
                "plain": f"{index:04d}_plain.jpg", "desk": f"{index:04d}_desk.jpg"}
         paper.save(folder / row["plain"], quality=quality)
-        Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).save(folder / row["desk"],
-                                                                     quality=quality)
+        photo.save(folder / row["desk"], quality=quality)
         rows.append(row)
     ci.write_csv(folder / "labels.csv", rows)
     return rows
+
+
+def on_desk(ink, size, colour, camera, desk, rng):
+    """(The photo custom_images.photograph(ink, ...) takes with the random numbers seeded by
+    camera, but of a sheet lying on a desk of colour desk; the sheet's coverage)."""
+    paper = ci.photograph(ink, size, colour, np.random.default_rng(camera))
+    # The same photo without the ink shows where the digit lies.
+    blank = ci.photograph(np.zeros_like(ink), size, colour, np.random.default_rng(camera))
+    difference = np.abs(np.asarray(paper, np.float32) - np.asarray(blank, np.float32))
+    rows, columns = np.nonzero(difference.max(axis=2) > 40)
+    sheet = sheet_mask(size, (columns.min(), rows.min(), columns.max(), rows.max()), rng)
+    surface = desk_photo(size, desk, rng)
+    photo = np.asarray(paper, np.float32) * sheet[..., None] + surface * (1 - sheet[..., None])
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)), sheet
 
 
 def sheet_mask(size, digit_box, rng):

@@ -139,12 +139,12 @@ def framed(ink, rng):
     return canvas
 
 
-def circled(ink, rng):
-    """ink with a ring drawn around it by hand with the same pen: an ellipse 15-60% wider and
-    taller than the digit, wobbling, tilted, its ends overlapping or leaving a gap of up to
-    8% of the way round."""
+def circled(ink, rng, larger=(1.15, 1.6)):
+    """ink with a ring drawn around it by hand with the same pen: an ellipse 15-60% (larger)
+    wider and taller than the digit, wobbling, tilted, its ends overlapping or leaving a gap
+    of up to 8% of the way round."""
     height, width = ink.shape
-    radii = np.array([width, height]) / 2 * rng.uniform(1.15, 1.6, 2)
+    radii = np.array([width, height]) / 2 * rng.uniform(*larger, 2)
     pad = int(radii.max() - min(width, height) / 2) + 20
     canvas = Image.new("L", (width + 2 * pad, height + 2 * pad), 0)
     centre = np.array([pad + width / 2, pad + height / 2]) + rng.normal(0, 0.04, 2) * height
