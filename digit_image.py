@@ -124,8 +124,9 @@ def segment(source):
 def _without_edge_marks(ink, labels, pieces):
     """Drops marks at the picture's edge (a shadow's border, the table) apart from the digit.
 
-    The digit is the largest mark clear of the edges. A mark touching an edge stays when it
-    comes within a quarter of the digit's size of it (a detached stroke), or when it is
+    The digit is the largest mark clear of the edges (with the others about as large, the
+    digits of a number). A mark touching an edge stays when it comes within a quarter of the
+    digit's size of one of them (a detached stroke), or when it is
     larger and its ink as strong (the digit itself, cropped tightly); what a shadow leaves
     behind after the lighting is evened out is fainter than ink. But a mark running along
     an edge, beside a digit of a size to be one, is a sliver of the desk or of the sheet's
