@@ -124,13 +124,13 @@ def segment(source):
 def _without_edge_marks(ink, labels, pieces):
     """Drops marks at the picture's edge (a shadow's border, the table) apart from the digit.
 
-    The digit is the largest mark clear of the edges (with the others about as large, the
-    digits of a number). A mark touching an edge stays when it comes within a quarter of the
-    digit's size of one of them (a detached stroke), or when it is
-    larger and its ink as strong (the digit itself, cropped tightly); what a shadow leaves
-    behind after the lighting is evened out is fainter than ink. But a mark running along
-    an edge, beside a digit of a size to be one, is a sliver of the desk or of the sheet's
-    edge, and goes.
+    The digit is the largest mark clear of the edges (with the others about as large,
+    the digits of a number). A mark touching an edge stays when it comes within a
+    quarter of the digit's size of one of them (a detached stroke), or when it is larger
+    and its ink as strong (the digit itself, cropped tightly); what a shadow leaves
+    behind after the lighting is evened out is fainter than ink. But a mark running
+    along an edge, beside a digit of a size to be one, is a sliver of the desk or of the
+    sheet's edge, and goes.
     """
     inside = _clear_of_edges(pieces, labels.shape)
     if not inside:
