@@ -94,9 +94,7 @@ def normalize(source):
     source is a path or a PIL image. Raises ImageError for unreadable files and for pictures
     without ink.
     """
-    ink, labels, pieces = find_ink(read_grayscale(source))
-    pieces = _without_edge_marks(ink, labels, pieces)
-    pieces = _without_underlines(_without_rings(pieces, labels))
+    ink, labels, pieces = _digit_marks(source)
     return to_mnist(ink, _mask_of(labels, pieces))
 
 
@@ -107,9 +105,8 @@ def segment(source):
     body, a broken stroke) and a group far wider than it is tall is cut where the least ink
     joins it, which separates two digits that touch.
     """
-    ink, labels, pieces = find_ink(read_grayscale(source))
-    pieces = _without_edge_marks(ink, labels, pieces)
-    groups = group_into_digits(_without_underlines(_without_rings(pieces, labels)))
+    ink, labels, pieces = _digit_marks(source)
+    groups = group_into_digits(pieces)
     height = np.median([_height(group) for group in groups])
     digits = []
     for group in groups:
@@ -119,6 +116,14 @@ def segment(source):
             part[:, columns] = mask[:, columns]
             digits.append(to_mnist(ink, part))
     return digits
+
+
+def _digit_marks(source):
+    """find_ink() on the picture, then the marks that belong to no digit left out: at the
+    edge, a ring drawn around the digits, a line drawn under them."""
+    ink, labels, pieces = find_ink(read_grayscale(source))
+    pieces = _without_rings(_without_edge_marks(ink, labels, pieces), labels)
+    return ink, labels, _without_underlines(pieces)
 
 
 def _without_edge_marks(ink, labels, pieces):
@@ -305,7 +310,8 @@ def enable_heif():
     except ImportError:
         raise ImageError("HEIC/HEIF photos need the pillow-heif package "
                          "(pip install pillow-heif), or save the photo as JPEG") from None
-    register_heif_opener()
+    if "HEIF" not in Image.OPEN:  # once, not for every photo of a folder
+        register_heif_opener()
 
 
 def thumbnail(path, size):

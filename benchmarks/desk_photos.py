@@ -82,9 +82,8 @@ def build_set(folder, seed, count, x_test, y_test):
         ink = shape(rng.uniform(0.2, 0.45) * min(size), (0.04, 0.1))
         colour = ci.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
         camera = int(rng.integers(2**32))  # The same camera, paper and light for both photos.
-        paper = ci.photograph(ink, size, colour, np.random.default_rng(camera))
         desk = str(rng.choice(list(DESKS)))
-        photo, sheet = on_desk(ink, size, colour, camera, DESKS[desk], rng)
+        photo, paper, sheet = on_desk(ink, size, colour, camera, DESKS[desk], rng)
         quality = int(rng.integers(60, 91))
         row = {"label": label, "surface": desk, "sheet": round(float(sheet.mean()), 3),
                "plain": f"{index:04d}_plain.jpg", "desk": f"{index:04d}_desk.jpg"}
@@ -96,8 +95,9 @@ def build_set(folder, seed, count, x_test, y_test):
 
 
 def on_desk(ink, size, colour, camera, desk, rng):
-    """(The photo custom_images.photograph(ink, ...) takes with the random numbers seeded by
-    camera, but of a sheet lying on a desk of colour desk; the sheet's coverage)."""
+    """(The photo of a sheet lying on a desk of colour desk; the photo of the sheet alone,
+    custom_images.photograph(ink, ...) with the random numbers seeded by camera; the
+    sheet's coverage)."""
     paper = ci.photograph(ink, size, colour, np.random.default_rng(camera))
     # The same photo without the ink shows where the digit lies.
     blank = ci.photograph(np.zeros_like(ink), size, colour, np.random.default_rng(camera))
@@ -106,7 +106,7 @@ def on_desk(ink, size, colour, camera, desk, rng):
     sheet = sheet_mask(size, (columns.min(), rows.min(), columns.max(), rows.max()), rng)
     surface = desk_photo(size, desk, rng)
     photo = np.asarray(paper, np.float32) * sheet[..., None] + surface * (1 - sheet[..., None])
-    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)), sheet
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)), paper, sheet
 
 
 def sheet_mask(size, digit_box, rng):
