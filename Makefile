@@ -34,7 +34,7 @@ export: venv
 
 predict: venv
 	$(PY) predict.py examples
-	$(PY) predict.py --multi examples/2024.png
+	$(PY) predict.py --multi examples/2024.png examples/1999_2024_lines.jpg
 
 test: venv
 	$(PY) -m pytest

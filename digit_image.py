@@ -4,7 +4,7 @@ MNIST's digits were made by fitting each scanned digit into a 20x20 box, keeping
 ratio and anti-aliasing, then placing it in a 28x28 field with its centre of mass at the
 centre: a white digit on a black background. A picture from a user's phone or paint app has
 to be brought into the same form before the model sees it, and every caller does that through
-the one function normalize() (segment() for several digits in one picture):
+the one function normalize() (segment() for several digits in one picture, in lines):
 
 1. read: first frame, EXIF orientation applied, transparency flattened, any mode to grey,
    shrunk to at most WORK_SIZE pixels a side (JPEGs are decoded at reduced size);
@@ -15,7 +15,8 @@ the one function normalize() (segment() for several digits in one picture):
    contrast; an Otsu threshold marks the ink, the lines of ruled or squared paper, a box
    drawn around the digit and a line drawn under it are taken out, and connected components
    tell the digit from specks, from marks at the picture's edge and from slivers of desk
-   along it;
+   along it; digits written small on a large picture are found again, the same way, in
+   the region around them read from the picture at a finer scale;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -72,6 +73,10 @@ RING_FILL = 0.4  # A ring drawn around the digits covers at most this much of it
 UNDERLINE_FLATNESS = 0.25  # A line under the digits is at most this tall for its width,
 UNDERLINE_GAP = 0.05  # ...lies apart below all other ink, lower by this fraction of its height,
 UNDERLINE_SPAN = 0.5  # ...and runs under at least this fraction of its width.
+ZOOM_HEIGHT = 48  # Digits shorter than this in the WORK_SIZE picture are read again closer,
+ZOOM_SIZE = 512  # ...from the picture at up to this size,
+ZOOM_MARGIN = 1.0  # ...around them with a margin of this fraction of their height.
+LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 
 # Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
 # measured the same way, is 2.1 pixels.
@@ -99,29 +104,69 @@ def normalize(source):
 
 
 def segment(source):
-    """Returns the digits of a picture such as "2024", left to right, each as normalize() does.
+    """Returns the digits of a picture such as "2024", line by line: a list of lines, top to
+    bottom, each a list of its digits, left to right, as normalize() lays them out.
 
-    Marks are grouped into digits by horizontal overlap (the bar of a 5 drawn apart from its
-    body, a broken stroke) and a group far wider than it is tall is cut where the least ink
-    joins it, which separates two digits that touch.
+    Marks are grouped into lines by the rows they share, then into digits by horizontal
+    overlap (the bar of a 5 drawn apart from its body, a broken stroke), and a group far
+    wider than it is tall is cut where the least ink joins it, which separates two digits
+    that touch.
     """
     ink, labels, pieces = _digit_marks(source)
-    groups = group_into_digits(pieces)
-    height = np.median([_height(group) for group in groups])
-    digits = []
-    for group in groups:
-        mask = _mask_of(labels, group)
-        for columns in split_touching(mask, height):
-            part = np.zeros_like(mask)
-            part[:, columns] = mask[:, columns]
-            digits.append(to_mnist(ink, part))
-    return digits
+    lines = []
+    for line in group_into_lines(pieces, labels):
+        groups = group_into_digits(line)
+        height = np.median([_height(group) for group in groups])
+        digits = []
+        for group in groups:
+            mask = _mask_of(labels, group)
+            for columns in split_touching(mask, height):
+                part = np.zeros_like(mask)
+                part[:, columns] = mask[:, columns]
+                digits.append(to_mnist(ink, part))
+        lines.append(digits)
+    return lines
 
 
 def _digit_marks(source):
     """find_ink() on the picture, then the marks that belong to no digit left out: at the
-    edge, a ring drawn around the digits, a line drawn under them."""
-    ink, labels, pieces = find_ink(read_grayscale(source))
+    edge, a ring drawn around the digits, a line drawn under them.
+
+    Digits written small on a large page or photo (under ZOOM_HEIGHT pixels tall in the
+    picture shrunk to WORK_SIZE) are then found again in a closer look, as a person would
+    zoom in: the region around them, read from the picture at up to ZOOM_SIZE pixels a side.
+    """
+    picture = _open(source, WORK_SIZE)
+    # Shrinking works in place: the picture is kept as decoded for a closer look.
+    gray = _to_grayscale(picture.copy() if max(picture.size) > WORK_SIZE else picture, WORK_SIZE)
+    ink, labels, pieces = _marks_in(gray)
+    height, width = gray.shape
+    tallest = max(piece.height for piece in pieces)
+    if max(height, width) < WORK_SIZE or tallest >= ZOOM_HEIGHT:
+        return ink, labels, pieces  # nothing finer to read, or no need
+    top, left, bottom, right = _box(pieces)
+    # Room for a box or a ring drawn around a digit, so that the closer look takes it out too.
+    margin = ZOOM_MARGIN * tallest
+    top, left = max(top - margin, 0) / height, max(left - margin, 0) / width
+    bottom, right = min(bottom + margin, height) / height, min(right + margin, width) / width
+    # A JPEG was decoded at a reduced scale: again, at the scale the region needs.
+    needed = WORK_SIZE / max(bottom - top, right - left)
+    if max(picture.size) < needed and not isinstance(source, Image.Image):
+        picture = _open(source, int(needed))
+    if max(picture.size) < 1.5 * max(height, width) or picture.has_transparency_data:
+        # Nothing finer to read; or a canvas, whose ink is told by the opacity of the whole.
+        return ink, labels, pieces
+    picture_width, picture_height = picture.size
+    region = picture.crop((round(left * picture_width), round(top * picture_height),
+                           round(right * picture_width), round(bottom * picture_height)))
+    try:
+        return _marks_in(_to_grayscale(region, ZOOM_SIZE))
+    except ImageError:
+        return ink, labels, pieces
+
+
+def _marks_in(gray):
+    ink, labels, pieces = find_ink(gray)
     pieces = _without_rings(_without_edge_marks(ink, labels, pieces), labels)
     return ink, labels, _without_underlines(pieces)
 
@@ -227,10 +272,13 @@ def read_grayscale(source):
     Either polarity may come back: dark ink on paper, or ink on a transparent canvas returned
     as bright ink (its opacity) on black.
     """
-    if isinstance(source, Image.Image):
-        # Shrinking works in place: on a copy, so that the caller's picture stays as it was.
-        return _to_grayscale(source.copy())
-    return _to_grayscale(open_picture(source, WORK_SIZE))
+    return _to_grayscale(_open(source, WORK_SIZE), WORK_SIZE)
+
+
+def _open(source, size):
+    """A path opened as open_picture() does; a PIL image copied, so that shrinking it later,
+    which works in place, leaves the caller's picture as it was."""
+    return source.copy() if isinstance(source, Image.Image) else open_picture(source, size)
 
 
 def open_picture(path, size):
@@ -325,16 +373,16 @@ def thumbnail(path, size):
     return np.asarray(image)
 
 
-def _to_grayscale(image):
+def _to_grayscale(image, size):
     if image.mode.startswith("I") or image.mode == "F":
         image = _high_bit_depth_to_float(image)
     elif image.has_transparency_data:
         image = image.convert("RGBA")
     elif image.mode not in ("L", "RGB"):
         image = image.convert("RGB")  # palette, 1-bit, CMYK, YCbCr...
-    if max(image.size) > WORK_SIZE:
+    if max(image.size) > size:
         # BOX averages the pixels each output pixel covers: thin strokes fade, never vanish.
-        image.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX)
+        image.thumbnail((size, size), Image.Resampling.BOX)
     if image.mode == "RGBA":
         return _flatten_transparency(np.asarray(image, dtype=np.float32) / 255)
     if image.mode == "F":
@@ -915,6 +963,72 @@ def label_pieces(mask):
 def _ranges(starts, lengths):
     """The ranges start..start+length-1 one after the other, without a Python loop."""
     return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+
+
+def group_into_lines(pieces, labels):
+    """Groups marks into lines of writing, top to bottom.
+
+    Two marks whose rows overlap by at least half the shorter's height share a line, and so
+    do the marks linked through them: a number written uphill stays one line, digit by
+    digit. Then a group under half the tallest mark's height (a dash, the bar of a 5 drawn
+    above its body) joins the line nearest to it, and groups with marks above one another
+    whose ink comes closer than a stroke's width, or LINE_GAP of their height, are one line
+    (the two loops of an 8 whose pen lifted between them).
+    """
+    lines = []
+    for piece in sorted(pieces, key=lambda piece: piece.top):
+        linked = [line for line in lines if any(_rows_shared(piece, other) for other in line)]
+        lines = [line for line in lines if not any(line is other for other in linked)]
+        lines.append([piece, *itertools.chain(*linked)])
+
+    def middle(line):
+        top, _, bottom, _ = _box(line)
+        return (top + bottom) / 2
+
+    tallest = max(piece.height for piece in pieces)
+    for small in [line for line in lines if _height(line) < 0.5 * tallest]:
+        others = [line for line in lines if line is not small]
+        if others:
+            min(others, key=lambda line: abs(middle(line) - middle(small))).extend(small)
+            lines = others
+    merged = True
+    while merged:
+        merged = False
+        for first, second in itertools.combinations(lines, 2):
+            height = min(max(piece.height for piece in line) for line in (first, second))
+            stroke = _stroke_width(_mask_of(labels, first + second))
+            if _stacked_gap(first, second, labels) < max(stroke, LINE_GAP * height):
+                lines = [line for line in lines if line is not second]
+                first.extend(second)
+                merged = True
+                break
+    return sorted(lines, key=lambda line: _box(line)[0])
+
+
+def _rows_shared(first, second):
+    """Whether two marks' rows overlap by at least half the shorter one's height."""
+    shared = min(first.bottom, second.bottom) - max(first.top, second.top)
+    return shared >= 0.5 * min(first.height, second.height)
+
+
+def _stacked_gap(first, second, labels):
+    """The least vertical distance, in pixels, between the ink of a mark of one group and
+    the ink of a mark of the other in the same column; infinite when none share a column."""
+    gaps = [np.inf]
+    for a, b in itertools.product(first, second):
+        left, right = max(a.left, b.left), min(a.right, b.right)
+        if left >= right:
+            continue
+        upper, lower = (a, b) if a.top + a.bottom <= b.top + b.bottom else (b, a)
+        top, bottom = min(upper.top, lower.top), max(upper.bottom, lower.bottom)
+        window = labels[top:bottom, left:right]
+        rows = np.arange(top, bottom)[:, None]
+        lowest = np.where(window == upper.label, rows, -1).max(axis=0)
+        highest = np.where(window == lower.label, rows, bottom).min(axis=0)
+        both = (lowest >= 0) & (highest < bottom)
+        if both.any():
+            gaps.append((highest - lowest - 1)[both].min())
+    return min(gaps)
 
 
 def group_into_digits(pieces):

@@ -8,14 +8,15 @@ Writes: one line per picture to stdout, as a table or (--json) as JSON lines; wi
 Photos, scans and paint-app drawings in any format Pillow reads are brought into MNIST's form
 (white digit on black, fitted into 20x20 and centred by mass in 28x28) by
 digit_image.normalize(); with --multi, digit_image.segment() first cuts a number such as
-"2024" into digits, left to right. Answers whose confidence is below --min-confidence are
+"2024" into digits, left to right, and several lines of them top to bottom. Answers whose confidence is below --min-confidence are
 marked uncertain. A picture that cannot be read is reported in one line on stderr while the
 others are still answered; the exit status is then 1 (2 for bad options or model).
 
 Each --json line holds "path", "digit" (null when the picture failed), "confidence" (its
 probability), "probabilities" (ten), "top" (the --top-k most likely digits), "uncertain" and
-"error" (null or the reason). With --multi, "number" is the digits read left to right,
-"digits" one such object per digit, "confidence" the lowest of theirs and "digit" null.
+"error" (null or the reason). With --multi, "number" is the digits read left to right (a
+picture with several lines of digits gives them top to bottom, separated by spaces, as "2024
+1999"), "digits" one such object per digit, "confidence" the lowest of theirs and "digit" null.
 
     python predict.py examples/
     python predict.py "scans/*.jpg" --json --top-k 3
@@ -171,14 +172,17 @@ def picture_suffixes():
 
 
 def read_picture(path, error, multi):
-    """Brings one picture into MNIST form: {"path", "images" (list of 28x28), "error"}."""
-    images = []
+    """Brings one picture into MNIST form: {"path", "images" (list of 28x28), "line_lengths"
+    (how many of them each line of writing holds), "error"}."""
+    lines = []
     if error is None:
         try:
-            images = digit_image.segment(path) if multi else [digit_image.normalize(path)]
+            lines = digit_image.segment(path) if multi else [[digit_image.normalize(path)]]
         except digit_image.ImageError as image_error:
             error = str(image_error)
-    return {"path": path, "images": images, "error": error}
+    images = [image for line in lines for image in line]
+    return {"path": path, "images": images, "line_lengths": [len(line) for line in lines],
+            "error": error}
 
 
 def describe(picture, probabilities, args):
@@ -192,9 +196,14 @@ def describe(picture, probabilities, args):
     digits = [rank(p, args) for p in probabilities]
     if args.multi:
         # A number is only as certain as its least certain digit.
+        # Lines of writing, top to bottom, are separated by a space.
+        lines, start = [], 0
+        for length in picture["line_lengths"]:
+            lines.append("".join(str(d["digit"]) for d in digits[start : start + length]))
+            start += length
         record.update(
             digit=None,
-            number="".join(str(d["digit"]) for d in digits),
+            number=" ".join(lines),
             confidence=min(d["confidence"] for d in digits),
             probabilities=None,
             uncertain=any(d["uncertain"] for d in digits),

@@ -26,14 +26,17 @@ How the set is made (everything drawn from numpy's generator seeded by --seed):
 - Numbers. --numbers more pictures hold 2 to 5 digits side by side (either source, heights
   varying by 25%, each nudged up or down, gaps from slightly overlapping boxes, so some
   digits touch, to wide) in the photo, scan, canvas, paint or dark style; they are read
-  with --multi and count as right only when every digit is.
+  with --multi and count as right only when every digit is. --lines more pictures hold 2 or
+  3 such numbers one above another (gaps between the lines from a twentieth to half a
+  digit's height plus the nudges, each line indented by up to half a digit), read as
+  "2024 1999".
 - Speed and a sanity check. The first --throughput-count MNIST test digits are written as
   28x28 PNG files: the pipeline must leave MNIST's own form alone (same accuracy as the
   model on the arrays), and reading them times predict.py's path on small files.
 
 Reads:  ../shared/mnist/t10k-*.gz (the MNIST test split) and models/digit_cnn.keras
-Writes: OUT/ (pictures, labels.csv, numbers.csv, clean.npz), OUT/throughput/ (the PNG files)
-        and reports/custom_images.json (accuracies, by style, every error, speed)
+Writes: OUT/ (pictures, labels.csv, numbers.csv, lines.csv, clean.npz), OUT/throughput/ (the
+        PNG files) and reports/custom_images.json (accuracies, by style, every error, speed)
 
     python benchmarks/custom_images.py                       # development set, seed 0
     python benchmarks/custom_images.py --seed 1 --out runs/custom_eval_heldout \\
@@ -58,6 +61,7 @@ import predict
 
 MNIST_DIR = Path("../shared/mnist")
 STYLES = {"photo": 0.35, "scan": 0.15, "marker": 0.1, "canvas": 0.2, "paint": 0.1, "dark": 0.1}
+NUMBER_STYLES = ["photo", "scan", "canvas", "paint", "dark"]
 INK_COLOURS = {
     "black": (25, 25, 35),
     "blue": (25, 45, 150),
@@ -221,6 +225,7 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="0 for development; 1 and 2 were held out")
     parser.add_argument("--count", type=int, default=400, help="pictures of one digit")
     parser.add_argument("--numbers", type=int, default=60, help="pictures of 2-5 digits")
+    parser.add_argument("--lines", type=int, default=40, help="pictures of 2-3 lines of them")
     parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
     parser.add_argument("--mnist-dir", type=Path, default=MNIST_DIR, help="MNIST .gz files")
     parser.add_argument("--throughput-count", type=int, default=2000, help="28x28 PNG files")
@@ -228,8 +233,8 @@ def parse_args(argv):
     parser.add_argument("--force", action="store_true", help="rebuild the set even if present")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
-    if min(args.count, args.numbers, args.throughput_count) < 1:
-        parser.error("--count, --numbers and --throughput-count must be at least 1")
+    if min(args.count, args.numbers, args.lines, args.throughput_count) < 1:
+        parser.error("--count, --numbers, --lines and --throughput-count must be at least 1")
     if args.seed < 0:
         parser.error("--seed must be at least 0")
     return args
@@ -239,9 +244,10 @@ def main(argv=None):
     args = parse_args(argv)
     x_test, y_test = load_mnist_test(args.mnist_dir)
     classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
-    if args.force or not is_built(args.out, args.seed, args.count, args.numbers):
-        print(f"building {args.count} + {args.numbers} pictures in {args.out} (seed {args.seed})")
-        build_set(args.out, args.seed, args.count, args.numbers, x_test, y_test)
+    counts = {"labels.csv": args.count, "numbers.csv": args.numbers, "lines.csv": args.lines}
+    if args.force or not is_built(args.out, args.seed, counts):
+        print(f"building {sum(counts.values())} pictures in {args.out} (seed {args.seed})")
+        build_set(args.out, args.seed, args.count, args.numbers, args.lines, x_test, y_test)
     throughput_dir = args.out / "throughput"
     if not (throughput_dir / "labels.csv").is_file():
         write_mnist_pngs(throughput_dir, x_test[: args.throughput_count], y_test)
@@ -257,12 +263,6 @@ def main(argv=None):
     with np.load(args.out / "clean.npz") as clean:
         shapes = classify(clean["images"]).argmax(axis=1)
 
-    number_rows = read_labels(args.out / "numbers.csv")
-    number_records, _ = read_with_pipeline(
-        [args.out / row["file"] for row in number_rows], classify, multi=True
-    )
-    numbers_read = [r["number"] for r in number_records]
-    numbers_right = [row["label"] == read for row, read in zip(number_rows, numbers_read)]
 
     mnist_rows = read_labels(throughput_dir / "labels.csv")
     mnist_paths = [throughput_dir / row["file"] for row in mnist_rows]
@@ -292,15 +292,8 @@ def main(argv=None):
             for row, label, guess in zip(rows, labels, pipeline)
             if guess != label
         ],
-        "numbers": {
-            "pictures": len(number_rows),
-            "accuracy": round(float(np.mean(numbers_right)), 4),
-            "wrong": [
-                {"file": row["file"], "label": row["label"], "read": read}
-                for row, read, right in zip(number_rows, numbers_read, numbers_right)
-                if not right
-            ],
-        },
+        "numbers": read_numbers(args.out / "numbers.csv", classify),
+        "lines": read_numbers(args.out / "lines.csv", classify),
         "mnist_test_pngs": {
             "files": len(mnist_paths),
             "pipeline": score(mnist_predictions, mnist_labels),
@@ -317,6 +310,19 @@ def main(argv=None):
     print_summary(results)
     print(f"wrote {args.report}")
     return common.EXIT_OK
+
+
+def read_numbers(labels_csv, classify):
+    """Reads the pictures a labels file lists with --multi: how many read right, and which not."""
+    rows = read_labels(labels_csv)
+    records, _ = read_with_pipeline([labels_csv.parent / row["file"] for row in rows], classify,
+                                    multi=True)
+    wrong = [
+        {"file": row["file"], "label": row["label"], "read": record["number"]}
+        for row, record in zip(rows, records)
+        if record["number"] != row["label"]
+    ]
+    return {"pictures": len(rows), "accuracy": round(1 - len(wrong) / len(rows), 4), "wrong": wrong}
 
 
 def read_with_pipeline(paths, classify, multi=False):
@@ -355,8 +361,9 @@ def print_summary(results):
     for style, outcome in results["pipeline_by_style"].items():
         naive = results["naive_by_style"][style]["accuracy"]
         print(f"    {style:<7} pipeline {outcome['accuracy']:.1%}  naive {naive:.1%}")
-    numbers = results["numbers"]
+    numbers, lines = results["numbers"], results["lines"]
     print(f"  numbers of 2-5 digits (--multi): {numbers['accuracy']:.1%} read right")
+    print(f"  2-3 lines of them (--multi): {lines['accuracy']:.1%} read right")
     mnist = results["mnist_test_pngs"]
     print(
         f"  MNIST test digits as PNG files: accuracy {mnist['pipeline']['accuracy']:.2%} "
@@ -386,16 +393,18 @@ def load_mnist_test(folder):
     return images, labels
 
 
-def is_built(folder, seed, count, numbers):
-    """Whether folder holds a complete set made with this seed and these counts."""
-    if not (folder / "labels.csv").is_file() or not (folder / "numbers.csv").is_file():
+def is_built(folder, seed, counts):
+    """Whether folder holds a complete set made with this seed and these counts, given as
+    {labels file name: pictures}."""
+    if not all((folder / name).is_file() for name in counts):
         return False
-    singles, several = read_labels(folder / "labels.csv"), read_labels(folder / "numbers.csv")
+    tables = {name: read_labels(folder / name) for name in counts}
+    rows = [row for table in tables.values() for row in table]
     return (
-        (len(singles), len(several)) == (count, numbers)
-        and all(row["seed"] == str(seed) for row in singles + several)
+        all(len(tables[name]) == count for name, count in counts.items())
+        and all(row["seed"] == str(seed) for row in rows)
         and (folder / "clean.npz").is_file()
-        and all((folder / row["file"]).is_file() for row in singles + several)
+        and all((folder / row["file"]).is_file() for row in rows)
     )
 
 
@@ -404,11 +413,13 @@ def read_labels(path):
         return list(csv.DictReader(file))
 
 
-def build_set(folder, seed, count, numbers, x_test, y_test):
-    """Draws the pictures; writes them, labels.csv, numbers.csv and clean.npz.
+def build_set(folder, seed, count, numbers, lines, x_test, y_test):
+    """Draws the pictures; writes them, labels.csv, numbers.csv, lines.csv and clean.npz.
 
     count pictures hold one digit each, half from the stroke model and half from the MNIST
-    test split; numbers pictures hold 2 to 5 digits side by side, some touching.
+    test split; numbers pictures hold 2 to 5 digits side by side, some touching; lines
+    pictures hold 2 or 3 such numbers, one above another. (Each part is drawn after the one
+    before it, so adding a part left the earlier ones as they were.)
     """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -425,26 +436,65 @@ def build_set(folder, seed, count, numbers, x_test, y_test):
     write_csv(folder / "labels.csv", rows)
 
     rows = []
-    number_styles = ["photo", "scan", "canvas", "paint", "dark"]
-    for index, style in enumerate(rng.choice(number_styles, size=numbers)):
-        text = "".join(str(d) for d in rng.integers(0, 10, rng.integers(2, 6)))
-        shapes = [digit_shape(int(d), rng.random() < 0.5, rng, x_test, y_test)[0] for d in text]
-        # Gaps are between the digits' ink boxes, whose margins are a pen width or so: the
-        # narrowest gaps make neighbours touch.
-        gaps = rng.uniform(-0.06, 0.25, len(text) - 1)
-
-        def shape(height, pen, shapes=shapes, gaps=gaps):
-            return side_by_side(
-                [draw(height * rng.uniform(0.85, 1.1), pen) for draw in shapes],
-                [round(gap * height) for gap in gaps],
-                rng,
-            )
-
+    for index, style in enumerate(rng.choice(NUMBER_STYLES, size=numbers)):
+        text, shape = random_number(rng, x_test, y_test)
         picture, suffix, exif, _ = draw_picture(style, shape, rng)
         name = f"number_{index:03d}_{style}{suffix.replace('.png16', '.png')}"
         save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
         rows.append({"file": name, "label": text, "style": style, "seed": seed})
     write_csv(folder / "numbers.csv", rows)
+
+    rows = []
+    for index, style in enumerate(rng.choice(NUMBER_STYLES, size=lines)):
+        numbers_in_lines = [random_number(rng, x_test, y_test) for _ in range(rng.integers(2, 4))]
+        # Gaps between the lines' rows (each 1.2 digits tall, the digits nudged up or down
+        # in it) and indents, as fractions of the digits' height.
+        gaps = rng.uniform(0.05, 0.5, len(numbers_in_lines) - 1)
+        indents = rng.uniform(0, 0.5, len(numbers_in_lines))
+
+        def shape(height, pen, numbers_in_lines=numbers_in_lines, gaps=gaps, indents=indents):
+            height /= len(numbers_in_lines)  # The block of lines takes one number's share.
+            return one_above_another(
+                [line(height, pen) for _, line in numbers_in_lines],
+                [round(gap * height) for gap in gaps],
+                [round(indent * height) for indent in indents],
+            )
+
+        picture, suffix, exif, _ = draw_picture(style, shape, rng)
+        name = f"lines_{index:03d}_{style}{suffix.replace('.png16', '.png')}"
+        save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
+        label = " ".join(text for text, _ in numbers_in_lines)
+        rows.append({"file": name, "label": label, "style": style, "seed": seed})
+    write_csv(folder / "lines.csv", rows)
+
+
+def random_number(rng, x_test, y_test):
+    """A number of 2 to 5 random digits: (its text, a function (height, pen) -> its ink)."""
+    text = "".join(str(d) for d in rng.integers(0, 10, rng.integers(2, 6)))
+    shapes = [digit_shape(int(d), rng.random() < 0.5, rng, x_test, y_test)[0] for d in text]
+    # Gaps are between the digits' ink boxes, whose margins are a pen width or so: the
+    # narrowest gaps make neighbours touch.
+    gaps = rng.uniform(-0.06, 0.25, len(text) - 1)
+
+    def shape(height, pen):
+        return side_by_side(
+            [draw(height * rng.uniform(0.85, 1.1), pen) for draw in shapes],
+            [round(gap * height) for gap in gaps],
+            rng,
+        )
+
+    return text, shape
+
+
+def one_above_another(rows, gaps, indents):
+    """Lays rows of ink out top to bottom, with the given gaps between them and indents."""
+    width = max(row.shape[1] + indent for row, indent in zip(rows, indents))
+    block = np.zeros((sum(row.shape[0] for row in rows) + sum(gaps), width), np.float32)
+    top = 0
+    for row, gap, indent in zip(rows, [*gaps, 0], indents):
+        block[top : top + row.shape[0], indent : indent + row.shape[1]] = row
+        top += row.shape[0] + gap
+    return block
 
 
 def side_by_side(digits, gaps, rng):

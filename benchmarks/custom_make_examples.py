@@ -4,8 +4,8 @@ Each file's name starts with its true digit (or number). They use the stroke mod
 capture simulation of custom_images.py, with fixed choices so every kind of input predict.py
 expects appears once: phone photos (JPEG) with pen, marker and pencil, uneven light and a
 shadow, one stored sideways with an EXIF orientation tag; paint-app drawings on a transparent
-canvas; white on black; a four-digit number for --multi; a sheet lying on a desk; and a
-digit circled by hand.
+canvas; white on black; a four-digit number for --multi; a sheet lying on a desk; a
+digit circled by hand; and two lines of numbers written small on a page, for --multi.
 
 Writes: examples/*.jpg, examples/*.png (each under 50 KB)
 
@@ -57,6 +57,7 @@ def main(argv=None):
         "2024.png": lambda: number("2024", rng),
         "3_on_a_desk.jpg": lambda: on_a_desk(3, rng),
         "5_circled.jpg": lambda: circled(5, rng),
+        "1999_2024_lines.jpg": lambda: lines(["1999", "2024"], rng),
     }
     for name, draw in pictures.items():
         path = args.out / name
@@ -112,6 +113,30 @@ def transparent(digit, ink, hidden, rng):
 def white_on_black(digit, rng):
     coverage = place(stroke_digit(digit, 210, (0.09, 0.12), rng), (280, 280), rng)
     return Image.fromarray((coverage * 255).round().astype(np.uint8))
+
+
+def lines(texts, rng):
+    """Numbers one above another, written small on a page photographed whole: --multi
+    reads them line by line, through a closer look at the region they fill."""
+    height, gap = 70, 14
+    rows = []
+    for text in texts:
+        digits = [stroke_digit(int(d), height * rng.uniform(0.9, 1.05), (0.08, 0.1), rng)
+                  for d in text]
+        row = np.zeros((max(d.shape[0] for d in digits), sum(d.shape[1] + gap for d in digits)),
+                       np.float32)
+        left = 0
+        for digit in digits:
+            row[: digit.shape[0], left : left + digit.shape[1]] = digit
+            left += digit.shape[1] + gap
+        rows.append(row)
+    ink = np.zeros((sum(row.shape[0] + gap for row in rows), max(row.shape[1] for row in rows)),
+                   np.float32)
+    top = 0
+    for row in rows:
+        ink[top : top + row.shape[0], : row.shape[1]] = row
+        top += row.shape[0] + gap
+    return photograph(ink, (960, 720), INK_COLOURS["black"], rng, shadow=0, noise=2.0)
 
 
 def number(text, rng):

@@ -77,18 +77,22 @@ def test_desk_photos_builds_reproducible_photos_and_scores_both_kinds(tmp_path, 
 
 
 def test_custom_images_builds_its_set_once_and_reports_every_part(tmp_path, tiny_model):
-    arguments = ["--count", 12, "--numbers", 2, "--throughput-count", 20, "--model", tiny_model,
+    arguments = ["--count", 12, "--numbers", 2, "--lines", 2, "--throughput-count", 20,
+                 "--model", tiny_model,
                  "--out", tmp_path / "set", "--report", tmp_path / "report.json"]
     result = run_benchmark("custom_images.py", *arguments, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "building 12 + 2 pictures" in result.stdout
+    assert "building 16 pictures" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["pictures"] == 12 and report["numbers"]["pictures"] == 2
+    assert report["pictures"] == 12
+    assert report["numbers"]["pictures"] == 2 and report["lines"]["pictures"] == 2
     assert report["mnist_test_pngs"]["files"] == 20
     for part in ("pipeline", "naive", "clean_shapes"):
         assert report[part]["errors"] == round((1 - report[part]["accuracy"]) * 12)
     assert len((tmp_path / "set" / "labels.csv").read_text().splitlines()) == 1 + 12
     assert len((tmp_path / "set" / "numbers.csv").read_text().splitlines()) == 1 + 2
+    lines = (tmp_path / "set" / "lines.csv").read_text().splitlines()[1:]
+    assert len(lines) == 2 and all(len(row.split(",")[1].split()) in (2, 3) for row in lines)
     assert report["speed"]["custom_pictures_per_second"] > 0
 
     built = {path: path.stat().st_mtime_ns for path in (tmp_path / "set").iterdir()}

@@ -45,6 +45,12 @@ def similarity(a, b):
     return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
 
 
+def one_line(picture):
+    """segment()'s digits of a picture that holds one line of them."""
+    [digits] = digit_image.segment(picture)
+    return digits
+
+
 def centre_of_mass(image):
     rows, columns = np.indices(image.shape)
     total = image.sum()
@@ -162,7 +168,7 @@ def test_a_number_written_on_a_line_is_still_segmented():
     picture = draw("2024", size=(560, 200), box=(50, 40, 510, 160), width=8)
     baseline = ImageDraw.Draw(picture)
     baseline.line([(0, 162), (560, 168)], fill=80, width=3)  # Written on it, touching every digit.
-    assert len(digit_image.segment(picture)) == 4
+    assert len(one_line(picture)) == 4
 
 
 @pytest.mark.parametrize(
@@ -219,9 +225,9 @@ def test_a_box_drawn_around_the_digit_is_removed(digit, box):
 @pytest.mark.parametrize("tilt", [0.0, -5.0])
 def test_a_number_written_in_a_box_is_still_segmented(tilt):
     picture = draw("2024", size=(560, 280), box=(50, 80, 510, 200), width=8)
-    digits = digit_image.segment(boxed(picture, (20, 40, 540, 240), tilt=tilt, width=4))
+    digits = one_line(boxed(picture, (20, 40, 540, 240), tilt=tilt, width=4))
     assert len(digits) == 4
-    for digit, alone in zip(digits, digit_image.segment(picture)):
+    for digit, alone in zip(digits, one_line(picture)):
         assert similarity(digit, alone) > 0.8
 
 
@@ -353,8 +359,8 @@ def test_a_ring_drawn_around_the_digit_is_removed(digit, gap):
 def test_a_circled_number_is_still_segmented():
     picture = draw("2024", size=(560, 280), box=(60, 80, 500, 200), width=8)
     ImageDraw.Draw(picture).ellipse((15, 25, 545, 255), outline=0, width=6)
-    plain = digit_image.segment(draw("2024", size=(560, 280), box=(60, 80, 500, 200)))
-    digits = digit_image.segment(picture)
+    plain = one_line(draw("2024", size=(560, 280), box=(60, 80, 500, 200)))
+    digits = one_line(picture)
     assert len(digits) == 4
     assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
 
@@ -371,8 +377,8 @@ def test_a_zero_with_a_dot_or_nothing_inside_keeps_its_ring(inner):
 def test_an_underlined_number_is_still_segmented():
     picture = draw("2024", size=(520, 240), box=(30, 40, 490, 160), width=8)
     ImageDraw.Draw(picture).line((20, 190, 500, 195), fill=0, width=6)
-    plain = digit_image.segment(draw("2024", size=(520, 240), box=(30, 40, 490, 160)))
-    digits = digit_image.segment(picture)
+    plain = one_line(draw("2024", size=(520, 240), box=(30, 40, 490, 160)))
+    digits = one_line(picture)
     assert len(digits) == 4
     assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
 
@@ -428,8 +434,8 @@ def test_the_desk_beyond_a_photographed_sheet_is_painted_out(digit, corners, des
 )
 def test_a_number_on_a_sheet_on_a_desk_is_segmented(corners):
     paper = draw("2024", size=(560, 300), box=(90, 80, 470, 200), width=8)
-    plain = digit_image.segment(on_a_desk(paper, [(0, 0), (560, 0), (560, 300), (0, 300)]))
-    digits = digit_image.segment(on_a_desk(paper, corners, desk=50))
+    plain = one_line(on_a_desk(paper, [(0, 0), (560, 0), (560, 300), (0, 300)]))
+    digits = one_line(on_a_desk(paper, corners, desk=50))
     assert len(digits) == 4
     assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
 
@@ -451,7 +457,7 @@ def test_no_desk_is_found_in_a_thick_digit_or_a_shadow(picture):
 
 def test_segment_reads_2024_left_to_right():
     picture = draw("2024", size=(520, 200), box=(30, 40, 490, 160), width=8)
-    digits = digit_image.segment(picture)
+    digits = one_line(picture)
     assert len(digits) == 4
     # Each alone, in a box as wide as its share of the number.
     singles = {d: digit_image.normalize(draw(d, box=(43, 40, 158, 160))) for d in "024"}
@@ -462,11 +468,50 @@ def test_segment_reads_2024_left_to_right():
 def test_segment_joins_a_broken_digit_and_cuts_touching_ones():
     broken = np.array(draw("7", size=(200, 200), box=(60, 40, 140, 160), width=8))
     broken[60:64, :] = 255  # A pen lift: the bar of the 7 no longer touches its stem.
-    assert len(digit_image.segment(Image.fromarray(broken))) == 1
+    assert len(one_line(Image.fromarray(broken))) == 1
     touching = draw("00", size=(320, 200), box=(20, 40, 300, 160), width=10)
     pixels = np.array(touching)
     pixels[95:105, 140:180] = 0  # Ink joining the two zeros.
-    assert len(digit_image.segment(Image.fromarray(pixels))) == 2
+    assert len(one_line(Image.fromarray(pixels))) == 2
+
+
+@pytest.mark.parametrize("gap", [60, 12], ids=["spaced", "tight"])
+def test_segment_reads_lines_of_digits_top_to_bottom(gap):
+    first = draw("2024", size=(520, 200), box=(30, 40, 490, 160))
+    second = draw("71", size=(520, 200), box=(60, 40, 300, 160))
+    # Strokes 8 wide on digits in rows 40-160: ink in rows 36-164 of each. gap rows apart:
+    picture = Image.new("L", (520, 328 + gap), 255)
+    picture.paste(first.crop((0, 0, 520, 170)), (0, 0))
+    picture.paste(second.crop((0, 30, 520, 200)), (0, 158 + gap))
+    lines = digit_image.segment(picture)
+    assert [len(line) for line in lines] == [4, 2]
+    for line, alone in zip(lines, [one_line(first), one_line(second)]):
+        assert all(similarity(a, b) > 0.97 for a, b in zip(line, alone))
+
+
+def test_a_number_written_uphill_stays_one_line():
+    picture = Image.new("L", (560, 300), 255)
+    for i, digit in enumerate("2024"):  # each digit 30 pixels higher than the one before
+        picture.paste(draw(digit, size=(120, 120), box=(20, 10, 100, 110)), (20 + 130 * i, 150 - 30 * i))
+    assert len(one_line(picture)) == 4
+
+
+def test_a_digit_broken_across_its_middle_stays_one_digit():
+    zero = draw("0", size=(200, 200), box=(60, 40, 140, 160))
+    broken = np.array(zero)
+    broken[98:102, :] = 255  # A pen lift: the two halves of the 0 no longer touch.
+    broken = Image.fromarray(broken)
+    [digits] = digit_image.segment(broken)
+    assert len(digits) == 1 and similarity(digits[0], digit_image.normalize(broken)) > 0.99
+
+
+def test_digits_written_small_on_a_large_page_are_read_from_closer():
+    page = Image.new("L", (2400, 2400), 255)
+    page.paste(draw("2024", size=(300, 140), box=(20, 20, 280, 120), width=3), (900, 1500))
+    large = draw("2024", size=(600, 280), box=(40, 40, 560, 240), width=6)  # the same, 2x
+    digits = one_line(page)
+    assert len(digits) == 4
+    assert all(similarity(a, b) > 0.9 for a, b in zip(digits, one_line(large)))
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,17 @@ def test_multi_reads_each_digit_of_a_number(tmp_path, tiny_model, capsys):
     assert out[1].split()[0] == record["number"] and out[2].split()[0] == "digits:"
 
 
+def test_multi_reads_lines_top_to_bottom_separated_by_a_space(tmp_path, tiny_model, capsys):
+    lines = Image.new("RGB", (520, 400), "white")
+    lines.paste(Image.open(draw(tmp_path / "2024.png", "2024", size=(520, 200))), (0, 0))
+    lines.paste(Image.open(draw(tmp_path / "70.png", "70", size=(520, 200))), (0, 200))
+    lines.save(tmp_path / "lines.png")
+    _, out, _ = run([tmp_path / "lines.png", "--multi", "--json"], tiny_model, capsys)
+    record = json.loads(out[0])
+    digits = "".join(str(d["digit"]) for d in record["digits"])
+    assert record["number"] == f"{digits[:4]} {digits[4:]}"
+
+
 def test_folders_globs_and_unusual_names_in_order(tmp_path, tiny_model, capsys):
     folder = tmp_path / "my pictures"
     names = ["b.png", "a.png", "ünïcødé 7.png", "with space.jpg"]
