@@ -94,7 +94,9 @@ def main(argv=None):
     if not args.json:
         runners_up = "runner-up" if args.top_k > 1 and not args.multi else ""
         first = "number" if args.multi else "digit"
-        print(f"{first:>6}  {'confidence':>10}  {runners_up:<{runners_up_width(args)}}path")
+        answer_width = answer_column_width(args)
+        print(f"{first:>{answer_width}}  {'confidence':>10}  "
+              f"{runners_up:<{runners_up_width(args)}}path")
     shown, answered, any_failed = [], 0, False
     for record, images in answer(args.inputs, classify, args):
         any_failed |= record["error"] is not None
@@ -247,11 +249,17 @@ def report(record, args):
             runners_up = "".join(
                 f"{top['digit']} ({top['probability']:.1%})".ljust(12) for top in record["top"][1:]
             )
-    width = runners_up_width(args)
-    print(f"{answer:>6}  {confidence:>10}  {runners_up:<{width}}{record['path']}{note}")
+    width, answer_width = runners_up_width(args), answer_column_width(args)
+    print(f"{answer:>{answer_width}}  {confidence:>10}  {runners_up:<{width}}{record['path']}{note}")
     if args.multi and record["error"] is None:
         digits = ", ".join(f"{d['digit']} ({d['confidence']:.1%})" for d in record["digits"])
-        print(f"{'':>6}  {'':>10}  digits: {digits}")
+        print(f"{'':>{answer_width}}  {'':>10}  digits: {digits}")
+
+
+def answer_column_width(args):
+    """Characters of the table's first column: a digit, or with --multi a number (or two
+    lines of four digits: longer ones push the row's other columns right)."""
+    return 14 if args.multi else 6
 
 
 def runners_up_width(args):
