@@ -15,8 +15,10 @@ the one function normalize() (segment() for several digits in one picture, in li
    contrast; an Otsu threshold marks the ink, the lines of ruled or squared paper, a box
    drawn around the digit and a line drawn under it are taken out, and connected components
    tell the digit from specks, from marks at the picture's edge and from slivers of desk
-   along it; digits written small on a large picture are found again, the same way, in
-   the region around them read from the picture at a finer scale;
+   along it; then the marks are found again, the same way, in a region read from the
+   picture at a finer scale: the sheet alone, when a sheet too small for the desk step (a
+   note on a darker desk) was itself taken for the ink, or the region around digits
+   written small on a large picture;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -77,6 +79,10 @@ ZOOM_HEIGHT = 48  # Digits shorter than this in the WORK_SIZE picture are read a
 ZOOM_SIZE = 512  # ...from the picture at up to this size,
 ZOOM_MARGIN = 1.0  # ...around them with a margin of this fraction of their height.
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
+SHEET_SIZE = 0.02  # A sheet or note taken for ink covers at least this fraction of the picture,
+SHEET_FILL = 0.9  # ...fills this much of a rectangle around it (its holes filled),
+SHEET_WRITING = 0.3  # ...and its holes, the writing, are at most this share of it,
+SHEET_STROKE = 0.25  # ...strokes at most this wide for their extent.
 
 # Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
 # measured the same way, is 2.1 pixels.
@@ -132,37 +138,81 @@ def _digit_marks(source):
     """find_ink() on the picture, then the marks that belong to no digit left out: at the
     edge, a ring drawn around the digits, a line drawn under them.
 
-    Digits written small on a large page or photo (under ZOOM_HEIGHT pixels tall in the
-    picture shrunk to WORK_SIZE) are then found again in a closer look, as a person would
-    zoom in: the region around them, read from the picture at up to ZOOM_SIZE pixels a side.
+    Then, as a person would look again, the marks are found anew in a region of the picture,
+    read from it at up to ZOOM_SIZE pixels a side: the sheet, when the largest mark is a
+    sheet of paper or a note lying on a darker desk (which made the paper look like ink);
+    or the region around digits written small on a large page or photo (under ZOOM_HEIGHT
+    pixels tall in the picture shrunk to WORK_SIZE).
     """
     picture = _open(source, WORK_SIZE)
     # Shrinking works in place: the picture is kept as decoded for a closer look.
     gray = _to_grayscale(picture.copy() if max(picture.size) > WORK_SIZE else picture, WORK_SIZE)
     ink, labels, pieces = _marks_in(gray)
-    height, width = gray.shape
+    largest = max(pieces, key=lambda piece: piece.area)
     tallest = max(piece.height for piece in pieces)
-    if max(height, width) < WORK_SIZE or tallest >= ZOOM_HEIGHT:
-        return ink, labels, pieces  # nothing finer to read, or no need
-    top, left, bottom, right = _box(pieces)
-    # Room for a box or a ring drawn around a digit, so that the closer look takes it out too.
-    margin = ZOOM_MARGIN * tallest
-    top, left = max(top - margin, 0) / height, max(left - margin, 0) / width
-    bottom, right = min(bottom + margin, height) / height, min(right + margin, width) / width
-    # A JPEG was decoded at a reduced scale: again, at the scale the region needs.
+    if _is_sheet(largest, labels):
+        closer = _read_region(source, picture, _box([largest]), gray.shape, finer=False)
+    elif max(gray.shape) == WORK_SIZE and tallest < ZOOM_HEIGHT:
+        # Room for a box or a ring drawn around a digit, so that the closer look takes it out too.
+        margin = ZOOM_MARGIN * tallest
+        top, left, bottom, right = _box(pieces)
+        region = (top - margin, left - margin, bottom + margin, right + margin)
+        closer = _read_region(source, picture, region, gray.shape, finer=True)
+    else:
+        return ink, labels, pieces
+    if closer is None:
+        return ink, labels, pieces
+    try:
+        return _marks_in(closer)
+    except ImageError:
+        return ink, labels, pieces
+
+
+def _read_region(source, picture, region, shape, finer):
+    """The region (top, left, bottom, right in the pixels of the WORK_SIZE picture of shape)
+    of the picture as decoded, in grey at up to ZOOM_SIZE pixels a side: a JPEG decoded at a
+    reduced scale is decoded again at the scale the region needs. None for a canvas, whose
+    ink is told from its background by the opacity of the whole; and, when finer, for a
+    picture with too few pixels to show the region finer than the WORK_SIZE picture did."""
+    height, width = shape
+    top, left, bottom, right = region
+    top, left = max(top, 0) / height, max(left, 0) / width
+    bottom, right = min(bottom, height) / height, min(right, width) / width
     needed = WORK_SIZE / max(bottom - top, right - left)
     if max(picture.size) < needed and not isinstance(source, Image.Image):
         picture = _open(source, int(needed))
-    if max(picture.size) < 1.5 * max(height, width) or picture.has_transparency_data:
-        # Nothing finer to read; or a canvas, whose ink is told by the opacity of the whole.
-        return ink, labels, pieces
+    if picture.has_transparency_data or (finer and max(picture.size) < 1.5 * max(shape)):
+        return None
     picture_width, picture_height = picture.size
     region = picture.crop((round(left * picture_width), round(top * picture_height),
                            round(right * picture_width), round(bottom * picture_height)))
-    try:
-        return _marks_in(_to_grayscale(region, ZOOM_SIZE))
-    except ImageError:
-        return ink, labels, pieces
+    return _to_grayscale(region, ZOOM_SIZE)
+
+
+def _is_sheet(piece, labels):
+    """Whether a mark is a sheet of paper or a note lying on a darker desk, taken for ink: with
+    its holes filled it is a rectangle (at any angle), and the holes, the writing on it, are a
+    small part of it and thin strokes rather than the open middle of a thick digit."""
+    window = labels[piece.top : piece.bottom, piece.left : piece.right] == piece.label
+    if window.all() or piece.area < SHEET_SIZE * labels.size:
+        return False
+    hole_labels, holes = label_pieces(~window)
+    holes = _clear_of_edges(holes, window.shape)
+    if not holes:
+        return False
+    writing = _mask_of(hole_labels, holes)
+    filled = window | writing
+    if writing.sum() > SHEET_WRITING * filled.sum():
+        return False
+    top, left, bottom, right = _box(holes)
+    if _stroke_width(writing) > SHEET_STROKE * max(bottom - top, right - left):
+        return False
+    rows, columns = np.nonzero(filled)
+    angles = np.radians(np.arange(0, 90, 3))[:, None]
+    along = columns * np.cos(angles) + rows * np.sin(angles)
+    across = rows * np.cos(angles) - columns * np.sin(angles)
+    rectangle = ((np.ptp(along, axis=1) + 1) * (np.ptp(across, axis=1) + 1)).min()
+    return filled.sum() >= SHEET_FILL * rectangle
 
 
 def _marks_in(gray):

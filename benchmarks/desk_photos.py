@@ -8,7 +8,9 @@ the same camera: with the sheet filling the picture, and with the sheet lying on
 (dark or light wood, black, grey, white, or a blue or green cutting mat; lit, textured and
 noisy like the paper) that shows along one to four sides. The sheet is tilted up to 8
 degrees and covers 45-95% of the picture; the digit stays on it, at least 3% of the
-picture's size from its edge.
+picture's size from its edge. Each digit is also photographed on a sticky note (yellow,
+white, pink or blue; a third to three fifths of the picture's shorter side, turned up to 20
+degrees) lying on one of the same desks: a sheet that covers well under half the picture.
 
 Reads:  ../shared/mnist/t10k-*.gz and models/digit_cnn.keras
 Writes: runs/desk_photos/ (the photos, labels.csv) and reports/desk_photos.json
@@ -36,6 +38,8 @@ DESKS = {
     "blue mat": (40, 75, 125),
     "green mat": (45, 105, 75),
 }
+NOTES = {"yellow": (250, 235, 120), "white": (240, 238, 230), "pink": (245, 170, 200),
+         "blue": (150, 200, 240)}
 
 
 def main(argv=None):
@@ -45,10 +49,16 @@ def main(argv=None):
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
     labels = np.array([row["label"] for row in rows])
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}
-    for kind in ("plain", "desk"):
+    for kind in ("plain", "desk", "note"):
         records, _ = ci.read_with_pipeline([args.out / row[kind] for row in rows], classify)
         guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
         results[kind] = ci.score(guesses, labels)
+        if kind == "note":
+            results["note_by_desk"] = {
+                desk: ci.score(guesses[chosen], labels[chosen])
+                for desk in DESKS
+                if (chosen := np.array([row["note_desk"] == desk for row in rows])).any()
+            }
         if kind == "desk":
             results["desk_by_surface"] = {
                 desk: ci.score(guesses[chosen], labels[chosen])
@@ -61,10 +71,11 @@ def main(argv=None):
                 for row, label, guess in zip(rows, labels, guesses) if guess != label
             ]
     common.write_json(args.report, results)
-    for key in ("plain", "desk"):
+    for key in ("plain", "desk", "note"):
         print(f"  {key:12} {results[key]}")
-    for desk, result in results["desk_by_surface"].items():
-        print(f"    {desk:12} {result}")
+        by = {"desk": "desk_by_surface", "note": "note_by_desk"}.get(key)
+        for desk, result in results.get(by, {}).items():
+            print(f"    {desk:12} {result}")
     print(f"wrote {args.report}")
     return common.EXIT_OK
 
@@ -74,10 +85,11 @@ def build_set(folder, seed, count, x_test, y_test):
     desk; returns the rows of labels.csv."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, shapes = [], []
     for index in range(count):
         label = int(rng.integers(10))
         shape, _ = ci.digit_shape(label, index % 2 == 1, rng, x_test, y_test)
+        shapes.append(shape)
         size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
         ink = shape(rng.uniform(0.2, 0.45) * min(size), (0.04, 0.1))
         colour = ci.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
@@ -90,8 +102,30 @@ def build_set(folder, seed, count, x_test, y_test):
         paper.save(folder / row["plain"], quality=quality)
         photo.save(folder / row["desk"], quality=quality)
         rows.append(row)
+    # The notes come after every sheet, so that adding them left the sheets as they were.
+    for index, (row, shape) in enumerate(zip(rows, shapes)):
+        note = str(rng.choice(list(NOTES)))
+        desk = str(rng.choice(list(DESKS)))
+        row.update(note=f"{index:04d}_note.jpg", note_colour=note, note_desk=desk)
+        on_a_note(shape, NOTES[note], DESKS[desk], rng).save(folder / row["note"], quality=85)
     ci.write_csv(folder / "labels.csv", rows)
     return rows
+
+
+def on_a_note(shape, note, desk, rng):
+    """A photo of a sticky note (a square a third to three fifths of the picture's shorter
+    side, turned up to 20 degrees) with the digit on it, lying on a desk."""
+    size = (int(rng.integers(800, 1300)), int(rng.integers(700, 1100)))
+    side = int(rng.uniform(0.3, 0.6) * min(size))
+    ink = shape(side * rng.uniform(0.5, 0.75), (0.05, 0.1))
+    colour = ci.INK_COLOURS[str(rng.choice(["black", "blue"]))]
+    paper = ci.photograph(ink, (side, side), colour, rng, paper=note, shadow=0)
+    paper = paper.convert("RGBA").rotate(rng.uniform(-20, 20), Image.Resampling.BICUBIC, expand=True)
+    photo = Image.fromarray(np.clip(desk_photo(size, desk, rng), 0, 255).astype(np.uint8))
+    photo = photo.convert("RGBA")
+    photo.alpha_composite(paper, (int(rng.integers(0, size[0] - paper.width)),
+                                  int(rng.integers(0, size[1] - paper.height))))
+    return photo.convert("RGB")
 
 
 def on_desk(ink, size, colour, camera, desk, rng):

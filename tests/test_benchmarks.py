@@ -53,7 +53,7 @@ def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, 
         key: value for key, value in report.items() if key != "set"}
 
 
-def test_desk_photos_builds_reproducible_photos_and_scores_both_kinds(tmp_path, tiny_model):
+def test_desk_photos_builds_reproducible_photos_and_scores_every_kind(tmp_path, tiny_model):
     reports = []
     for name in ("first", "second"):
         result = run_benchmark("desk_photos.py", "--count", 8, "--seed", 3, "--model", tiny_model,
@@ -62,16 +62,19 @@ def test_desk_photos_builds_reproducible_photos_and_scores_both_kinds(tmp_path, 
         assert result.returncode == 0, result.stderr[-2000:]
         reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
     labels = (tmp_path / "first" / "labels.csv").read_text().splitlines()
-    assert labels[0] == "label,surface,sheet,plain,desk" and len(labels) == 9
+    assert labels[0] == "label,surface,sheet,plain,desk,note,note_colour,note_desk"
+    assert len(labels) == 9
     sheets = [float(line.split(",")[2]) for line in labels[1:]]
     assert all(0.45 <= sheet <= 0.95 for sheet in sheets)  # the desk shows, the sheet dominates
     first = pictures(tmp_path / "first")
-    assert len(first) == 16 and first == pictures(tmp_path / "second")
+    assert len(first) == 24 and first == pictures(tmp_path / "second")
     report = reports[0]
-    for kind in ("plain", "desk"):
+    for kind in ("plain", "desk", "note"):
         assert report[kind]["accuracy"] == round(1 - report[kind]["errors"] / 8, 4)
     assert sum(score["errors"] for score in report["desk_by_surface"].values()) == \
         report["desk"]["errors"] == len(report["desk_errors"])
+    assert sum(score["errors"] for score in report["note_by_desk"].values()) == \
+        report["note"]["errors"]
     assert {key: reports[1][key] for key in report if key != "set"} == {
         key: value for key, value in report.items() if key != "set"}
 

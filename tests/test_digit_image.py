@@ -505,6 +505,25 @@ def test_a_digit_broken_across_its_middle_stays_one_digit():
     assert len(digits) == 1 and similarity(digits[0], digit_image.normalize(broken)) > 0.99
 
 
+@pytest.mark.parametrize("desk", [40, 110], ids=["black", "grey"])
+def test_a_note_on_a_darker_desk_is_read_as_paper(desk):
+    note = draw("7", size=(200, 200), box=(60, 40, 140, 160), paper=235).rotate(
+        12, Image.Resampling.BICUBIC, expand=True, fillcolor=desk)
+    photo = Image.new("L", (700, 500), desk)
+    photo.paste(note, (300, 120))
+    assert similarity(digit_image.normalize(photo), digit_image.normalize(note)) > 0.95
+
+
+@pytest.mark.parametrize("digit", ["0", "4"])
+def test_a_thick_bright_digit_on_black_is_not_taken_for_a_note(digit):
+    picture = draw(digit, size=(300, 300), box=(70, 40, 230, 260), width=45, ink=255, paper=0)
+    ink, labels, pieces = digit_image.find_ink(digit_image.read_grayscale(picture))
+    assert not digit_image._is_sheet(max(pieces, key=lambda piece: piece.area), labels)
+    # The picture is read as it is: the same as without the closer look.
+    assert np.array_equal(digit_image.normalize(picture), digit_image.to_mnist(
+        ink, digit_image._mask_of(labels, pieces)))
+
+
 def test_digits_written_small_on_a_large_page_are_read_from_closer():
     page = Image.new("L", (2400, 2400), 255)
     page.paste(draw("2024", size=(300, 140), box=(20, 20, 280, 120), width=3), (900, 1500))
