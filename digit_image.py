@@ -150,8 +150,16 @@ def _digit_marks(source):
     ink, labels, pieces = _marks_in(gray)
     largest = max(pieces, key=lambda piece: piece.area)
     tallest = max(piece.height for piece in pieces)
-    if _is_sheet(largest, labels):
+    sheet = _sheet_of(largest, labels)
+    if sheet is not None:
         closer = _read_region(source, picture, _box([largest]), gray.shape, finer=False)
+        if closer is not None:
+            # The sheet alone: the desk showing around a tilted sheet, and the shadow at its
+            # edge, take the paper's grey.
+            inside = ~_grey_dilate((~sheet).astype(np.float32), 1).astype(bool)
+            inside = np.asarray(Image.fromarray(inside).resize(closer.shape[::-1]))
+            if inside.any():
+                closer = np.where(inside, closer, np.median(closer[inside])).astype(np.float32)
     elif max(gray.shape) == WORK_SIZE and tallest < ZOOM_HEIGHT:
         # Room for a box or a ring drawn around a digit, so that the closer look takes it out too.
         margin = ZOOM_MARGIN * tallest
@@ -189,30 +197,31 @@ def _read_region(source, picture, region, shape, finer):
     return _to_grayscale(region, ZOOM_SIZE)
 
 
-def _is_sheet(piece, labels):
-    """Whether a mark is a sheet of paper or a note lying on a darker desk, taken for ink: with
-    its holes filled it is a rectangle (at any angle), and the holes, the writing on it, are a
-    small part of it and thin strokes rather than the open middle of a thick digit."""
+def _sheet_of(piece, labels):
+    """The sheet, within piece's box, when a mark is a sheet of paper or a note lying on a
+    darker desk, taken for ink; else None. A sheet is a rectangle (at any angle) once its
+    holes are filled, and the holes, the writing on it, are a small part of it and thin
+    strokes rather than the open middle of a thick digit."""
     window = labels[piece.top : piece.bottom, piece.left : piece.right] == piece.label
     if window.all() or piece.area < SHEET_SIZE * labels.size:
-        return False
+        return None
     hole_labels, holes = label_pieces(~window)
     holes = _clear_of_edges(holes, window.shape)
     if not holes:
-        return False
+        return None
     writing = _mask_of(hole_labels, holes)
     filled = window | writing
     if writing.sum() > SHEET_WRITING * filled.sum():
-        return False
+        return None
     top, left, bottom, right = _box(holes)
     if _stroke_width(writing) > SHEET_STROKE * max(bottom - top, right - left):
-        return False
+        return None
     rows, columns = np.nonzero(filled)
     angles = np.radians(np.arange(0, 90, 3))[:, None]
     along = columns * np.cos(angles) + rows * np.sin(angles)
     across = rows * np.cos(angles) - columns * np.sin(angles)
     rectangle = ((np.ptp(along, axis=1) + 1) * (np.ptp(across, axis=1) + 1)).min()
-    return filled.sum() >= SHEET_FILL * rectangle
+    return filled if filled.sum() >= SHEET_FILL * rectangle else None
 
 
 def _marks_in(gray):

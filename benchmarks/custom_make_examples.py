@@ -5,7 +5,8 @@ capture simulation of custom_images.py, with fixed choices so every kind of inpu
 expects appears once: phone photos (JPEG) with pen, marker and pencil, uneven light and a
 shadow, one stored sideways with an EXIF orientation tag; paint-app drawings on a transparent
 canvas; white on black; a four-digit number for --multi; a sheet lying on a desk; a
-digit circled by hand; and two lines of numbers written small on a page, for --multi.
+digit circled by hand; two lines of numbers written small on a page, for --multi; and a
+sticky note on a desk.
 
 Writes: examples/*.jpg, examples/*.png (each under 50 KB)
 
@@ -13,6 +14,7 @@ Writes: examples/*.jpg, examples/*.png (each under 50 KB)
 """
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -58,6 +60,9 @@ def main(argv=None):
         "3_on_a_desk.jpg": lambda: on_a_desk(3, rng),
         "5_circled.jpg": lambda: circled(5, rng),
         "1999_2024_lines.jpg": lambda: lines(["1999", "2024"], rng),
+        "4_sticky_note.jpg": lambda: desk_photos.on_a_note(
+            functools.partial(stroke_digit, 4, rng=rng), desk_photos.NOTES["yellow"],
+            desk_photos.DESKS["dark wood"], rng),
     }
     for name, draw in pictures.items():
         path = args.out / name

@@ -518,7 +518,7 @@ def test_a_note_on_a_darker_desk_is_read_as_paper(desk):
 def test_a_thick_bright_digit_on_black_is_not_taken_for_a_note(digit):
     picture = draw(digit, size=(300, 300), box=(70, 40, 230, 260), width=45, ink=255, paper=0)
     ink, labels, pieces = digit_image.find_ink(digit_image.read_grayscale(picture))
-    assert not digit_image._is_sheet(max(pieces, key=lambda piece: piece.area), labels)
+    assert digit_image._sheet_of(max(pieces, key=lambda piece: piece.area), labels) is None
     # The picture is read as it is: the same as without the closer look.
     assert np.array_equal(digit_image.normalize(picture), digit_image.to_mnist(
         ink, digit_image._mask_of(labels, pieces)))
