@@ -21,7 +21,15 @@ from pathlib import Path
 import desk_photos
 import numpy as np
 import ruled_paper
-from custom_images import INK_COLOURS, photograph, place, save_picture, stroke_digit
+from custom_images import (
+    INK_COLOURS,
+    one_above_another,
+    photograph,
+    place,
+    save_picture,
+    side_by_side,
+    stroke_digit,
+)
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -124,23 +132,15 @@ def lines(texts, rng):
     """Numbers one above another, written small on a page photographed whole: --multi
     reads them line by line, through a closer look at the region they fill."""
     height, gap = 70, 14
-    rows = []
-    for text in texts:
-        digits = [stroke_digit(int(d), height * rng.uniform(0.9, 1.05), (0.08, 0.1), rng)
-                  for d in text]
-        row = np.zeros((max(d.shape[0] for d in digits), sum(d.shape[1] + gap for d in digits)),
-                       np.float32)
-        left = 0
-        for digit in digits:
-            row[: digit.shape[0], left : left + digit.shape[1]] = digit
-            left += digit.shape[1] + gap
-        rows.append(row)
-    ink = np.zeros((sum(row.shape[0] + gap for row in rows), max(row.shape[1] for row in rows)),
-                   np.float32)
-    top = 0
-    for row in rows:
-        ink[top : top + row.shape[0], : row.shape[1]] = row
-        top += row.shape[0] + gap
+    rows = [
+        side_by_side(
+            [stroke_digit(int(d), height * rng.uniform(0.9, 1.05), (0.08, 0.1), rng) for d in text],
+            [gap] * (len(text) - 1),
+            rng,
+        )
+        for text in texts
+    ]
+    ink = one_above_another(rows, [gap] * (len(rows) - 1), [0] * len(rows))
     return photograph(ink, (960, 720), INK_COLOURS["black"], rng, shadow=0, noise=2.0)
 
 
