@@ -144,9 +144,8 @@ def _digit_marks(source):
     or the region around digits written small on a large page or photo (under ZOOM_HEIGHT
     pixels tall in the picture shrunk to WORK_SIZE).
     """
-    picture = _open(source, WORK_SIZE)
-    # Shrinking works in place: the picture is kept as decoded for a closer look.
-    gray = _to_grayscale(picture.copy() if max(picture.size) > WORK_SIZE else picture, WORK_SIZE)
+    picture = _open(source, WORK_SIZE)  # kept as decoded, for a closer look
+    gray = _work_grayscale(picture)
     ink, labels, pieces = _marks_in(gray)
     largest = max(pieces, key=lambda piece: piece.area)
     tallest = max(piece.height for piece in pieces)
@@ -202,8 +201,13 @@ def _sheet_of(piece, labels):
     darker desk, taken for ink; else None. A sheet is a rectangle (at any angle) once its
     holes are filled, and the holes, the writing on it, are a small part of it and thin
     strokes rather than the open middle of a thick digit."""
+    # A rectangle fills at least half of its upright box, and the writing takes at most
+    # SHEET_WRITING of it: most digits' strokes fill less, and are answered here.
+    box = piece.height * piece.width
+    if piece.area < SHEET_SIZE * labels.size or piece.area < SHEET_FILL * (1 - SHEET_WRITING) / 2 * box:
+        return None
     window = labels[piece.top : piece.bottom, piece.left : piece.right] == piece.label
-    if window.all() or piece.area < SHEET_SIZE * labels.size:
+    if window.all():
         return None
     hole_labels, holes = label_pieces(~window)
     holes = _clear_of_edges(holes, window.shape)
@@ -331,13 +335,18 @@ def read_grayscale(source):
     Either polarity may come back: dark ink on paper, or ink on a transparent canvas returned
     as bright ink (its opacity) on black.
     """
-    return _to_grayscale(_open(source, WORK_SIZE), WORK_SIZE)
+    return _work_grayscale(_open(source, WORK_SIZE))
 
 
 def _open(source, size):
-    """A path opened as open_picture() does; a PIL image copied, so that shrinking it later,
-    which works in place, leaves the caller's picture as it was."""
-    return source.copy() if isinstance(source, Image.Image) else open_picture(source, size)
+    """A path opened as open_picture() does, or a PIL image as it is."""
+    return source if isinstance(source, Image.Image) else open_picture(source, size)
+
+
+def _work_grayscale(picture):
+    """The picture in grey at most WORK_SIZE pixels a side. Shrinking works in place, so it
+    shrinks a copy: the caller's picture, or the one kept for a closer look, stays as it was."""
+    return _to_grayscale(picture.copy() if max(picture.size) > WORK_SIZE else picture, WORK_SIZE)
 
 
 def open_picture(path, size):
@@ -1050,12 +1059,12 @@ def group_into_lines(pieces, labels):
         if others:
             min(others, key=lambda line: abs(middle(line) - middle(small))).extend(small)
             lines = others
+    stroke = _stroke_width(_mask_of(labels, pieces))
     merged = True
     while merged:
         merged = False
         for first, second in itertools.combinations(lines, 2):
             height = min(max(piece.height for piece in line) for line in (first, second))
-            stroke = _stroke_width(_mask_of(labels, first + second))
             if _stacked_gap(first, second, labels) < max(stroke, LINE_GAP * height):
                 lines = [line for line in lines if line is not second]
                 first.extend(second)
