@@ -8,15 +8,16 @@ Writes: one line per picture to stdout, as a table or (--json) as JSON lines; wi
 Photos, scans and paint-app drawings in any format Pillow reads are brought into MNIST's form
 (white digit on black, fitted into 20x20 and centred by mass in 28x28) by
 digit_image.normalize(); with --multi, digit_image.segment() first cuts a number such as
-"2024" into digits, left to right, and several lines of them top to bottom. Answers whose confidence is below --min-confidence are
-marked uncertain. A picture that cannot be read is reported in one line on stderr while the
+"2024" into digits, left to right, and several lines of them top to bottom. Answers whose
+confidence is below --min-confidence are marked uncertain. A picture that cannot be read is reported in one line on stderr while the
 others are still answered; the exit status is then 1 (2 for bad options or model).
 
 Each --json line holds "path", "digit" (null when the picture failed), "confidence" (its
 probability), "probabilities" (ten), "top" (the --top-k most likely digits), "uncertain" and
 "error" (null or the reason). With --multi, "number" is the digits read left to right (a
-picture with several lines of digits gives them top to bottom, separated by spaces, as "2024
-1999"), "digits" one such object per digit, "confidence" the lowest of theirs and "digit" null.
+picture with several lines of digits gives them top to bottom, separated by spaces, as
+"1999 2024"), "digits" one such object per digit, "confidence" the lowest of theirs and
+"digit" null.
 
     python predict.py examples/
     python predict.py "scans/*.jpg" --json --top-k 3
@@ -197,7 +198,6 @@ def describe(picture, probabilities, args):
         return record
     digits = [rank(p, args) for p in probabilities]
     if args.multi:
-        # A number is only as certain as its least certain digit.
         # Lines of writing, top to bottom, are separated by a space.
         lines, start = [], 0
         for length in picture["line_lengths"]:
@@ -206,6 +206,7 @@ def describe(picture, probabilities, args):
         record.update(
             digit=None,
             number=" ".join(lines),
+            # A number is only as certain as its least certain digit.
             confidence=min(d["confidence"] for d in digits),
             probabilities=None,
             uncertain=any(d["uncertain"] for d in digits),
