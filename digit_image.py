@@ -7,12 +7,16 @@ to be brought into the same form before the model sees it, and every caller does
 the one function normalize() (segment() for several digits in one picture, in lines):
 
 1. read: first frame, EXIF orientation applied, transparency flattened, any mode to grey,
-   shrunk to at most WORK_SIZE pixels a side (JPEGs are decoded at reduced size);
+   shrunk to at most WORK_SIZE pixels a side (JPEGs are decoded at reduced size); a picture
+   whose ink is faint there is read again at up to FINE_SIZE, and kept at that size if its
+   ink stands out much more (the strokes of a fine pen or a pencil on a large photo, which
+   faded in the shrinking);
 2. find the ink: paint out the desk around a photographed sheet of paper (a large dark
    region at the picture's edge that holds no strokes); decide whether the background is
    light or dark (three cues vote) and make the ink bright; a large-scale background
    estimate removes uneven lighting and shadows, and dividing by it normalizes the
-   contrast; an Otsu threshold marks the ink, the lines of ruled or squared paper, a box
+   contrast (in a picture read finer for its thin strokes, everything wider than a few
+   pixels is background); an Otsu threshold marks the ink, the lines of ruled or squared paper, a box
    drawn around the digit and a line drawn under it are taken out, and connected components
    tell the digit from specks, from marks at the picture's edge and from slivers of desk
    along it; then the marks are found again, the same way, in a region read from the
@@ -78,6 +82,10 @@ UNDERLINE_SPAN = 0.5  # ...and runs under at least this fraction of its width.
 ZOOM_HEIGHT = 48  # Digits shorter than this in the WORK_SIZE picture are read again closer,
 ZOOM_SIZE = 512  # ...from the picture at up to this size,
 ZOOM_MARGIN = 1.0  # ...around them with a margin of this fraction of their height.
+FINE_PEAK = 0.25  # Ink fainter than this at WORK_SIZE is looked at again finer,
+FINE_SIZE = 1024  # ...the whole picture at up to this size, which is kept
+FINE_GAIN = 1.5  # ...when the ink's contrast there is at least this many times higher.
+FINE_OPENING = 0.01  # There the strokes are thin: anything wider than this is background.
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SHEET_SIZE = 0.02  # A sheet or note taken for ink covers at least this fraction of the picture,
 SHEET_FILL = 0.9  # ...fills this much of a rectangle around it (its holes filled),
@@ -138,15 +146,33 @@ def _digit_marks(source):
     """find_ink() on the picture, then the marks that belong to no digit left out: at the
     edge, a ring drawn around the digits, a line drawn under them.
 
-    Then, as a person would look again, the marks are found anew in a region of the picture,
-    read from it at up to ZOOM_SIZE pixels a side: the sheet, when the largest mark is a
-    sheet of paper or a note lying on a darker desk (which made the paper look like ink);
-    or the region around digits written small on a large page or photo (under ZOOM_HEIGHT
-    pixels tall in the picture shrunk to WORK_SIZE).
+    A picture whose ink is faint once shrunk to WORK_SIZE is read whole at up to FINE_SIZE
+    pixels a side, and its marks are found there if its ink stands out much more: a fine
+    pen or a pencil on a large photo, whose strokes a few pixels wide had faded.
+
+    Otherwise, as a person would look again, the marks are found anew in a region of the
+    picture, read from it at up to ZOOM_SIZE pixels a side: the sheet, when the largest mark
+    is a sheet of paper or a note lying on a darker desk (which made the paper look like
+    ink); or the region around digits written small on a large page or photo (under
+    ZOOM_HEIGHT pixels tall in the picture shrunk to WORK_SIZE).
     """
     picture = _open(source, WORK_SIZE)  # kept as decoded, for a closer look
     gray = _work_grayscale(picture)
-    ink, labels, pieces = _marks_in(gray)
+    contrast = ink_contrast(gray)
+    if contrast.thin_peak < FINE_PEAK:
+        # Thin strokes fade in proportion to their width when the picture shrinks, until
+        # they are paler than the paper's grain or break into specks; read finer, they gain
+        # contrast, while ink that is simply pale does not.
+        whole = (0, 0, *gray.shape)
+        finer = _read_region(source, picture, whole, gray.shape, finer=True, size=FINE_SIZE)
+        if finer is not None:
+            finer_contrast = ink_contrast(finer, thin=True)
+            if finer_contrast.peak >= max(FINE_GAIN * contrast.thin_peak, contrast.peak):
+                try:
+                    return _marks_in(finer, finer_contrast)
+                except ImageError:
+                    pass  # Only specks of thin ink: the strokes are wider, read as they are.
+    ink, labels, pieces = _marks_in(gray, contrast)
     largest = max(pieces, key=lambda piece: piece.area)
     tallest = max(piece.height for piece in pieces)
     sheet = _sheet_of(largest, labels)
@@ -175,9 +201,9 @@ def _digit_marks(source):
         return ink, labels, pieces
 
 
-def _read_region(source, picture, region, shape, finer):
+def _read_region(source, picture, region, shape, finer, size=ZOOM_SIZE):
     """The region (top, left, bottom, right in the pixels of the WORK_SIZE picture of shape)
-    of the picture as decoded, in grey at up to ZOOM_SIZE pixels a side: a JPEG decoded at a
+    of the picture as decoded, in grey at up to size pixels a side: a JPEG decoded at a
     reduced scale is decoded again at the scale the region needs. None for a canvas, whose
     ink is told from its background by the opacity of the whole; and, when finer, for a
     picture with too few pixels to show the region finer than the WORK_SIZE picture did."""
@@ -185,7 +211,8 @@ def _read_region(source, picture, region, shape, finer):
     top, left, bottom, right = region
     top, left = max(top, 0) / height, max(left, 0) / width
     bottom, right = min(bottom, height) / height, min(right, width) / width
-    needed = WORK_SIZE / max(bottom - top, right - left)
+    # A JPEG's reduced decoding gives between one and two times the pixels asked for.
+    needed = size / 2 / max(bottom - top, right - left)
     if max(picture.size) < needed and not isinstance(source, Image.Image):
         picture = _open(source, int(needed))
     if picture.has_transparency_data or (finer and max(picture.size) < 1.5 * max(shape)):
@@ -193,7 +220,7 @@ def _read_region(source, picture, region, shape, finer):
     picture_width, picture_height = picture.size
     region = picture.crop((round(left * picture_width), round(top * picture_height),
                            round(right * picture_width), round(bottom * picture_height)))
-    return _to_grayscale(region, ZOOM_SIZE)
+    return _to_grayscale(region, size)
 
 
 def _sheet_of(piece, labels):
@@ -228,8 +255,8 @@ def _sheet_of(piece, labels):
     return filled if filled.sum() >= SHEET_FILL * rectangle else None
 
 
-def _marks_in(gray):
-    ink, labels, pieces = find_ink(gray)
+def _marks_in(gray, contrast=None):
+    ink, labels, pieces = find_ink(gray, contrast)
     pieces = _without_rings(_without_edge_marks(ink, labels, pieces), labels)
     return ink, labels, _without_underlines(pieces)
 
@@ -511,27 +538,67 @@ class Piece:
         return self.right - self.left
 
 
-def find_ink(gray):
-    """Finds the ink in a grey picture of any polarity.
+@dataclasses.dataclass(frozen=True)
+class Contrast:
+    """How far each pixel of a picture stands out from its local background (0..1, the ink
+    bright whatever its polarity), their histogram, and the ink's contrast: its peak.
+    thin_peak is the peak of the strokes a few pixels wide alone; thin, whether values are
+    those of such strokes."""
+
+    values: np.ndarray
+    counts: np.ndarray
+    peak: float
+    thin_peak: float
+    thin: bool = False
+
+
+def ink_contrast(gray, thin=False):
+    """The Contrast of a grey picture of any polarity, the desk around a sheet painted out.
+    thin: the strokes are known to be a few pixels wide, so that everything wider (the
+    paper's blotches and grain, as well as lighting and shadows) is background."""
+    gray = _without_desk(gray)
+    if _has_light_background(gray):
+        gray = 1 - gray
+    # A grey-level opening over small squares: what it leaves out are the thin strokes.
+    radius = max(2, round(FINE_OPENING * max(gray.shape) / 2))
+    values, counts, thin_peak = _standing_out(gray, _grey_dilate(-_grey_dilate(-gray, radius),
+                                                                 radius))
+    if thin:
+        return Contrast(values, counts, thin_peak, thin_peak, thin=True)
+    values, counts, peak = _standing_out(gray, _background(gray))
+    return Contrast(values, counts, peak, thin_peak)
+
+
+def _standing_out(gray, background):
+    """(Contrast of gray against background, its histogram, its peak)."""
+    # Dark ink on paper reflects a fixed fraction of the light the paper gets; dividing by the
+    # local paper brightness (1 - background here) undoes shadows and uneven lighting.
+    values = np.clip((gray - background) / np.maximum(1 - background, 0.1), 0, 1)
+    counts = _histogram(values)
+    # The ink's contrast, from its brightest few dozen pixels (a small digit has no more); in a
+    # picture read finer than WORK_SIZE, a stroke's pixels grow with its length, not its area.
+    (peak,) = _percentiles(counts, (100 - 0.03 * min(1, WORK_SIZE / max(gray.shape)),))
+    return values, counts, peak
+
+
+def find_ink(gray, contrast=None):
+    """Finds the ink in a grey picture of any polarity (contrast: its ink_contrast(), if the
+    caller has it).
 
     Returns (ink, labels, pieces): ink is float32 in 0..1 with the background at 0 and stroke
     cores at 1, anti-aliased edges in between; labels numbers the connected marks of the ink
     mask; pieces are the marks that are not specks. Raises ImageError when there is no ink.
     """
-    gray = _without_desk(gray)
-    if _has_light_background(gray):
-        gray = 1 - gray
-    background = _background(gray)
-    # Dark ink on paper reflects a fixed fraction of the light the paper gets; dividing by the
-    # local paper brightness (1 - background here) undoes shadows and uneven lighting.
-    contrast = np.clip((gray - background) / np.maximum(1 - background, 0.1), 0, 1)
-
-    counts = _histogram(contrast)
-    # The ink's contrast, from its brightest few dozen pixels (a small digit has no more).
-    (peak,) = _percentiles(counts, (99.97,))
+    measured = ink_contrast(gray) if contrast is None else contrast
+    contrast, counts, peak = measured.values, measured.counts, measured.peak
     if peak < MIN_CONTRAST:
         raise ImageError("no ink found (the picture looks blank)")
-    threshold = np.clip(_otsu(counts, peak), 0.3 * peak, 0.6 * peak)
+    if measured.thin:
+        # Strokes under two pixels wide show more or less of their contrast as they fall
+        # across the pixels, and little else is left to be told from them: the lowest cut.
+        threshold = 0.3 * peak
+    else:
+        threshold = np.clip(_otsu(counts, peak), 0.3 * peak, 0.6 * peak)
     mask = contrast > threshold
     # Printed lines and boxes, paler than the pen, come through the threshold broken: find
     # them at half.

@@ -188,15 +188,17 @@ TEMPLATES = {
 # fmt: on
 
 
-def photo_set_args(name, doc, argv):
-    """The options of the photo benchmarks built on this one (ruled_paper.py, desk_photos.py):
-    runs/<name>/ for the set and reports/<name>.json, checked."""
+def photo_set_args(name, doc, argv, mnist=True, count=200):
+    """The options of the photo benchmarks built on this one (ruled_paper.py, desk_photos.py,
+    phone_photos.py): runs/<name>/ for the set and reports/<name>.json, checked; --mnist-dir
+    for those that draw MNIST's digits."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs") / name, help="set folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--count", type=int, default=200, help="digits")
+    parser.add_argument("--count", type=int, default=count, help="digits")
     parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
-    parser.add_argument("--mnist-dir", type=Path, default=MNIST_DIR, help="MNIST .gz files")
+    if mnist:
+        parser.add_argument("--mnist-dir", type=Path, default=MNIST_DIR, help="MNIST .gz files")
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / f"{name}.json")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)

@@ -533,6 +533,47 @@ def test_digits_written_small_on_a_large_page_are_read_from_closer():
     assert all(similarity(a, b) > 0.9 for a, b in zip(digits, one_line(large)))
 
 
+def phone_photo(text, box, width, ink, seed=0):
+    """A 12-megapixel photo (4032x3024) of text drawn in box: paper with blotches a few
+    hundred pixels wide (2% of its brightness), light falling off across it, sensor noise."""
+    rng = np.random.default_rng(seed)
+    blotches = Image.fromarray(rng.normal(0, 1, (10, 14)).astype(np.float32), "F")
+    paper = 0.97 + 0.02 * np.asarray(blotches.resize((4032, 3024), Image.Resampling.BICUBIC))
+    paper *= np.linspace(1.0, 0.8, 4032)[None, :]
+    lines = np.asarray(draw(text, size=(4032, 3024), box=box, width=width, ink=ink)
+                       if text else Image.new("L", (4032, 3024), 255), np.float32)
+    photo = lines * paper + rng.normal(0, 3, paper.shape)
+    return Image.fromarray(photo.clip(0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(("ink", "width"), [(40, 2), (150, 3)], ids=["pen", "light pencil"])
+def test_a_fine_pen_on_a_large_photo_is_read_finer(tmp_path, ink, width):
+    # Strokes 2 or 3 pixels wide: an eighth or a fifth of a pixel once shrunk to WORK_SIZE,
+    # where the pen's digit comes out broken and the pencil's not at all.
+    path = save(phone_photo("4", (1500, 800, 2100, 1800), width, ink), tmp_path / "photo.jpg",
+                quality=90)
+    gray = digit_image.read_grayscale(path)
+    assert digit_image.ink_contrast(gray).peak < digit_image.FINE_PEAK  # faint at WORK_SIZE
+    clean = digit_image.normalize(draw("4", size=(300, 300), box=(90, 50, 210, 250), width=8))
+    assert similarity(digit_image.normalize(path), clean) > 0.95
+    [[digit]] = digit_image.segment(path)
+    assert similarity(digit, clean) > 0.95
+
+
+def test_a_blank_large_photo_and_a_thick_faint_digit_are_not_read_finer(tmp_path):
+    # The paper's blotches are no thin strokes, however fine the look.
+    blank = save(phone_photo("", None, None, None), tmp_path / "blank.jpg", quality=90)
+    with pytest.raises(digit_image.ImageError, match="no ink"):
+        digit_image.normalize(blank)
+    # A faint marker: pale at WORK_SIZE because it is pale, not because it is thin.
+    faint = phone_photo("7", (1500, 800, 2100, 1800), 120, 200)
+    gray = digit_image.read_grayscale(faint)
+    assert digit_image.ink_contrast(gray).peak < digit_image.FINE_PEAK
+    ink, labels, pieces = digit_image.find_ink(gray)
+    assert np.array_equal(digit_image.normalize(faint),
+                          digit_image.to_mnist(ink, digit_image._mask_of(labels, pieces)))
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
