@@ -1,14 +1,16 @@
-"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py) on a few pictures each: they build
-their set from the real MNIST test digits, rebuild it identically from its seed, read it with a
-real (tiny) model and refuse bad arguments with one line. Their accuracy figures belong to the
+"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py, phone_photos.py) on a few
+pictures each: they build their set (from the real MNIST test digits, or the stroke model alone),
+rebuild it identically from its seed, read it with a real (tiny) model and refuse bad arguments
+with one line. Their accuracy figures belong to the
 README, measured with the trained model; here the model only has to run."""
 
 import json
 
 import pytest
 from conftest import SHARED_MNIST, run_script
+from PIL import Image
 
-pytestmark = pytest.mark.slow  # The sets are drawn from ../shared/mnist.
+pytestmark = pytest.mark.slow  # The sets are drawn from ../shared/mnist, or at 12 megapixels.
 
 
 def run_benchmark(script, *args, cwd):
@@ -77,6 +79,53 @@ def test_desk_photos_builds_reproducible_photos_and_scores_every_kind(tmp_path, 
         report["note"]["errors"]
     assert {key: reports[1][key] for key in report if key != "set"} == {
         key: value for key, value in report.items() if key != "set"}
+
+
+def test_phone_photos_builds_12_megapixel_photos_once_and_scores_them(tmp_path, tiny_model):
+    arguments = ["--count", 2, "--seed", 3, "--model", tiny_model,
+                 "--report", tmp_path / "report.json"]
+    result = run_script("benchmarks/phone_photos.py", *arguments, "--out", tmp_path / "set",
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = (tmp_path / "set" / "labels.csv").read_text().splitlines()
+    assert rows[0] == "file,label,pen,ink,pen_pixels,digit_pixels,seed" and len(rows) == 3
+    for name in pictures(tmp_path / "set"):
+        with Image.open(tmp_path / "set" / name) as photo:
+            assert sorted(photo.size) == [3024, 4032]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["pictures"] == 2
+    assert report["accuracy"]["errors"] == len(report["errors"]) <= 2
+    for key in ("by_pen", "by_stroke_at_work_size"):
+        assert sum(score["errors"] for score in report[key].values()) == len(report["errors"])
+
+    built = {path: path.stat().st_mtime_ns for path in (tmp_path / "set").iterdir()}
+    again = run_script("benchmarks/phone_photos.py", *arguments, "--out", tmp_path / "set",
+                       cwd=tmp_path)
+    assert again.returncode == 0  # The set is reused, not drawn again...
+    assert {path: path.stat().st_mtime_ns for path in built} == built
+    fresh = run_script("benchmarks/phone_photos.py", *arguments, "--out", tmp_path / "other",
+                       cwd=tmp_path)
+    assert fresh.returncode == 0  # ...and drawn again elsewhere, the same to the byte.
+    assert pictures(tmp_path / "set") == pictures(tmp_path / "other")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--count", "0"], "--count"),
+        (["--seed", "-1"], "--seed must be at least 0"),
+        (["--model", "missing.keras"], "missing.keras not found"),
+    ],
+)
+def test_phone_photos_refuses_bad_arguments_with_one_line(tmp_path, tiny_model, arguments,
+                                                           message):
+    result = run_script("benchmarks/phone_photos.py", "--model", tiny_model,
+                        "--out", tmp_path / "set", "--report", tmp_path / "report.json",
+                        *arguments, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("phone_photos.py: error: ") and message in last
+    assert not (tmp_path / "report.json").exists() and not (tmp_path / "set").exists()
 
 
 def test_custom_images_builds_its_set_once_and_reports_every_part(tmp_path, tiny_model):
