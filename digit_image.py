@@ -82,9 +82,10 @@ UNDERLINE_SPAN = 0.5  # ...and runs under at least this fraction of its width.
 ZOOM_HEIGHT = 48  # Digits shorter than this in the WORK_SIZE picture are read again closer,
 ZOOM_SIZE = 512  # ...from the picture at up to this size,
 ZOOM_MARGIN = 1.0  # ...around them with a margin of this fraction of their height.
-FINE_PEAK = 0.25  # Ink fainter than this at WORK_SIZE is looked at again finer,
-FINE_SIZE = 1024  # ...the whole picture at up to this size, which is kept
-FINE_GAIN = 1.5  # ...when the ink's contrast there is at least this many times higher.
+FINE_PEAK = 0.25  # Thin ink (strokes a few pixels wide) fainter than this at WORK_SIZE,
+FINE_SHARE = 0.4  # ...yet at least this share of the contrast of all the ink (not a marker),
+FINE_SIZE = 1024  # ...is looked for again in the whole picture at up to this size, and kept
+FINE_GAIN = 1.5  # ...if it stands out there this many times more, and more than all ink did.
 FINE_OPENING = 0.01  # There the strokes are thin: anything wider than this is background.
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SHEET_SIZE = 0.02  # A sheet or note taken for ink covers at least this fraction of the picture,
@@ -159,10 +160,10 @@ def _digit_marks(source):
     picture = _open(source, WORK_SIZE)  # kept as decoded, for a closer look
     gray = _work_grayscale(picture)
     contrast = ink_contrast(gray)
-    if contrast.thin_peak < FINE_PEAK:
-        # Thin strokes fade in proportion to their width when the picture shrinks, until
-        # they are paler than the paper's grain or break into specks; read finer, they gain
-        # contrast, while ink that is simply pale does not.
+    if FINE_SHARE * contrast.peak <= contrast.thin_peak < FINE_PEAK:
+        # Strokes thinner than a pixel fade in proportion to their width when the picture
+        # shrinks, until they are paler than the paper's grain or break into specks; read
+        # finer, they gain contrast, while ink that is simply pale does not.
         whole = (0, 0, *gray.shape)
         finer = _read_region(source, picture, whole, gray.shape, finer=True, size=FINE_SIZE)
         if finer is not None:
