@@ -560,6 +560,15 @@ def test_a_fine_pen_on_a_large_photo_is_read_finer(tmp_path, ink, width):
     assert similarity(digit, clean) > 0.95
 
 
+def test_a_number_in_fine_pen_on_a_large_photo_is_segmented_finer(tmp_path):
+    path = save(phone_photo("2024", (1200, 1000, 2800, 1500), 3, 60), tmp_path / "photo.jpg",
+                quality=90)
+    clean = one_line(draw("2024", size=(720, 280), box=(40, 40, 680, 240), width=6))
+    digits = one_line(path)  # read at WORK_SIZE, it came out as two lines: "116 66"
+    assert len(digits) == 4
+    assert all(similarity(a, b) > 0.8 for a, b in zip(digits, clean))
+
+
 def test_a_blank_large_photo_and_a_thick_faint_digit_are_not_read_finer(tmp_path):
     # The paper's blotches are no thin strokes, however fine the look.
     blank = save(phone_photo("", None, None, None), tmp_path / "blank.jpg", quality=90)
