@@ -16,13 +16,13 @@ the one function normalize() (segment() for several digits in one picture, in li
    light or dark (three cues vote) and make the ink bright; a large-scale background
    estimate removes uneven lighting and shadows, and dividing by it normalizes the
    contrast (in a picture read finer for its thin strokes, everything wider than a few
-   pixels is background); an Otsu threshold marks the ink, the lines of ruled or squared paper, a box
-   drawn around the digit and a line drawn under it are taken out, and connected components
-   tell the digit from specks, from marks at the picture's edge and from slivers of desk
-   along it; then the marks are found again, the same way, in a region read from the
-   picture at a finer scale: the sheet alone, when a sheet too small for the desk step (a
-   note on a darker desk) was itself taken for the ink, or the region around digits
-   written small on a large picture;
+   pixels is background); an Otsu threshold marks the ink, the lines of ruled or squared
+   paper, a box drawn around the digit and a line drawn under it are taken out, and
+   connected components tell the digit from specks, from marks at the picture's edge and
+   from slivers of desk along it; then the marks are found again, the same way, in a
+   region read from the picture at a finer scale: the sheet alone, when a sheet too small
+   for the desk step (a note on a darker desk) was itself taken for the ink, or the region
+   around digits written small on a large picture;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -147,9 +147,9 @@ def _digit_marks(source):
     """find_ink() on the picture, then the marks that belong to no digit left out: at the
     edge, a ring drawn around the digits, a line drawn under them.
 
-    A picture whose ink is faint once shrunk to WORK_SIZE is read whole at up to FINE_SIZE
-    pixels a side, and its marks are found there if its ink stands out much more: a fine
-    pen or a pencil on a large photo, whose strokes a few pixels wide had faded.
+    A picture whose thin ink is faint once shrunk to WORK_SIZE is read whole at up to
+    FINE_SIZE pixels a side, and its marks are found there if its ink stands out much more:
+    a fine pen or a pencil on a large photo, whose strokes a few pixels wide had faded.
 
     Otherwise, as a person would look again, the marks are found anew in a region of the
     picture, read from it at up to ZOOM_SIZE pixels a side: the sheet, when the largest mark

@@ -1,7 +1,7 @@
-"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py, phone_photos.py) on a few
-pictures each: they build their set (from the real MNIST test digits, or the stroke model alone),
-rebuild it identically from its seed, read it with a real (tiny) model and refuse bad arguments
-with one line. Their accuracy figures belong to the
+"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py and
+phone_photos.py) on a few pictures each: they build their set (from the real MNIST test
+digits, or the stroke model alone), rebuild it identically from its seed, read it with a real
+(tiny) model and refuse bad arguments with one line. Their accuracy figures belong to the
 README, measured with the trained model; here the model only has to run."""
 
 import json
