@@ -205,9 +205,10 @@ def _digit_marks(source):
 def _read_region(source, picture, region, shape, finer, size=ZOOM_SIZE):
     """The region (top, left, bottom, right in the pixels of the WORK_SIZE picture of shape)
     of the picture as decoded, in grey at up to size pixels a side: a JPEG decoded at a
-    reduced scale is decoded again at the scale the region needs. None for a canvas, whose
-    ink is told from its background by the opacity of the whole; and, when finer, for a
-    picture with too few pixels to show the region finer than the WORK_SIZE picture did."""
+    reduced scale is decoded again at the scale the region needs. None for a part of a
+    canvas, whose ink is told from its background by the opacity of the whole; and, when
+    finer, for a picture with too few pixels to show the region finer than the WORK_SIZE
+    picture did."""
     height, width = shape
     top, left, bottom, right = region
     top, left = max(top, 0) / height, max(left, 0) / width
@@ -216,7 +217,9 @@ def _read_region(source, picture, region, shape, finer, size=ZOOM_SIZE):
     needed = size / 2 / max(bottom - top, right - left)
     if max(picture.size) < needed and not isinstance(source, Image.Image):
         picture = _open(source, int(needed))
-    if picture.has_transparency_data or (finer and max(picture.size) < 1.5 * max(shape)):
+    part = (top, left, bottom, right) != (0, 0, 1, 1)
+    if (part and picture.has_transparency_data) or (
+            finer and max(picture.size) < 1.5 * max(shape)):
         return None
     picture_width, picture_height = picture.size
     region = picture.crop((round(left * picture_width), round(top * picture_height),

@@ -560,6 +560,14 @@ def test_a_fine_pen_on_a_large_photo_is_read_finer(tmp_path, ink, width):
     assert similarity(digit, clean) > 0.95
 
 
+def test_a_one_pixel_brush_on_a_large_transparent_canvas_is_read_finer():
+    alpha = np.asarray(draw("4", size=(3000, 3000), box=(1100, 900, 1900, 2100), width=2,
+                            ink=255, paper=0))
+    canvas = Image.fromarray(np.dstack([np.zeros((3000, 3000, 3), np.uint8), alpha]), "RGBA")
+    clean = digit_image.normalize(draw("4", size=(300, 300), box=(90, 50, 210, 250), width=8))
+    assert similarity(digit_image.normalize(canvas), clean) > 0.95  # 0.88 at WORK_SIZE
+
+
 def test_a_number_in_fine_pen_on_a_large_photo_is_segmented_finer(tmp_path):
     path = save(phone_photo("2024", (1200, 1000, 2800, 1500), 3, 60), tmp_path / "photo.jpg",
                 quality=90)
