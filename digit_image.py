@@ -160,6 +160,7 @@ def _digit_marks(source):
     picture = _open(source, WORK_SIZE)  # kept as decoded, for a closer look
     gray = _work_grayscale(picture)
     contrast = ink_contrast(gray)
+    finer_error = None
     if FINE_SHARE * contrast.peak <= contrast.thin_peak < FINE_PEAK:
         # Strokes thinner than a pixel fade in proportion to their width when the picture
         # shrinks, until they are paler than the paper's grain or break into specks; read
@@ -171,9 +172,14 @@ def _digit_marks(source):
             if finer_contrast.peak >= max(FINE_GAIN * contrast.thin_peak, contrast.peak):
                 try:
                     return _marks_in(finer, finer_contrast)
-                except ImageError:
-                    pass  # Only specks of thin ink: the strokes are wider, read as they are.
-    ink, labels, pieces = _marks_in(gray, contrast)
+                except ImageError as error:  # Only specks of thin ink: the strokes are
+                    finer_error = error  # wider, and read as they are.
+    try:
+        ink, labels, pieces = _marks_in(gray, contrast)
+    except ImageError:
+        if finer_error is None:
+            raise
+        raise finer_error from None  # What the finer look found says more: specks, not blank.
     largest = max(pieces, key=lambda piece: piece.area)
     tallest = max(piece.height for piece in pieces)
     sheet = _sheet_of(largest, labels)
@@ -616,7 +622,8 @@ def find_ink(gray, contrast=None):
 
     largest = max(pieces, key=lambda piece: piece.area)
     if max(largest.height, largest.width) < MIN_DIGIT_SIZE * max(gray.shape):
-        raise ImageError("no ink found (only specks)")
+        raise ImageError(f"no ink found (only specks: a digit spans at least "
+                         f"{MIN_DIGIT_SIZE:.0%} of the picture, so crop closer)")
     pieces = [piece for piece in pieces if piece.area >= MIN_PIECE_AREA * largest.area]
 
     # Stroke cores become 1; grey levels down to a quarter of the threshold stay as

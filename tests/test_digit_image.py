@@ -577,6 +577,14 @@ def test_a_number_in_fine_pen_on_a_large_photo_is_segmented_finer(tmp_path):
     assert all(similarity(a, b) > 0.8 for a, b in zip(digits, clean))
 
 
+def test_a_digit_too_small_for_its_photo_is_answered_with_what_to_do(tmp_path):
+    # 90 pixels of 4032: 2% of the picture, under MIN_DIGIT_SIZE; "blank" would mislead.
+    path = save(phone_photo("4", (2500, 1800, 2580, 1890), 4, 40), tmp_path / "photo.jpg",
+                quality=90)
+    with pytest.raises(digit_image.ImageError, match="only specks.*crop closer"):
+        digit_image.normalize(path)
+
+
 def test_a_blank_large_photo_and_a_thick_faint_digit_are_not_read_finer(tmp_path):
     # The paper's blotches are no thin strokes, however fine the look.
     blank = save(phone_photo("", None, None, None), tmp_path / "blank.jpg", quality=90)
