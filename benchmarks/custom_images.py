@@ -247,7 +247,8 @@ def main(argv=None):
     x_test, y_test = load_mnist_test(args.mnist_dir)
     classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
     counts = {"labels.csv": args.count, "numbers.csv": args.numbers, "lines.csv": args.lines}
-    if args.force or not is_built(args.out, args.seed, counts):
+    built = is_built(args.out, args.seed, counts) and (args.out / "clean.npz").is_file()
+    if args.force or not built:
         print(f"building {sum(counts.values())} pictures in {args.out} (seed {args.seed})")
         build_set(args.out, args.seed, args.count, args.numbers, args.lines, x_test, y_test)
     throughput_dir = args.out / "throughput"
@@ -264,7 +265,6 @@ def main(argv=None):
     naive = classify(np.stack([naive_pipeline(p) for p in paths])).argmax(axis=1)
     with np.load(args.out / "clean.npz") as clean:
         shapes = classify(clean["images"]).argmax(axis=1)
-
 
     mnist_rows = read_labels(throughput_dir / "labels.csv")
     mnist_paths = [throughput_dir / row["file"] for row in mnist_rows]
@@ -405,7 +405,6 @@ def is_built(folder, seed, counts):
     return (
         all(len(tables[name]) == count for name, count in counts.items())
         and all(row["seed"] == str(seed) for row in rows)
-        and (folder / "clean.npz").is_file()
         and all((folder / row["file"]).is_file() for row in rows)
     )
 

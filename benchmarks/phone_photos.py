@@ -44,8 +44,10 @@ PENS = {  # pen: (stroke width range in mm, ink colours)
 def main(argv=None):
     args = ci.photo_set_args("phone_photos", __doc__, argv, mnist=False, count=100)
     classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
-    rows = ci.read_labels(args.out / "labels.csv") if is_built(args.out, args.seed, args.count) \
-        else build_set(args.out, args.seed, args.count)
+    if ci.is_built(args.out, args.seed, {"labels.csv": args.count}):
+        rows = ci.read_labels(args.out / "labels.csv")
+    else:
+        rows = build_set(args.out, args.seed, args.count)
     labels = np.array([int(row["label"]) for row in rows])
     records, seconds = ci.read_with_pipeline([args.out / row["file"] for row in rows], classify)
     guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
@@ -75,15 +77,6 @@ def main(argv=None):
             print(f"  {name:12} {score}")
     print(f"wrote {args.report}")
     return common.EXIT_OK
-
-
-def is_built(folder, seed, count):
-    """Whether folder holds the complete set of count photos made with this seed."""
-    if not (folder / "labels.csv").is_file():
-        return False
-    rows = ci.read_labels(folder / "labels.csv")
-    return len(rows) == count and all(
-        row["seed"] == str(seed) and (folder / row["file"]).is_file() for row in rows)
 
 
 def build_set(folder, seed, count):
