@@ -159,9 +159,11 @@ def _digit_marks(source):
     """
     picture = _open(source, WORK_SIZE)  # kept as decoded, for a closer look
     gray = _work_grayscale(picture)
-    contrast = ink_contrast(gray)
+    bright = _ink_bright(gray)
+    contrast = _contrast_of(bright)
+    thin_peak = _contrast_of(bright, thin=True).peak
     finer_error = None
-    if FINE_SHARE * contrast.peak <= contrast.thin_peak < FINE_PEAK:
+    if FINE_SHARE * contrast.peak <= thin_peak < FINE_PEAK:
         # Strokes thinner than a pixel fade in proportion to their width when the picture
         # shrinks, until they are paler than the paper's grain or break into specks; read
         # finer, they gain contrast, while ink that is simply pale does not.
@@ -169,7 +171,7 @@ def _digit_marks(source):
         finer = _read_region(source, picture, whole, gray.shape, finer=True, size=FINE_SIZE)
         if finer is not None:
             finer_contrast = ink_contrast(finer, thin=True)
-            if finer_contrast.peak >= max(FINE_GAIN * contrast.thin_peak, contrast.peak):
+            if finer_contrast.peak >= max(FINE_GAIN * thin_peak, contrast.peak):
                 try:
                     return _marks_in(finer, finer_contrast)
                 except ImageError as error:  # Only specks of thin ink: the strokes are
@@ -551,14 +553,12 @@ class Piece:
 @dataclasses.dataclass(frozen=True)
 class Contrast:
     """How far each pixel of a picture stands out from its local background (0..1, the ink
-    bright whatever its polarity), their histogram, and the ink's contrast: its peak.
-    thin_peak is the peak of the strokes a few pixels wide alone; thin, whether values are
-    those of such strokes."""
+    bright whatever its polarity), their histogram, and the ink's contrast: its peak. thin:
+    whether only strokes a few pixels wide were measured, everything wider being background."""
 
     values: np.ndarray
     counts: np.ndarray
     peak: float
-    thin_peak: float
     thin: bool = False
 
 
@@ -566,29 +566,31 @@ def ink_contrast(gray, thin=False):
     """The Contrast of a grey picture of any polarity, the desk around a sheet painted out.
     thin: the strokes are known to be a few pixels wide, so that everything wider (the
     paper's blotches and grain, as well as lighting and shadows) is background."""
+    return _contrast_of(_ink_bright(gray), thin)
+
+
+def _ink_bright(gray):
+    """The grey picture with the desk around a sheet painted out, and its ink made bright."""
     gray = _without_desk(gray)
-    if _has_light_background(gray):
-        gray = 1 - gray
-    # A grey-level opening over small squares: what it leaves out are the thin strokes.
-    radius = max(2, round(FINE_OPENING * max(gray.shape) / 2))
-    values, counts, thin_peak = _standing_out(gray, _grey_dilate(-_grey_dilate(-gray, radius),
-                                                                 radius))
+    return 1 - gray if _has_light_background(gray) else gray
+
+
+def _contrast_of(bright, thin=False):
+    """ink_contrast() of a picture whose ink is already bright."""
     if thin:
-        return Contrast(values, counts, thin_peak, thin_peak, thin=True)
-    values, counts, peak = _standing_out(gray, _background(gray))
-    return Contrast(values, counts, peak, thin_peak)
-
-
-def _standing_out(gray, background):
-    """(Contrast of gray against background, its histogram, its peak)."""
+        # A grey-level opening over small squares: what it leaves out are the thin strokes.
+        radius = max(2, round(FINE_OPENING * max(bright.shape) / 2))
+        background = _grey_dilate(-_grey_dilate(-bright, radius), radius)
+    else:
+        background = _background(bright)
     # Dark ink on paper reflects a fixed fraction of the light the paper gets; dividing by the
     # local paper brightness (1 - background here) undoes shadows and uneven lighting.
-    values = np.clip((gray - background) / np.maximum(1 - background, 0.1), 0, 1)
+    values = np.clip((bright - background) / np.maximum(1 - background, 0.1), 0, 1)
     counts = _histogram(values)
     # The ink's contrast, from its brightest few dozen pixels (a small digit has no more); in a
     # picture read finer than WORK_SIZE, a stroke's pixels grow with its length, not its area.
-    (peak,) = _percentiles(counts, (100 - 0.03 * min(1, WORK_SIZE / max(gray.shape)),))
-    return values, counts, peak
+    (peak,) = _percentiles(counts, (100 - 0.03 * min(1, WORK_SIZE / max(bright.shape)),))
+    return Contrast(values, counts, peak, thin)
 
 
 def find_ink(gray, contrast=None):
