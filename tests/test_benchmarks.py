@@ -122,10 +122,7 @@ def test_phone_photos_refuses_bad_arguments_with_one_line(tmp_path, tiny_model, 
     result = run_script("benchmarks/phone_photos.py", "--model", tiny_model,
                         "--out", tmp_path / "set", "--report", tmp_path / "report.json",
                         *arguments, cwd=tmp_path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("phone_photos.py: error: ") and message in last
-    assert not (tmp_path / "report.json").exists() and not (tmp_path / "set").exists()
+    assert_refused(result, "phone_photos.py", message, tmp_path)
 
 
 def test_custom_images_builds_its_set_once_and_reports_every_part(tmp_path, tiny_model):
@@ -170,6 +167,12 @@ def test_bad_arguments_get_one_line_and_status_2(tmp_path, tiny_model, script, a
     # Later arguments win, so --mnist-dir nowhere replaces the real one.
     result = run_benchmark(script, "--model", tiny_model, "--out", tmp_path / "set",
                            "--report", tmp_path / "report.json", *arguments, cwd=tmp_path)
+    assert_refused(result, script, message, tmp_path)
+
+
+def assert_refused(result, script, message, tmp_path):
+    """A benchmark refused its arguments: status 2, one line naming the problem, nothing
+    written."""
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]  # Argument errors print the usage above it.
