@@ -21,14 +21,20 @@ def pictures(folder):
     return {path.name: path.read_bytes() for path in sorted(folder.glob("*.jpg"))}
 
 
-def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, tiny_model):
+def build_twice(script, count, model, tmp_path):
+    """Builds the set from seed 3 into two folders and reads each; returns the two reports."""
     reports = []
     for name in ("first", "second"):
-        result = run_benchmark("ruled_paper.py", "--count", 9, "--seed", 3, "--model", tiny_model,
+        result = run_benchmark(script, "--count", count, "--seed", 3, "--model", model,
                                "--out", tmp_path / name, "--report", tmp_path / f"{name}.json",
                                cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
         reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    return reports
+
+
+def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, tiny_model):
+    reports = build_twice("ruled_paper.py", 9, tiny_model, tmp_path)
 
     labels = (tmp_path / "first" / "labels.csv").read_text().splitlines()
     assert labels[0] == "label,paper,plain,lined,boxed,circled" and len(labels) == 10
@@ -56,13 +62,7 @@ def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, 
 
 
 def test_desk_photos_builds_reproducible_photos_and_scores_every_kind(tmp_path, tiny_model):
-    reports = []
-    for name in ("first", "second"):
-        result = run_benchmark("desk_photos.py", "--count", 8, "--seed", 3, "--model", tiny_model,
-                               "--out", tmp_path / name, "--report", tmp_path / f"{name}.json",
-                               cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-2000:]
-        reports.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    reports = build_twice("desk_photos.py", 8, tiny_model, tmp_path)
     labels = (tmp_path / "first" / "labels.csv").read_text().splitlines()
     assert labels[0] == "label,surface,sheet,plain,desk,note,note_colour,note_desk"
     assert len(labels) == 9
