@@ -150,7 +150,7 @@ def quiet_tensorflow():
     if "tensorflow" not in sys.modules:
         # TensorFlow 2.21 writes its CUDA probe before its logging reads that setting, so the
         # import itself runs with stderr silenced; an import that fails still raises.
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             import tensorflow  # noqa: F401
 
 
@@ -211,7 +211,12 @@ def load_keras_model(path):
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file.
         raise UserError(f"model {path} could not be loaded safely: {_first_line(error)}") from None
-    check_model_shapes(path, model.inputs[0].shape, model.outputs[0].shape)
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except AttributeError:  # A Sequential model saved before it was built.
+        raise UserError(f"model {path} has no defined input: build it before saving") from None
+    _check_one_input_and_output(path, inputs, outputs)
+    check_model_shapes(path, inputs[0].shape, outputs[0].shape)
     return model
 
 
@@ -235,7 +240,7 @@ def _load_tflite(path):
     try:
         # LiteRT announces on stderr that it uses XNNPACK (its fast CPU kernels) the first time
         # it allocates, and no setting turns that off; its errors come back as exceptions.
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
@@ -261,7 +266,7 @@ def _load_tflite(path):
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
+def native_stderr_silenced():
     """Sends what compiled code writes to file descriptor 2 to /dev/null while it runs."""
     sys.stderr.flush()
     saved_stderr = os.dup(2)

@@ -12,8 +12,9 @@ Writes, beside the model:
                                        installed (`pip install tf2onnx onnx onnxruntime`)
         models/export.json             formats, sizes, agreement with the Keras model, time
 
-Each artifact is checked before it replaces an earlier one, so a failed export leaves the
-previous files as they were. evaluate.py and predict.py take any of them with --model.
+Every artifact is checked, and only when all have passed do they replace the earlier ones,
+so a failed export leaves the previous set as it was. evaluate.py and predict.py take any
+of them with --model.
 
     python export.py
     python export.py --model models/digit_cnn.keras --calibration-size 1000
@@ -35,6 +36,7 @@ common.quiet_tensorflow()  # Before TensorFlow loads, or its start-up chatter is
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.lite.python.convert_phase import ConverterError
 
 # What each artifact is called (after the model's stem) and what it holds.
 FORMATS = {
@@ -95,26 +97,45 @@ def check_agreement(kind, path, images, keras_labels):
     return share
 
 
-def write_saved_model(model, path, images, keras_labels):
-    """Exports to a temporary folder, checks it, then puts it in place of any earlier one.
+def write_exports(writers, path_of, images, keras_labels):
+    """Writes every export with writers[kind](file, saved_model) into a hidden folder beside the model,
+    checks each, and only when all have passed puts them in place of the earlier ones: a
+    failed export leaves the earlier set whole, never some files of one model beside some of
+    another. Returns each export's agreement with the Keras model.
 
-    A folder cannot be renamed over a non-empty one, so the earlier export is moved aside
-    first: path is missing for the instant between two renames, but never half-written.
+    A folder cannot be renamed over a non-empty one, so an earlier SavedModel is moved aside
+    first: it is missing for the instant between two renames, but never half-written.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
-    old = path.with_name(f".{path.name}.old")
-    for leftover in (tmp, old):  # From an export that crashed.
-        shutil.rmtree(leftover, ignore_errors=True)
+    staging = path_of["savedmodel"].with_name(f".{path_of['savedmodel'].name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)  # From an export that crashed.
+    staging.mkdir(parents=True)
+    agreement = {}
     try:
-        model.export(tmp, format="tf_saved_model", verbose=False)
-        share = check_agreement("savedmodel", tmp, images, keras_labels)
-        if path.exists():
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        for kind, write in writers.items():
+            try:
+                write(staging / path_of[kind].name, staging / path_of["savedmodel"].name)
+                agreement[kind] = check_agreement(kind, staging / path_of[kind].name, images,
+                                                  keras_labels)
+            except (tf.errors.OpError, ConverterError, ValueError, RuntimeError) as error:
+                raise common.UserError(f"the {kind} export failed ({failure_reason(error)}); "
+                                       "earlier exports were kept") from None
+        for kind in writers:
+            path, old = path_of[kind], staging / f"{path_of[kind].name}.old"
+            if path.is_dir():
+                os.replace(path, old)
+            os.replace(staging / path.name, path)
+            print(f"Wrote {path}")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return share
+        shutil.rmtree(staging, ignore_errors=True)
+    return agreement
+
+
+def failure_reason(error):
+    """One line from an error of TensorFlow or its LiteRT converter. The converter's text is
+    a list of "<where>: error: <what>" lines, the last the conclusion: its first sentence."""
+    lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    reason = lines[-1].rsplit("error: ", 1)[-1] if isinstance(error, ConverterError) else lines[0]
+    return reason.split(". ")[0].strip()[:300]
 
 
 def convert_to_litert(saved_model_path, calibration_images=None):
@@ -138,19 +159,8 @@ def convert_to_litert(saved_model_path, calibration_images=None):
         # do no arithmetic. The output stays float32: the model computes the probabilities in
         # int8 and its last op dequantizes them, so they read like the float model's.
         converter.inference_input_type = tf.uint8
-    return converter.convert()
-
-
-def write_checked(kind, path, write, images, keras_labels):
-    """Writes an artifact with write(tmp) and checks it before it may replace path."""
-    agreement = []
-
-    def write_and_check(tmp):
-        write(tmp)
-        agreement.append(check_agreement(kind, tmp, images, keras_labels))
-
-    common.atomic_write(path, write_and_check)
-    return agreement[0]
+    with common.native_stderr_silenced():  # The converter's C++ log lines, even on success.
+        return converter.convert()
 
 
 def export_onnx(model, tmp):
@@ -186,21 +196,19 @@ def main(argv=None):
 
     stem = args.model.with_suffix("")
     path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _) in FORMATS.items()}
-    saved_model = path_of["savedmodel"]
+    # Each writer gets its file and the SavedModel written (and checked) before it.
     writers = {
-        "float": lambda tmp: Path(tmp).write_bytes(convert_to_litert(saved_model)),
-        "int8": lambda tmp: Path(tmp).write_bytes(convert_to_litert(saved_model, calibration_images)),
+        "savedmodel": lambda tmp, _: model.export(tmp, format="tf_saved_model", verbose=False),
+        "float": lambda tmp, saved_model: tmp.write_bytes(convert_to_litert(saved_model)),
+        "int8": lambda tmp, saved_model: tmp.write_bytes(
+            convert_to_litert(saved_model, calibration_images)),
     }
     if ONNX_INSTALLED:
-        writers["onnx"] = lambda tmp: export_onnx(model, tmp)
+        writers["onnx"] = lambda tmp, _: export_onnx(model, tmp)
     else:
         print("Skipping ONNX: it needs `pip install tf2onnx onnx onnxruntime`.")
 
-    agreement = {"savedmodel": write_saved_model(model, saved_model, check_images, keras_labels)}
-    print(f"Wrote {saved_model}/")
-    for kind, write in writers.items():
-        agreement[kind] = write_checked(kind, path_of[kind], write, check_images, keras_labels)
-        print(f"Wrote {path_of[kind]}")
+    agreement = write_exports(writers, path_of, check_images, keras_labels)
 
     record = {
         "source_model": str(args.model),

@@ -212,6 +212,12 @@ def bad_models(exported, tmp_path_factory):
     pixels = keras.Input((28, 28, 1))
     write_litert(folder / "five_classes.tflite", pixels,
                  keras.layers.Dense(5)(keras.layers.Flatten()(pixels)))
+    flat = keras.layers.Flatten()(pixels)
+    keras.Model(pixels, [keras.layers.Dense(10)(flat), keras.layers.Dense(10)(flat)]).save(
+        folder / "two_outputs.keras")
+    with pytest.warns(UserWarning, match="not yet been built"):  # What the user would see.
+        keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)]).save(
+            folder / "unbuilt.keras")
     large_pixels = keras.Input((32, 32, 1))
     write_litert(folder / "large_input.tflite", large_pixels,
                  keras.layers.Dense(10)(keras.layers.Flatten()(large_pixels)))
@@ -228,6 +234,8 @@ BAD_MODELS = {
     "not_a_savedmodel": "is a folder but not a SavedModel (it has no saved_model.pb)",
     "broken_savedmodel": "could not be loaded",
     "five_classes.tflite": "gives output (5,), not 10 digit classes",
+    "two_outputs.keras": "has 1 inputs and 2 outputs, not one of each",
+    "unbuilt.keras": "has no defined input: build it before saving",
     "large_input.tflite": "takes input (32, 32, 1), not 28x28 images",
     "text.onnx": "is not a usable ONNX model" if importlib.util.find_spec("onnxruntime")
     else "running .onnx models needs `pip install onnxruntime`",
@@ -283,6 +291,26 @@ def test_export_failing_its_check_keeps_the_earlier_file(exported, tmp_path, mon
     assert run_export(folder) == common.EXIT_USAGE
     assert contents(folder / name) == before
     assert [path.name for path in folder.iterdir() if path.name.startswith(".")] == []
+
+
+def test_export_the_converter_refuses_keeps_the_whole_earlier_set(exported, tmp_path, capfd):
+    folder = tmp_path / "models"
+    shutil.copytree(exported.folder, folder)
+    before = {path.name: contents(path) for path in folder.iterdir()}
+    # A model of 28x28 images and 10 classes that LiteRT's built-in ops cannot run: its
+    # SavedModel is written and passes its check, then the float conversion fails.
+    pixels = keras.Input((28, 28, 1))
+    rows = keras.layers.LSTM(8)(keras.layers.Reshape((28, 28))(pixels))
+    keras.Model(pixels, keras.layers.Dense(10, activation="softmax")(rows)).save(
+        folder / "digit_cnn.keras")
+    capfd.readouterr()
+    assert run_export(folder) == common.EXIT_USAGE
+    last_line = capfd.readouterr().err.strip().splitlines()[-1]  # TensorFlow may log before.
+    assert ": error: the float export failed (" in last_line
+    assert last_line.endswith("); earlier exports were kept")
+    assert {path.name: contents(path) for path in folder.iterdir()
+            if path.name != "digit_cnn.keras"} == {
+        name: value for name, value in before.items() if name != "digit_cnn.keras"}
 
 
 @pytest.mark.slow
