@@ -36,7 +36,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, JpegImagePlugin
+from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 
 IMAGE_SIZE = 28
 BOX_SIZE = 20  # MNIST fits each digit into 20x20 and pads it to 28x28.
@@ -87,6 +87,7 @@ FINE_SHARE = 0.4  # ...yet at least this share of the contrast of all the ink (n
 FINE_SIZE = 1024  # ...is looked for again in the whole picture at up to this size, and kept
 FINE_GAIN = 1.5  # ...if it stands out there this many times more, and more than all ink did.
 FINE_OPENING = 0.01  # There the strokes are thin: anything wider than this is background.
+SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SHEET_SIZE = 0.02  # A sheet or note taken for ink covers at least this fraction of the picture,
 SHEET_FILL = 0.9  # ...fills this much of a rectangle around it (its holes filled),
@@ -268,7 +269,19 @@ def _sheet_of(piece, labels):
 
 
 def _marks_in(gray, contrast=None):
+    contrast = ink_contrast(gray) if contrast is None else contrast
     ink, labels, pieces = find_ink(gray, contrast)
+    if not _clear_of_edges(pieces, labels.shape) and all(
+            _along_edge(piece, labels) and _sheet_of(piece, labels) is None for piece in pieces):
+        # Every mark runs along the picture's edge: the border of a shadow or of the desk,
+        # whose contrast set the threshold that left a fainter digit out (or a page with
+        # nothing on it). The digit is looked for again with those regions taken out.
+        shade = _grey_dilate(_mask_of(labels, pieces).astype(np.float32), SHADE_MARGIN) > 0
+        try:
+            ink, labels, pieces = find_ink(gray, _contrast_from(
+                np.where(shade, 0, contrast.values), contrast.thin))
+        except ImageError:
+            raise ImageError("no ink found (only the edge of a shadow or of the desk)") from None
     pieces = _without_rings(_without_edge_marks(ink, labels, pieces), labels)
     return ink, labels, _without_underlines(pieces)
 
@@ -287,6 +300,7 @@ def _without_edge_marks(ink, labels, pieces):
     inside = _clear_of_edges(pieces, labels.shape)
     if not inside:
         return pieces
+    inside_labels = {piece.label for piece in inside}  # A page may hold thousands of marks.
     digit = max(inside, key=lambda piece: piece.area)
     size = max(digit.height, digit.width)
     reach = size // 4
@@ -299,7 +313,9 @@ def _without_edge_marks(ink, labels, pieces):
         return np.median(ink[box][labels[box] == piece.label])
 
     def keep(piece):
-        if piece not in inside and real_digit and _along_edge(piece, labels):
+        if piece.label in inside_labels:
+            return True
+        if real_digit and _along_edge(piece, labels):
             return False  # the edge of the sheet, or the desk beyond it
         near = any(
             piece.left < other.right + reach
@@ -308,7 +324,7 @@ def _without_edge_marks(ink, labels, pieces):
             and piece.bottom > other.top - reach
             for other in digits
         )
-        if piece in inside or near:
+        if near:
             return True
         return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit)
 
@@ -319,17 +335,21 @@ def _without_rings(pieces, labels):
     """Drops a ring drawn around the digits, as people circle an answer: a thin loop, open or
     closed, with ink of its own above, below, left and right of other marks that lie clear
     of it inside its box and reach FRAME_CONTENT of its height (a dot in a 0 does not)."""
-    for ring in sorted(pieces, key=lambda piece: piece.area, reverse=True):
-        inner = [
-            piece for piece in pieces
-            if piece is not ring and ring.top < piece.top and piece.bottom < ring.bottom
-            and ring.left < piece.left and piece.right < ring.right
-        ]
-        if not inner or _height(inner) < FRAME_CONTENT * ring.height:
-            continue
+    # Every mark's box, to find the marks inside a ring at once (a page holds thousands).
+    boxes = np.array([(piece.top, piece.left, piece.bottom, piece.right) for piece in pieces],
+                     dtype=np.int64).reshape(-1, 4)
+    for index in sorted(range(len(pieces)), key=lambda i: pieces[i].area, reverse=True):
+        ring = pieces[index]
         if ring.area > RING_FILL * ring.height * ring.width:
             continue  # a blob, not a loop
-        top, left, bottom, right = _box(inner)
+        within = ((ring.top < boxes[:, 0]) & (boxes[:, 2] < ring.bottom)
+                  & (ring.left < boxes[:, 1]) & (boxes[:, 3] < ring.right))
+        if not within.any():
+            continue
+        top, left = boxes[within, :2].min(axis=0)
+        bottom, right = boxes[within, 2:].max(axis=0)
+        if bottom - top < FRAME_CONTENT * ring.height:
+            continue
         mark = labels[ring.top : ring.bottom, ring.left : ring.right] == ring.label
         top, bottom, left, right = top - ring.top, bottom - ring.top, left - ring.left, right - ring.left
         if (mark[:top, left:right].any() and mark[bottom:, left:right].any()
@@ -340,18 +360,19 @@ def _without_rings(pieces, labels):
 
 def _without_underlines(pieces):
     """Drops lines drawn under the digits, as people underline a 6 or a 9, or an answer: a
-    flat mark that lies apart below all the other ink and runs under at least half of it."""
-    for line in sorted(pieces, key=lambda piece: piece.top, reverse=True):
-        rest = [piece for piece in pieces if piece is not line]
-        if not rest:
-            break
-        top, left, bottom, right = _box(rest)
-        if (
-            line.height <= UNDERLINE_FLATNESS * line.width
-            and line.top >= bottom + UNDERLINE_GAP * (bottom - top)
-            and min(line.right, right) - max(line.left, left) >= UNDERLINE_SPAN * (right - left)
-        ):
-            return _without_underlines(rest)  # a second line under the first
+    flat mark that lies apart below all the other ink and runs under at least half of it.
+    Only the mark that begins lowest can lie below all the others."""
+    if len(pieces) < 2:
+        return pieces
+    line = max(pieces, key=lambda piece: piece.top)
+    rest = [piece for piece in pieces if piece is not line]
+    top, left, bottom, right = _box(rest)
+    if (
+        line.height <= UNDERLINE_FLATNESS * line.width
+        and line.top >= bottom + UNDERLINE_GAP * (bottom - top)
+        and min(line.right, right) - max(line.left, left) >= UNDERLINE_SPAN * (right - left)
+    ):
+        return _without_underlines(rest)  # a second line under the first
     return pieces
 
 
@@ -378,8 +399,12 @@ def read_grayscale(source):
 
 
 def _open(source, size):
-    """A path opened as open_picture() does, or a PIL image as it is."""
-    return source if isinstance(source, Image.Image) else open_picture(source, size)
+    """A path opened as open_picture() does, or a PIL image as it is, turned upright as its
+    EXIF orientation says (a copy: the caller's image stays as it was)."""
+    if not isinstance(source, Image.Image):
+        return open_picture(source, size)
+    upright = source.getexif().get(ExifTags.Base.Orientation, 1) == 1
+    return source if upright else ImageOps.exif_transpose(source)
 
 
 def _work_grayscale(picture):
@@ -404,6 +429,9 @@ def open_picture(path, size):
     if path.suffix.lower() in HEIF_SUFFIXES:
         enable_heif()
     with warnings.catch_warnings():
+        # Pillow's other warnings (corrupt EXIF data, say) are no news to the user: the
+        # picture is read or refused all the same.
+        warnings.simplefilter("ignore")
         # Pillow only warns between 1x and 2x its pixel limit; a picture that large is
         # refused the same way, since decoding it could take gigabytes.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -499,8 +527,12 @@ def _to_grayscale(image, size):
 
 
 def _high_bit_depth_to_float(image):
-    """16-bit, 32-bit integer and float pictures become mode F in 0..1."""
+    """16-bit, 32-bit integer and float pictures become mode F in 0..1; pixels that are
+    not numbers (NaN, infinite) take the typical value of the others."""
     values = np.asarray(image, dtype=np.float32)
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = np.where(finite, values, np.median(values[finite]) if finite.any() else 0)
     if image.mode == "F" and values.min() >= 0 and values.max() <= 1:
         scale = 1.0
     elif values.min() >= 0 and values.max() <= 255:
@@ -586,10 +618,15 @@ def _contrast_of(bright, thin=False):
     # Dark ink on paper reflects a fixed fraction of the light the paper gets; dividing by the
     # local paper brightness (1 - background here) undoes shadows and uneven lighting.
     values = np.clip((bright - background) / np.maximum(1 - background, 0.1), 0, 1)
+    return _contrast_from(values, thin)
+
+
+def _contrast_from(values, thin):
+    """The Contrast of a picture's contrast values."""
     counts = _histogram(values)
     # The ink's contrast, from its brightest few dozen pixels (a small digit has no more); in a
     # picture read finer than WORK_SIZE, a stroke's pixels grow with its length, not its area.
-    (peak,) = _percentiles(counts, (100 - 0.03 * min(1, WORK_SIZE / max(bright.shape)),))
+    (peak,) = _percentiles(counts, (100 - 0.03 * min(1, WORK_SIZE / max(values.shape)),))
     return Contrast(values, counts, peak, thin)
 
 
@@ -1250,7 +1287,8 @@ def split_touching(mask, height):
         if window.min() < 0.6 * typical:
             cuts.append(left + centre - reach + int(np.argmin(window)))
     cuts.append(right)
-    return [slice(a, b) for a, b in itertools.pairwise(cuts)]
+    # Marks one or two pixels tall (dashes) make count exceed the columns, and cuts repeat.
+    return [slice(a, b) for a, b in itertools.pairwise(cuts) if mask[:, a:b].any()]
 
 
 def to_mnist(ink, mask):

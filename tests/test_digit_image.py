@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 import digit_image
 
@@ -297,6 +297,23 @@ def test_exif_orientation_is_applied(tmp_path):
     path = tmp_path / "sideways.jpg"
     upright.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif.tobytes(), quality=95)
     assert similarity(digit_image.normalize(path), digit_image.normalize(upright)) > 0.95
+    with Image.open(path) as opened:  # The same picture opened by the caller.
+        assert similarity(digit_image.normalize(opened), digit_image.normalize(upright)) > 0.95
+        assert opened.getexif()[0x0112] == 6  # and left as it was
+
+
+def test_corrupt_exif_data_is_read_without_a_warning(tmp_path, recwarn):
+    path = tmp_path / "seven.jpg"
+    draw("7").save(path, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff broken", quality=95)
+    assert similarity(digit_image.normalize(path), digit_image.normalize(draw("7"))) > 0.95
+    assert len(recwarn) == 0
+
+
+def test_pixels_that_are_not_numbers_take_the_others_value(tmp_path):
+    values = np.asarray(draw("7"), np.float32) / 255
+    values[0, :5] = [np.nan, np.inf, -np.inf, np.nan, np.nan]
+    path = save(Image.fromarray(values, "F"), tmp_path / "seven.tif")
+    assert similarity(digit_image.normalize(path), digit_image.normalize(draw("7"))) > 0.99
 
 
 def test_iphone_heic_photos_are_read_upright_whatever_their_name(tmp_path):
@@ -558,6 +575,36 @@ def test_a_fine_pen_on_a_large_photo_is_read_finer(tmp_path, ink, width):
     assert similarity(digit_image.normalize(path), clean) > 0.95
     [[digit]] = digit_image.segment(path)
     assert similarity(digit, clean) > 0.95
+
+
+def in_a_shadow(page, depth=0.5):
+    """The page with its left side in a shadow: a wedge along the left edge, darker by depth,
+    with a border blurred over a few pixels."""
+    wedge = Image.new("L", page.size, 0)
+    width, height = page.size
+    ImageDraw.Draw(wedge).polygon(
+        [(0, 0), (0.24 * width, 0), (0.1 * width, height), (0, height)], fill=255)
+    wedge = np.asarray(wedge.filter(ImageFilter.GaussianBlur(6)), np.float32) / 255
+    noise = np.random.default_rng(0).normal(0, 2, wedge.shape)
+    photo = np.asarray(page, np.float32) * (1 - depth * wedge) + noise
+    return Image.fromarray(photo.clip(0, 255).astype(np.uint8))
+
+
+def test_a_shadow_along_the_edge_does_not_hide_a_paler_digit(tmp_path):
+    # A pencil 4: the shadow's border, darker than the pencil, set the threshold for ink,
+    # and the 4 fell under it; the shadow's wedge was read instead (as a 1 or a 7).
+    page = draw("4", size=(1600, 1200), box=(700, 420, 940, 780), width=6, ink=150)
+    plain = digit_image.normalize(save(page, tmp_path / "plain.jpg", quality=90))
+    shadowed = save(in_a_shadow(page), tmp_path / "shadowed.jpg", quality=90)
+    assert similarity(digit_image.normalize(shadowed), plain) > 0.99
+    [[digit]] = digit_image.segment(shadowed)
+    assert similarity(digit, plain) > 0.99
+
+
+def test_a_shadow_on_an_empty_page_is_no_digit(tmp_path):
+    page = Image.new("L", (1600, 1200), 255)
+    with pytest.raises(digit_image.ImageError, match=r"^no ink found \(only the edge of a shadow"):
+        digit_image.normalize(save(in_a_shadow(page), tmp_path / "shadowed.jpg", quality=90))
 
 
 def test_a_one_pixel_brush_on_a_large_transparent_canvas_is_read_finer():
