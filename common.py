@@ -129,7 +129,7 @@ def load_dataset(path=DATA_PATH):
     path = Path(path)
     hint = "run `python preprocess.py` (add --force to rebuild it)"
     if not path.is_file():
-        raise UserError(f"{path} not found: {hint}")
+        raise UserError(f"{path} {'is a folder' if path.is_dir() else 'not found'}: {hint}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in SPLIT_KEYS if key not in npz.files]
@@ -138,6 +138,8 @@ def load_dataset(path=DATA_PATH):
             data = {key: npz[key] for key in SPLIT_KEYS}
         for split in ("train", "val", "test"):
             check_images(split, data[f"x_{split}"], data[f"y_{split}"])
+            if not len(data[f"y_{split}"]):
+                raise ValueError(f"its {split} split holds no images")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise UserError(f"{path} is not a usable dataset ({error}): {hint}") from None
     return data
@@ -161,22 +163,34 @@ def load_classifier(path=MODEL_PATH):
     a LiteRT .tflite file (float or int8) or an .onnx file, as export.py writes them; .tflite
     and .onnx models run without importing TensorFlow. Raises UserError when the model is
     missing, is not a model of its format, does not map 28x28 images to 10 classes, or (a
-    .keras file) would run code on load.
+    .keras file) would run code on load; predict raises it when the model's outputs are not
+    probabilities (scores before a softmax, NaN).
     """
     path = Path(path)
     if not path.exists():
         raise UserError(f"model {path} not found: run `python train.py` first")
     if path.suffix == ".keras":
-        return _load_keras(path)
-    if path.suffix == ".tflite":
-        return _load_tflite(path)
-    if path.suffix == ".onnx":
-        return _load_onnx(path)
-    if path.is_dir():
-        return _load_saved_model(path)
-    raise UserError(
-        f"model {path}: unknown format (expected .keras, .tflite, .onnx or a SavedModel folder)"
-    )
+        predict = _load_keras(path)
+    elif path.suffix == ".tflite":
+        predict = _load_tflite(path)
+    elif path.suffix == ".onnx":
+        predict = _load_onnx(path)
+    elif path.is_dir():
+        predict = _load_saved_model(path)
+    else:
+        raise UserError(f"model {path}: unknown format "
+                        "(expected .keras, .tflite, .onnx or a SavedModel folder)")
+
+    def probabilities(images):
+        values = predict(images)
+        # An int8 model's probabilities are rounded to 1/256 each.
+        if len(values) and not (np.isfinite(values).all() and values.min() >= -0.01
+                                and np.allclose(values.sum(axis=1), 1, atol=0.05)):
+            raise UserError(f"model {path} does not give probabilities (each image's 10 "
+                            "outputs from 0 to 1, summing to 1): does it end in a softmax?")
+        return values
+
+    return probabilities
 
 
 def with_shift_averaging(predict):
@@ -195,7 +209,7 @@ def with_shift_averaging(predict):
     return averaged
 
 
-def _first_line(error):
+def first_line(error):
     text = str(error).strip()
     return text.splitlines()[0][:300] if text else type(error).__name__
 
@@ -205,12 +219,16 @@ def load_keras_model(path):
     quiet_tensorflow()  # imports TensorFlow quietly, so Keras's import below prints nothing
     import keras
 
+    path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):  # Keras would say "File not found".
+        raise UserError(f"model {path} could not be loaded safely: not a .keras file (a .keras "
+                        "file is a zip archive), or cut short")
     try:
         # safe_mode=True refuses Lambda layers and other pickled Python code in the file:
         # a .keras from elsewhere must not be able to run code on this machine.
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file.
-        raise UserError(f"model {path} could not be loaded safely: {_first_line(error)}") from None
+        raise UserError(f"model {path} could not be loaded safely: {first_line(error)}") from None
     try:
         inputs, outputs = model.inputs, model.outputs
     except AttributeError:  # A Sequential model saved before it was built.
@@ -244,25 +262,32 @@ def _load_tflite(path):
             interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
-        raise UserError(f"model {path} is not a usable LiteRT model: {_first_line(error)}") from None
+        raise UserError(f"model {path} is not a usable LiteRT model: {first_line(error)}") from None
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
     _check_one_input_and_output(path, inputs, outputs)
     (input_detail,), (output_detail,) = inputs, outputs
     check_model_shapes(path, input_detail["shape_signature"], output_detail["shape_signature"])
     pixels_shape = tuple(input_detail["shape"][1:])  # (28, 28, 1) or (28, 28)
+    # Models converted from a Keras model built for one batch size take only that size.
+    fixed_batch = int(input_detail["shape_signature"][0])  # -1: any
 
     def run(batch):
+        count = len(batch)
+        if fixed_batch > 0:  # The last batch is filled up with blank images.
+            batch = np.concatenate([batch, np.zeros((fixed_batch - count, *batch.shape[1:]),
+                                                    batch.dtype)])
         # The interpreter's shapes are fixed until resized: resize it when the batch size
         # changes, which happens at most twice in a run (full batches, then the last one).
-        if interpreter.get_input_details()[0]["shape"][0] != len(batch):
-            interpreter.resize_tensor_input(input_detail["index"], (len(batch), *pixels_shape))
+        elif interpreter.get_input_details()[0]["shape"][0] != count:
+            interpreter.resize_tensor_input(input_detail["index"], (count, *pixels_shape))
             interpreter.allocate_tensors()
         pixels = _quantize(batch.reshape(-1, *pixels_shape), input_detail)
         interpreter.set_tensor(input_detail["index"], pixels)
         interpreter.invoke()
-        return _dequantize(interpreter.get_tensor(output_detail["index"]), output_detail)
+        return _dequantize(interpreter.get_tensor(output_detail["index"]), output_detail)[:count]
 
-    return lambda images: _in_batches(run, images, batch_size=256)
+    return lambda images: _in_batches(run, images, batch_size=fixed_batch if fixed_batch > 0
+                                      else 256)
 
 
 @contextlib.contextmanager
@@ -307,7 +332,7 @@ def _load_saved_model(path):
     try:
         serve = tf.saved_model.load(str(path)).signatures["serving_default"]
     except Exception as error:  # noqa: BLE001  TensorFlow raises many types for a bad folder.
-        raise UserError(f"model {path} could not be loaded: {_first_line(error)}") from None
+        raise UserError(f"model {path} could not be loaded: {first_line(error)}") from None
     # A signature takes keyword arguments and returns a dict, both keyed by tensor name.
     inputs, outputs = serve.structured_input_signature[1], serve.structured_outputs
     _check_one_input_and_output(path, inputs, outputs)
@@ -329,7 +354,7 @@ def _load_onnx(path):
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001  ONNX Runtime raises a type of its own per cause.
-        raise UserError(f"model {path} is not a usable ONNX model: {_first_line(error)}") from None
+        raise UserError(f"model {path} is not a usable ONNX model: {first_line(error)}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     _check_one_input_and_output(path, inputs, outputs)
     # ONNX names a dimension of variable size (such as the batch) instead of giving a size.

@@ -30,6 +30,7 @@ import glob
 import itertools
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ def parse_args(argv):
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
     if not 1 <= args.top_k <= common.NUM_CLASSES:
         parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
     if not 0 <= args.min_confidence <= 1:
@@ -80,6 +81,8 @@ def parse_args(argv):
         parser.error("--batch-size must be at least 1")
     if args.show and args.show.suffix.lower() not in SHOW_SUFFIXES:
         parser.error(f"--show must name a {', '.join(SHOW_SUFFIXES)} file")
+    if args.show and args.show.is_dir():
+        parser.error(f"--show {args.show} is a folder: name a file in it")
     return args
 
 
@@ -89,6 +92,8 @@ def main(argv=None):
         if hasattr(stream, "reconfigure"):  # Not on a StringIO, as some callers pass.
             # A file name that is not valid UTF-8 is shown escaped instead of stopping the run.
             stream.reconfigure(errors="backslashreplace")
+    if args.show:  # Found unwritable now rather than after every picture has been read.
+        args.show.parent.mkdir(parents=True, exist_ok=True)
     classify = common.load_classifier(args.model)
     if args.tta:
         classify = common.with_shift_averaging(classify)
@@ -119,7 +124,7 @@ def answer(inputs, classify, args):
     Pictures are read one by one and classified in batches of args.batch_size; everything is
     a generator, so a million paths never become a million pictures in memory.
     """
-    pictures = (read_picture(path, error, args.multi) for path, error in expand(inputs))
+    pictures = (read_picture(path, error, args) for path, error in expand(inputs))
     while batch := list(itertools.islice(pictures, args.batch_size)):
         images = [image for picture in batch for image in picture["images"]]
         probabilities = classify(np.stack(images)) if images else np.zeros((0, 10))
@@ -137,9 +142,16 @@ def expand(inputs):
     """
     for name in inputs:
         path = Path(name)
-        if path.is_dir():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as error:  # a name too long, a folder on the way that may not be entered
+            yield name, f"cannot be read ({error.strerror})"
+            continue
+        if not name:
+            yield name, "empty name"
+        elif is_dir:
             yield from expand_folder(path)
-        elif path.exists():
+        elif exists:
             yield name, None
         elif GLOB_CHARACTERS & set(name):
             matches = sorted(glob.glob(name, recursive=True))
@@ -152,16 +164,27 @@ def expand(inputs):
 
 
 def expand_folder(folder):
+    """The folder's pictures, by name. Files whose name begins with "._" are left out: macOS
+    writes them beside a file copied to a foreign disk, and they hold its metadata."""
     suffixes = picture_suffixes()
     try:
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        named = sorted(path for path in folder.iterdir() if path.suffix.lower() in suffixes
+                       and not path.name.startswith("._"))
     except OSError as error:
         yield str(folder), f"cannot list the folder ({error.strerror})"
         return
-    if not files:
+    found = False
+    for path in named:
+        try:
+            if not path.is_file():
+                continue
+        except OSError as error:  # a link into a folder that may not be entered
+            yield str(path), f"cannot be read ({error.strerror})"
+        else:
+            yield str(path), None
+        found = True
+    if not found:
         yield str(folder), "folder holds no pictures"
-    for path in files:
-        yield str(path), None
 
 
 def picture_suffixes():
@@ -174,15 +197,24 @@ def picture_suffixes():
     return readable | set(digit_image.HEIF_SUFFIXES) | set(digit_image.SVG_SUFFIXES)
 
 
-def read_picture(path, error, multi):
+def read_picture(path, error, args):
     """Brings one picture into MNIST form: {"path", "images" (list of 28x28), "line_lengths"
-    (how many of them each line of writing holds), "error"}."""
+    (how many of them each line of writing holds), "error"}.
+
+    A picture that fails in a way digit_image did not foresee is answered with the error, as
+    an unreadable one is, so that the other pictures are still answered (--debug: raised)."""
     lines = []
     if error is None:
         try:
-            lines = digit_image.segment(path) if multi else [[digit_image.normalize(path)]]
+            lines = digit_image.segment(path) if args.multi else [[digit_image.normalize(path)]]
         except digit_image.ImageError as image_error:
             error = str(image_error)
+        except MemoryError:
+            error = "not enough memory to read the picture"
+        except Exception as bug:
+            if args.debug:
+                raise
+            error = f"could not be read ({type(bug).__name__}: {common.first_line(bug)})"
     images = [image for line in lines for image in line]
     return {"path": path, "images": images, "line_lengths": [len(line) for line in lines],
             "error": error}
@@ -192,7 +224,7 @@ def describe(picture, probabilities, args):
     """The answer for one picture, as printed by --json."""
     record = {"path": picture["path"], "error": picture["error"]}
     if picture["error"] is not None:
-        record.update(digit=None, confidence=None, probabilities=None, uncertain=None)
+        record.update(digit=None, confidence=None, probabilities=None, top=None, uncertain=None)
         if args.multi:
             record.update(number=None, digits=[])
         return record
@@ -209,6 +241,7 @@ def describe(picture, probabilities, args):
             # A number is only as certain as its least certain digit.
             confidence=min(d["confidence"] for d in digits),
             probabilities=None,
+            top=None,
             uncertain=any(d["uncertain"] for d in digits),
             digits=digits,
         )
@@ -313,7 +346,9 @@ def draw_panels(shown, path):
         bars_axis.set_title(
             f"{record['digit']}: {record['confidence']:.1%}{uncertain}", fontsize=10
         )
-    figure.tight_layout()
+    with warnings.catch_warnings():  # A long number's text may not fit its panel.
+        warnings.simplefilter("ignore", UserWarning)
+        figure.tight_layout()
     common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=80))
     plt.close(figure)
     print(f"wrote {path}", file=sys.stderr)

@@ -73,7 +73,15 @@ def parse_args(argv):
     parser.add_argument("--timeout", type=float, default=30, help="seconds a download may stall")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     common.add_debug_flag(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # Checked before any download: a bad value must not cost a 12 MB fetch to find out.
+    if args.out.suffix != ".npz" or args.out.is_dir():
+        parser.error(f"--out must name a .npz file, not {args.out}")
+    if args.val_size < 1:
+        parser.error("--val-size must be at least 1")
+    if not 0 < args.timeout < float("inf"):
+        parser.error("--timeout must be a positive number of seconds")
+    return args
 
 
 def sha256(data):
@@ -289,7 +297,11 @@ def main(argv=None):
     dataset = {"x_train": x_train[train_part], "y_train": y_train[train_part],
                "x_val": x_train[val_part], "y_val": y_train[val_part],
                "x_test": arrays["x_test"], "y_test": arrays["y_test"]}
-    common.atomic_write(args.out, lambda tmp: np.savez(tmp, **dataset))
+    def write(tmp):
+        with open(tmp, "wb") as file:  # Given a name, np.savez would add ".npz" to it.
+            np.savez(file, **dataset)
+
+    common.atomic_write(args.out, write)
     labels = {split: dataset[f"y_{split}"] for split in ("train", "val", "test")}
     # From the mean square: x_train.std() would make a 350 MB float copy of the pixels.
     pixel_mean = dataset["x_train"].mean(dtype=np.float64)

@@ -19,6 +19,7 @@ import json
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,8 +46,8 @@ def build_parser():
     )
     parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
     parser.add_argument("--out", type=Path, default=common.MODEL_PATH, help="model to write")
-    parser.add_argument("--epochs", type=int, default=7)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=7, help="passes over the training images")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per training step")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak rate")
     parser.add_argument("--width", type=int, default=32, help="channels of the first stage")
     parser.add_argument(
@@ -54,7 +55,8 @@ def build_parser():
         help="after a warm-up over the first 10%% of steps, the rate falls to zero in a straight "
              "line, or along a cosine to 1%% of its peak (the ensemble recipe's)",
     )
-    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--label-smoothing", type=float, default=0.1,
+                        help="share of each label's probability spread over the other digits")
     parser.add_argument(
         "--distortion", type=float, default=1.0,
         help="scales every range of the training distortions (rotation, slant, size, width, "
@@ -70,7 +72,8 @@ def build_parser():
         help="the last N epochs (all of a shorter run) train on the images as they are, "
              "without augmentation; --quick: 0",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="fixes the weights' start and the order and distortion of images")
     parser.add_argument(
         "--ensemble", type=int, default=1,
         help="train N models (seeds seed..seed+N-1) and save one model averaging them",
@@ -101,6 +104,13 @@ def parse_args(argv):
         parser.error("--distortion must be in [0, 2]")
     if not 0 <= args.elastic <= 3:
         parser.error("--elastic must be in [0, 3] pixels")
+    if not 0 < args.learning_rate < float("inf"):
+        parser.error("--learning-rate must be a positive number")
+    if not 0 <= args.seed <= 2**32 - args.ensemble:  # Keras takes seeds below 2**32.
+        parser.error(f"--seed must be between 0 and {2**32 - args.ensemble}")
+    # Found now rather than after the training: a model that cannot be saved.
+    if args.out.suffix != ".keras" or args.out.is_dir():
+        parser.error(f"--out must name a .keras file, not {args.out}")
     return args
 
 
@@ -351,8 +361,12 @@ def train(args, data, run_dir, seed):
 def read_history(path):
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="") as f:
+            return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+    except (ValueError, TypeError) as error:  # a value that is no number, a row cut short
+        raise common.UserError(f"{path} is damaged ({error}): train without --resume to start "
+                               "afresh") from None
 
 
 def plot_curves(members, path):
@@ -424,6 +438,10 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     data = common.load_dataset(args.data)
+    # A folder the model cannot be written to is found now, not after the training.
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=args.out.parent):
+        pass
     if args.quick:
         args.epochs, args.clean_epochs = 1, 0  # a smoke test runs the augmenting pipeline
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
@@ -456,6 +474,13 @@ def main(argv=None):
                 print("To continue from the last completed epoch: the same command with "
                       "--resume", file=sys.stderr)
                 raise
+            except (ValueError, OSError) as error:
+                if not args.resume:
+                    raise
+                # The checkpoint Keras restores from (its weights or its epoch) is damaged.
+                raise common.UserError(f"the run in {member_dir} cannot be resumed "
+                                       f"({common.first_line(error)}): train without --resume "
+                                       "to start afresh") from None
         kept = int(np.argmin([row["val_loss"] for row in history]))
         members.append({
             "seed": seed,

@@ -224,12 +224,25 @@ def bad_models(exported, tmp_path_factory):
     return folder
 
 
+def test_a_litert_model_of_one_fixed_batch_size_reads_any_number(tmp_path):
+    # Converted from a Keras model built for batches of 1, as many published .tflite files are.
+    pixels = keras.Input((28, 28, 1), batch_size=1)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(pixels))
+    write_litert(tmp_path / "batch1.tflite", pixels, outputs)
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    probabilities = common.load_classifier(tmp_path / "batch1.tflite")(images)
+    one_by_one = [common.load_classifier(tmp_path / "batch1.tflite")(image[None])
+                  for image in images]
+    assert probabilities.shape == (5, 10)
+    np.testing.assert_allclose(probabilities, np.concatenate(one_by_one), atol=1e-6)
+
+
 BAD_MODELS = {
     "missing.tflite": "not found: run `python train.py` first",
     "truncated.tflite": "is not a usable LiteRT model: The model is not a valid Flatbuffer",
     "text.tflite": "is not a usable LiteRT model",
     "empty.tflite": "is not a usable LiteRT model",
-    "text.keras": "could not be loaded safely",
+    "text.keras": "could not be loaded safely: not a .keras file (a .keras file is a zip archive)",
     "weights.h5": "unknown format (expected .keras, .tflite, .onnx or a SavedModel folder)",
     "not_a_savedmodel": "is a folder but not a SavedModel (it has no saved_model.pb)",
     "broken_savedmodel": "could not be loaded",

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -201,11 +202,15 @@ def test_classification_metrics_by_hand():
     assert metrics["loss"] == pytest.approx((-3 * np.log(0.91) - np.log(0.01)) / 4)
 
 
-@pytest.mark.parametrize("content", [b"", b"not a zip file", "wrong arrays"])
+@pytest.mark.parametrize("content", [b"", b"not a zip file", "wrong arrays", "no test images"])
 def test_unusable_dataset_is_refused_with_a_hint(tmp_path, content):
     path = tmp_path / "mnist.npz"
     if content == "wrong arrays":
         np.savez(path, x_train=np.zeros((3, 28, 27), np.uint8))
+    elif content == "no test images":  # evaluate.py reported an accuracy of nan%
+        images, labels = np.zeros((3, 28, 28), np.uint8), np.zeros(3, np.uint8)
+        np.savez(path, x_train=images, y_train=labels, x_val=images, y_val=labels,
+                 x_test=images[:0], y_test=labels[:0])
     else:
         path.write_bytes(content)
     for script in ("train.py", "evaluate.py"):
@@ -221,11 +226,29 @@ def test_unusable_dataset_is_refused_with_a_hint(tmp_path, content):
     (["--distortion", "-1"], "--distortion must be in [0, 2]"),
     (["--elastic", "4"], "--elastic must be in [0, 3] pixels"),
     (["--elastic", "-0.5"], "--elastic must be in [0, 3] pixels"),
+    (["--learning-rate", "nan"], "--learning-rate must be a positive number"),
+    (["--learning-rate", "0"], "--learning-rate must be a positive number"),
+    (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
+    (["--ensemble", "2", "--seed", "4294967295"], "--seed must be between 0 and 4294967294"),
+    (["--out", "models/digit_cnn.h5"], "--out must name a .keras file"),
+    (["--out", "models"], "--out must name a .keras file"),
 ])
 def test_bad_arguments_exit_2(tmp_path, argv, message):
+    (tmp_path / "models").mkdir()
     result = run_script("train.py", *argv, cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_model_that_cannot_be_written_is_found_before_training(tmp_path, tiny_dataset):
+    (tmp_path / "models").write_text("a file where the folder should be")
+    started = time.perf_counter()
+    result = run_script("train.py", "--data", tiny_dataset, "--epochs", "50",
+                        "--out", "models/digit_cnn.keras", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "models" in result.stderr.strip().splitlines()[-1]
+    assert time.perf_counter() - started < 60  # Fifty epochs would take minutes.
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow
@@ -288,6 +311,16 @@ def test_resume_without_an_interrupted_run_is_a_usage_error(tmp_path, tiny_datas
     result = run_script("train.py", "--data", tiny_dataset, "--resume", cwd=tmp_path)
     assert result.returncode == 2
     assert "nothing to resume" in result.stderr
+
+
+def test_a_damaged_history_is_named_with_what_to_do(tmp_path):
+    import common
+    import train
+
+    history = tmp_path / "history.csv"
+    history.write_text("epoch,loss\n0,0.5\n1,x\n")
+    with pytest.raises(common.UserError, match=r"history.csv is damaged .*without --resume"):
+        train.read_history(history)
 
 
 def test_a_run_left_by_an_older_train_py_is_not_resumed(tmp_path, tiny_dataset):

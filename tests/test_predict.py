@@ -174,6 +174,55 @@ def test_broken_inputs_get_one_line_each_and_the_rest_is_answered(tmp_path, tiny
         assert expected in reasons
 
 
+def test_names_that_cannot_be_looked_at_fail_alone(tmp_path, tiny_model, capsys):
+    good = draw(tmp_path / "good.png")
+    folder = tmp_path / "copied from a Mac"
+    draw(folder / "seven.png")
+    (folder / "._seven.png").write_bytes(b"\x00\x05\x16\x07 macOS metadata")
+    too_long = tmp_path / ("a" * 300 + ".png")
+    status, out, err = run([good, too_long, "", folder, "--json"], tiny_model, capsys)
+    records = [json.loads(line) for line in out]
+    assert status == common.EXIT_SOME_FAILED
+    assert [Path(record["path"]).name for record in records] == [
+        "good.png", too_long.name, "", "seven.png"]
+    assert [record["error"] for record in records] == [
+        None, "cannot be read (File name too long)", "empty name", None]
+    assert records[1]["top"] is None  # Every record has every key.
+    assert len(err) == 2
+
+
+def test_options_may_come_between_the_pictures(tmp_path, tiny_model, capsys):
+    pictures = [draw(tmp_path / "a.png"), draw(tmp_path / "b.png")]
+    status, out, _ = run([pictures[0], "--json", pictures[1]], tiny_model, capsys)
+    assert status == common.EXIT_OK
+    assert [Path(json.loads(line)["path"]).name for line in out] == ["a.png", "b.png"]
+
+
+def test_multi_on_dashes_a_pixel_tall_answers_the_other_pictures(tmp_path, tiny_model, capsys):
+    # Marks one or two pixels tall made the cut between touching digits divide by nothing.
+    dashes = Image.new("L", (256, 20), 255)
+    pen = ImageDraw.Draw(dashes)
+    for left in (20, 100):
+        pen.line((left, 8, left + 60, 8), fill=0, width=1)
+    pen.line((180, 10, 240, 10), fill=0, width=2)
+    dashes.save(tmp_path / "dashes.png")
+    pictures = [draw(tmp_path / "a.png"), tmp_path / "dashes.png", draw(tmp_path / "b.png", "24")]
+    status, out, err = run([*pictures, "--multi", "--json"], tiny_model, capsys)
+    assert status == common.EXIT_OK and err == []
+    assert [len(json.loads(line)["number"]) for line in out][::2] == [1, 2]
+
+
+def test_a_model_giving_scores_not_probabilities_is_refused(tmp_path, capsys):
+    import keras
+
+    pixels = keras.Input((28, 28, 1))
+    scores = keras.layers.Dense(10, bias_initializer=keras.initializers.Constant(5.0))
+    keras.Model(pixels, scores(keras.layers.Flatten()(pixels))).save(tmp_path / "scores.keras")
+    status, _, err = run([draw(tmp_path / "a.png")], tmp_path / "scores.keras", capsys)
+    assert status == common.EXIT_USAGE and len(err) == 1
+    assert "does not give probabilities" in err[0] and "softmax" in err[0]
+
+
 def test_show_draws_what_the_model_saw(tmp_path, tiny_model, capsys):
     panel = tmp_path / "panel.png"
     pictures = [draw(tmp_path / "seven.png"), tmp_path / "missing.png"]
@@ -186,7 +235,9 @@ def test_show_draws_what_the_model_saw(tmp_path, tiny_model, capsys):
 
 def test_usage_errors_exit_2(tmp_path, tiny_model, capsys):
     picture = draw(tmp_path / "seven.png")
-    for flags in (["--top-k", "0"], ["--min-confidence", "1.5"], ["--show", "panel.txt"]):
+    (tmp_path / "folder.png").mkdir()
+    for flags in (["--top-k", "0"], ["--min-confidence", "1.5"], ["--show", "panel.txt"],
+                  ["--show", str(tmp_path / "folder.png")]):
         with pytest.raises(SystemExit) as stop:
             predict.main([str(picture), *flags])
         assert stop.value.code == common.EXIT_USAGE

@@ -393,11 +393,28 @@ def test_validation_is_the_end_of_the_training_file(fake):
     assert info["counts"]["val"] == 5 and info["validation"] == "end of the training file"
 
 
-@pytest.mark.parametrize("val_size", ["0", "30"])
-def test_val_size_out_of_range(fake, capsys, val_size):
-    assert run("--source", str(fake.folder), "--val-size", val_size) == 2
+def test_val_size_out_of_range(fake, capsys):
+    assert run("--source", str(fake.folder), "--val-size", "30") == 2
     assert "--val-size must be between 1 and 29" in error_message(capsys.readouterr().err)
     assert not Path("data/mnist.npz").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--val-size", "0"], "--val-size must be at least 1"),
+    (["--timeout", "0"], "--timeout must be a positive number of seconds"),
+    (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
+    (["--out", "data/mnist.data"], "--out must name a .npz file, not data/mnist.data"),
+    (["--out", "data/mnist.json"], "--out must name a .npz file"),
+    (["--out", "data"], "--out must name a .npz file"),
+])
+def test_bad_settings_are_refused_before_any_download(fake, capsys, argv, message):
+    # np.savez adds ".npz" to a name without it: the file named was left empty.
+    Path("data").mkdir()
+    with pytest.raises(SystemExit) as stop:
+        run("--source", str(fake.folder), *argv)
+    assert stop.value.code == common.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert list(Path("data").iterdir()) == []
 
 
 def test_json_describes_the_dataset(fake):
