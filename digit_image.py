@@ -87,6 +87,9 @@ FINE_SHARE = 0.4  # ...yet at least this share of the contrast of all the ink (n
 FINE_SIZE = 1024  # ...is looked for again in the whole picture at up to this size, and kept
 FINE_GAIN = 1.5  # ...if it stands out there this many times more, and more than all ink did.
 FINE_OPENING = 0.01  # There the strokes are thin: anything wider than this is background.
+CARD_FILL = 0.85  # On a transparent canvas, opaque pixels filling this much of their box,
+CARD_CONTRAST = 0.3  # ...light and dark by this much, the ink at most CARD_INK of them,
+CARD_INK = 0.3  # ...are a card carrying the digit.
 SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SHEET_SIZE = 0.02  # A sheet or note taken for ink covers at least this fraction of the picture,
@@ -260,12 +263,17 @@ def _sheet_of(piece, labels):
     top, left, bottom, right = _box(holes)
     if _stroke_width(writing) > SHEET_STROKE * max(bottom - top, right - left):
         return None
-    rows, columns = np.nonzero(filled)
+    return filled if filled.sum() >= SHEET_FILL * _rectangle_area(filled) else None
+
+
+def _rectangle_area(mask):
+    """The area of the smallest rectangle around a mask's pixels, at any angle (in steps of
+    3 degrees): a sheet or a card, however it lies."""
+    rows, columns = np.nonzero(mask)
     angles = np.radians(np.arange(0, 90, 3))[:, None]
     along = columns * np.cos(angles) + rows * np.sin(angles)
     across = rows * np.cos(angles) - columns * np.sin(angles)
-    rectangle = ((np.ptp(along, axis=1) + 1) * (np.ptp(across, axis=1) + 1)).min()
-    return filled if filled.sum() >= SHEET_FILL * rectangle else None
+    return ((np.ptp(along, axis=1) + 1) * (np.ptp(across, axis=1) + 1)).min()
 
 
 def _marks_in(gray, contrast=None):
@@ -549,17 +557,43 @@ def _flatten_transparency(rgba):
     """Turns an RGBA picture into grey levels, whatever colour its transparent pixels hold.
 
     A canvas that is mostly transparent holds its ink in the opaque pixels, so the opacity
-    itself is the ink (bright on black), in any ink colour. A mostly opaque picture (a photo
-    with a transparent border) is laid over its own average colour, so the border vanishes.
+    itself is the ink (bright on black), in any ink colour; unless those pixels are a card
+    with the digit on it (a cut-out, a sticker): a solid block, light and dark inside. That,
+    and a mostly opaque picture (a photo with a transparent border), is laid over its own
+    colour (the card's, or the picture's average), so the border vanishes.
     """
     rgb, alpha = rgba[..., :3], rgba[..., 3:]
+    grey = rgb @ np.float32([0.299, 0.587, 0.114])
     if alpha.min() > 0.99:
-        return rgb @ np.float32([0.299, 0.587, 0.114])
-    if alpha.mean() < 0.5:
-        return np.ascontiguousarray(alpha[..., 0])
-    average = (rgb * alpha).sum(axis=(0, 1)) / alpha.sum()
-    flat = rgb * alpha + average * (1 - alpha)
+        return grey
+    if alpha.mean() >= 0.5:
+        typical = (rgb * alpha).sum(axis=(0, 1)) / alpha.sum()
+    else:
+        opaque = alpha[..., 0] > 0.5
+        if not _is_card(opaque, grey):
+            return np.ascontiguousarray(alpha[..., 0])
+        typical = np.median(rgb[opaque], axis=0)  # the card's colour, not its ink's
+    flat = rgb * alpha + typical * (1 - alpha)
     return flat @ np.float32([0.299, 0.587, 0.114])
+
+
+def _is_card(opaque, grey):
+    """Whether the opaque pixels of a mostly transparent canvas (grey: the picture's grey
+    levels) are a card carrying its ink: they fill most of a rectangle (strokes do not), hold
+    both light and dark, and the ink is the smaller part, inside: the card's own colour runs
+    along its outline (a bold stroke drawn with an outline has the outline there)."""
+    if not opaque.any():
+        return False
+    low, high = np.percentile(grey[opaque], (1, 99))
+    if high - low < CARD_CONTRAST or opaque.sum() < CARD_FILL * _rectangle_area(opaque):
+        return False
+    dark = grey < (low + high) / 2
+    ink_is_dark = dark[opaque].mean() < 0.5
+    ink_share = dark[opaque].mean() if ink_is_dark else 1 - dark[opaque].mean()
+    inner = ~_grey_dilate((~opaque).astype(np.float32), 1).astype(bool)
+    outline = opaque & ~inner
+    card_on_outline = 1 - dark[outline].mean() if ink_is_dark else dark[outline].mean()
+    return ink_share <= CARD_INK and card_on_outline > 0.5
 
 
 @dataclasses.dataclass(frozen=True)

@@ -107,6 +107,33 @@ def test_mostly_opaque_picture_with_transparent_border():
     assert similarity(result, digit_image.normalize(draw())) > 0.98
 
 
+@pytest.mark.parametrize("angle", [0, 25])
+def test_a_note_cut_out_onto_a_transparent_canvas_is_read_on_the_note(angle):
+    # As a phone lifts a sticky note out of its photo: the note is the opaque part, and the
+    # digit is on it; taking the opacity for the ink read the note's outline.
+    ink = draw("4", size=(260, 260), box=(85, 50, 175, 210), width=7)
+    note = Image.composite(Image.new("RGBA", ink.size, (20, 20, 60, 255)),
+                           Image.new("RGBA", ink.size, (250, 230, 90, 255)),
+                           Image.eval(ink, lambda value: 255 - value))
+    tilted = note.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+    canvas = Image.new("RGBA", (600, 500), (0, 0, 0, 0))
+    canvas.alpha_composite(tilted, (120, 60))
+    on_paper = Image.new("RGB", (600, 500), (250, 230, 90))  # the same note, opaque around
+    on_paper.paste(tilted, (120, 60), tilted)
+    expected = digit_image.normalize(on_paper)
+    assert similarity(digit_image.normalize(canvas), expected) > 0.95
+
+
+def test_a_bold_digit_with_an_outline_is_not_taken_for_a_card():
+    # Opaque, solid and light and dark too, but the light part runs along the outline.
+    outline = np.asarray(draw("1", width=36, ink=255, paper=0))
+    core = np.asarray(draw("1", width=26, ink=255, paper=0))
+    rgb = np.where(core[..., None] > 127, (0, 0, 0), (255, 255, 0)).astype(np.uint8)
+    canvas = Image.fromarray(np.dstack([rgb, outline]), "RGBA")
+    expected = digit_image.normalize(draw("1", width=36))
+    assert similarity(digit_image.normalize(canvas), expected) > 0.95
+
+
 def test_uneven_lighting_and_shadow_are_removed():
     clean = np.asarray(draw(), np.float32)
     light = np.linspace(1.0, 0.35, 200)[None, :] * np.ones((200, 1))
