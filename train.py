@@ -3,7 +3,7 @@
 Reads:  data/mnist.npz (from preprocess.py)
 Writes: models/digit_cnn.keras     the model of the epoch with the lowest validation loss
         models/digit_cnn.json      its configuration, library versions and per-epoch history
-        reports/training_curves.png
+        reports/training_curves.png (reports/<name>_training_curves.png for --out <name>.keras)
         runs/digit_cnn/            checkpoints while training (removed when it finishes)
 
 The test split is never read here: model selection looks at the validation split only.
@@ -517,7 +517,9 @@ def main(argv=None):
                              for member in members]
     json_path = args.out.with_suffix(".json")
     common.write_json(json_path, record)
-    curves_path = common.REPORTS_DIR / "training_curves.png"
+    # A model of another name gets curves of its own rather than replacing the default's.
+    name = "" if args.out.stem == common.MODEL_PATH.stem else f"{args.out.stem}_"
+    curves_path = common.REPORTS_DIR / f"{name}training_curves.png"
     plot_curves(members, curves_path)
     shutil.rmtree(run_dir)
 

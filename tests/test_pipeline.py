@@ -313,6 +313,15 @@ def test_resume_without_an_interrupted_run_is_a_usage_error(tmp_path, tiny_datas
     assert "nothing to resume" in result.stderr
 
 
+def test_a_model_of_another_name_gets_curves_of_its_own(tmp_path, tiny_dataset):
+    result = run_script("train.py", "--quick", "--data", tiny_dataset, "--out",
+                        "models/wide.keras", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(path.name for path in (tmp_path / "reports").iterdir()) == [
+        "wide_training_curves.png"]  # The default model's curves are left alone.
+    assert (tmp_path / "models" / "wide.json").is_file()
+
+
 def test_a_damaged_history_is_named_with_what_to_do(tmp_path):
     import common
     import train
