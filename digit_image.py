@@ -411,6 +411,13 @@ def _open(source, size):
     EXIF orientation says (a copy: the caller's image stays as it was)."""
     if not isinstance(source, Image.Image):
         return open_picture(source, size)
+    if 0 in source.size:
+        raise ImageError("empty picture (0 pixels)")
+    try:
+        source.load()  # A lazily opened file is decoded here: its errors are the picture's.
+    except Exception as error:  # noqa: BLE001  Pillow raises many types for a bad file.
+        raise ImageError(f"the picture cannot be read ({type(error).__name__}: "
+                         f"{str(error).strip() or 'no reason given'})") from None
     upright = source.getexif().get(ExifTags.Base.Orientation, 1) == 1
     return source if upright else ImageOps.exif_transpose(source)
 
@@ -1194,11 +1201,15 @@ def group_into_lines(pieces, labels):
     whose ink comes closer than a stroke's width, or LINE_GAP of their height, are one line
     (the two loops of an 8 whose pen lifted between them).
     """
-    lines = []
+    lines, bottoms = [], []  # bottoms[i]: where the lowest mark of lines[i] ends
     for piece in sorted(pieces, key=lambda piece: piece.top):
-        linked = [line for line in lines if any(_rows_shared(piece, other) for other in line)]
-        lines = [line for line in lines if not any(line is other for other in linked)]
-        lines.append([piece, *itertools.chain(*linked)])
+        # Marks come top first: a line ending above this one cannot share its rows.
+        linked = [index for index, (line, bottom) in enumerate(zip(lines, bottoms))
+                  if bottom > piece.top and any(_rows_shared(piece, other) for other in line)]
+        joined = [piece, *itertools.chain(*(lines[index] for index in linked))]
+        lines = [line for index, line in enumerate(lines) if index not in linked] + [joined]
+        bottoms = [bottom for index, bottom in enumerate(bottoms) if index not in linked] + [
+            max(other.bottom for other in joined)]
 
     def middle(line):
         top, _, bottom, _ = _box(line)
@@ -1216,7 +1227,8 @@ def group_into_lines(pieces, labels):
         merged = False
         for first, second in itertools.combinations(lines, 2):
             height = min(max(piece.height for piece in line) for line in (first, second))
-            if _stacked_gap(first, second, labels) < max(stroke, LINE_GAP * height):
+            near = max(stroke, LINE_GAP * height)
+            if _stacked_gap(first, second, labels, near) < near:
                 lines = [line for line in lines if line is not second]
                 first.extend(second)
                 merged = True
@@ -1230,13 +1242,18 @@ def _rows_shared(first, second):
     return shared >= 0.5 * min(first.height, second.height)
 
 
-def _stacked_gap(first, second, labels):
+def _stacked_gap(first, second, labels, within=np.inf):
     """The least vertical distance, in pixels, between the ink of a mark of one group and
-    the ink of a mark of the other in the same column; infinite when none share a column."""
+    the ink of a mark of the other in the same column; infinite when none share a column.
+    Only distances under within are measured (the ink is no closer than the marks' boxes:
+    on a page of lines, most pairs are told apart by their boxes alone)."""
+    (top, _, bottom, _), (other_top, _, other_bottom, _) = _box(first), _box(second)
+    if max(top - other_bottom, other_top - bottom) >= within:
+        return np.inf
     gaps = [np.inf]
     for a, b in itertools.product(first, second):
         left, right = max(a.left, b.left), min(a.right, b.right)
-        if left >= right:
+        if left >= right or max(a.top - b.bottom, b.top - a.bottom) >= within:
             continue
         upper, lower = (a, b) if a.top + a.bottom <= b.top + b.bottom else (b, a)
         top, bottom = min(upper.top, lower.top), max(upper.bottom, lower.bottom)

@@ -30,6 +30,7 @@ import glob
 import itertools
 import json
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -94,6 +95,8 @@ def main(argv=None):
             stream.reconfigure(errors="backslashreplace")
     if args.show:  # Found unwritable now rather than after every picture has been read.
         args.show.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=args.show.parent):
+            pass
     classify = common.load_classifier(args.model)
     if args.tta:
         classify = common.with_shift_averaging(classify)
@@ -141,26 +144,50 @@ def expand(inputs):
     here too, for shells that do not. error is a message when an input names nothing usable.
     """
     for name in inputs:
-        path = Path(name)
-        try:
-            is_dir, exists = path.is_dir(), path.exists()
-        except OSError as error:  # a name too long, a folder on the way that may not be entered
-            yield name, f"cannot be read ({error.strerror})"
-            continue
+        kind = kind_of(name)
         if not name:
             yield name, "empty name"
-        elif is_dir:
-            yield from expand_folder(path)
-        elif exists:
+        elif kind == "folder":
+            yield from expand_folder(Path(name))
+        elif kind == "file":
             yield name, None
+        elif kind != "missing":
+            yield name, kind
         elif GLOB_CHARACTERS & set(name):
-            matches = sorted(glob.glob(name, recursive=True))
+            matches = matching(name)
             if not matches:
                 yield name, "no files match this pattern"
             for match in matches:
-                yield from expand_folder(Path(match)) if Path(match).is_dir() else [(match, None)]
+                match_kind = kind_of(match)
+                if match_kind == "folder":
+                    yield from expand_folder(Path(match))
+                else:
+                    yield match, None if match_kind == "file" else match_kind
         else:
             yield name, "not found"
+
+
+def kind_of(name):
+    """"folder", "file" (or anything else that exists), "missing", or why it cannot be told:
+    a name too long, a folder on the way that may not be entered."""
+    path = Path(name)
+    try:
+        return "folder" if path.is_dir() else "file" if path.exists() else "missing"
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+
+
+def matching(pattern):
+    """The paths a pattern matches, sorted. "**" (any depth) does not follow links to folders,
+    which can loop back on themselves; names beginning with "." match only by name, as in a
+    shell."""
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    parts = Path(pattern).parts
+    first = next(index for index, part in enumerate(parts) if GLOB_CHARACTERS & set(part))
+    base = Path(*parts[:first])
+    return sorted(str(path) for path in base.glob(str(Path(*parts[first:])))
+                  if not any(part.startswith(".") for part in path.relative_to(base).parts))
 
 
 def expand_folder(folder):
@@ -267,10 +294,13 @@ def rank(probabilities, args):
 
 def report(record, args):
     """Prints one picture's answer as a JSON line or a table row; a failure also on stderr."""
+    # A name holding a line break would break its line in two.
+    path = record["path"].replace("\n", "\\n").replace("\r", "\\r")
     if record["error"] is not None:
-        print(f"{Path(sys.argv[0]).name}: {record['path']}: {record['error']}", file=sys.stderr)
+        print(f"{Path(sys.argv[0]).name}: {path}: {record['error']}", file=sys.stderr)
     if args.json:
-        print(json.dumps(record, ensure_ascii=False))
+        # ASCII with escapes: valid JSON whatever encoding the output has.
+        print(json.dumps(record))
         return
     runners_up = ""
     if record["error"] is not None:
@@ -284,7 +314,7 @@ def report(record, args):
                 f"{top['digit']} ({top['probability']:.1%})".ljust(12) for top in record["top"][1:]
             )
     width, answer_width = runners_up_width(args), answer_column_width(args)
-    print(f"{answer:>{answer_width}}  {confidence:>10}  {runners_up:<{width}}{record['path']}{note}")
+    print(f"{answer:>{answer_width}}  {confidence:>10}  {runners_up:<{width}}{path}{note}")
     if args.multi and record["error"] is None:
         digits = ", ".join(f"{d['digit']} ({d['confidence']:.1%})" for d in record["digits"])
         print(f"{'':>{answer_width}}  {'':>10}  digits: {digits}")
@@ -303,6 +333,10 @@ def runners_up_width(args):
 
 def draw_panels(shown, path):
     """One row per picture: the picture, the 28x28 the model saw, and the probabilities."""
+    import logging
+
+    # Where it cannot write its cache (no writable home), matplotlib says so on stderr.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
 
     matplotlib.use("Agg")  # Files only; no window is opened.
@@ -320,14 +354,16 @@ def draw_panels(shown, path):
     )
     for (record, images), (picture_axis, seen_axis, bars_axis) in zip(shown, axes):
         name = Path(record["path"]).name
-        picture_axis.set_title(name if len(name) <= 30 else name[:27] + "...", fontsize=9)
+        picture_axis.set_title(name if len(name) <= 30 else name[:27] + "...", fontsize=9,
+                               parse_math=False)  # "$12_$7.png" is a name, not a formula
         thumbnail = read_thumbnail(record["path"])
         if thumbnail is not None:
             picture_axis.imshow(thumbnail, cmap="gray")
         for axis in (picture_axis, seen_axis):
             axis.set_axis_off()
         if record["error"] is not None:
-            seen_axis.text(0, 0.5, record["error"], fontsize=8, wrap=True, color="tab:red")
+            seen_axis.text(0, 0.5, record["error"], fontsize=8, wrap=True, color="tab:red",
+                           parse_math=False)
             bars_axis.set_axis_off()
             continue
         seen_axis.imshow(np.hstack(images), cmap="gray", vmin=0, vmax=255)
@@ -358,7 +394,7 @@ def read_thumbnail(path):
     """The picture as its user sees it, small; None when it cannot be read."""
     try:
         return digit_image.thumbnail(path, 160)
-    except digit_image.ImageError:
+    except (digit_image.ImageError, MemoryError):
         return None  # The row shows the error message instead.
 
 

@@ -1,6 +1,7 @@
 """digit_image: reading every kind of picture and bringing its digit into MNIST's form."""
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -334,6 +335,16 @@ def test_corrupt_exif_data_is_read_without_a_warning(tmp_path, recwarn):
     draw("7").save(path, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff broken", quality=95)
     assert similarity(digit_image.normalize(path), digit_image.normalize(draw("7"))) > 0.95
     assert len(recwarn) == 0
+
+
+def test_a_pil_image_that_cannot_be_read_is_an_image_error():
+    closed = draw("7")
+    closed.close()
+    for picture, reason in [(Image.new("L", (0, 10)), "empty picture (0 pixels)"),
+                            (closed, "the picture cannot be read (ValueError")]:
+        for read in (digit_image.normalize, digit_image.segment):
+            with pytest.raises(digit_image.ImageError, match=re.escape(reason)):
+                read(picture)
 
 
 def test_pixels_that_are_not_numbers_take_the_others_value(tmp_path):

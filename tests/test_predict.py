@@ -1,6 +1,7 @@
 """predict.py: inputs, outputs, failures and exit statuses, with a real tiny trained model."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,38 @@ def test_names_that_cannot_be_looked_at_fail_alone(tmp_path, tiny_model, capsys)
         None, "cannot be read (File name too long)", "empty name", None]
     assert records[1]["top"] is None  # Every record has every key.
     assert len(err) == 2
+
+
+def test_a_pattern_of_any_depth_does_not_follow_links_that_loop(tmp_path, tiny_model, capsys):
+    draw(tmp_path / "sub" / "a.png")
+    (tmp_path / "sub" / "up").symlink_to("..")  # Followed, each loop would match a.png again.
+    (tmp_path / "self").symlink_to(".")
+    status, out, _ = run([str(tmp_path / "**" / "*.png"), "--json"], tiny_model, capsys)
+    assert status == common.EXIT_OK
+    assert [json.loads(line)["path"] for line in out] == [str(tmp_path / "sub" / "a.png")]
+
+
+def test_names_with_line_breaks_or_dollars_keep_one_line_each(tmp_path, tiny_model, capsys):
+    picture = draw(tmp_path / "$12_$7.png")  # matplotlib would read "$...$" as a formula
+    broken = tmp_path / "a\nb.png"
+    broken.write_text("not a picture")
+    status, out, err = run([picture, broken, "--show", tmp_path / "seen.png"], tiny_model,
+                           capsys)
+    assert status == common.EXIT_SOME_FAILED and (tmp_path / "seen.png").is_file()
+    assert err[0].endswith(f": {tmp_path}/a\\nb.png: not an image file (Pillow cannot identify it)")
+    assert len(err) == 2 and err[1].startswith("wrote ")  # --show's line
+    assert len(out) == 3 and out[2].startswith(" " * 5 + "-") and "a\\nb.png" in out[2]
+
+
+def test_json_is_valid_whatever_the_output_encoding(tmp_path, tiny_model):
+    picture = draw(tmp_path / "ünïcødé 7😀.png")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "predict.py"), str(picture), "--json", "--model", str(tiny_model)],
+        check=False, capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["path"] == str(picture)
 
 
 def test_options_may_come_between_the_pictures(tmp_path, tiny_model, capsys):
