@@ -179,8 +179,8 @@ def kind_of(name):
 
 def matching(pattern):
     """The paths a pattern matches, sorted. "**" (any depth) does not follow links to folders,
-    which can loop back on themselves; names beginning with "." match only by name, as in a
-    shell."""
+    which can loop back on themselves, and leaves out names beginning with "." (hidden), as a
+    shell's "*" does."""
     if "**" not in pattern:
         return sorted(glob.glob(pattern))
     parts = Path(pattern).parts
