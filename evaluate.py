@@ -11,6 +11,7 @@ Writes: reports/metrics.json          accuracy, loss, per-class precision/recall
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -108,8 +109,19 @@ def plot_misclassified(images, labels, probabilities, path, limit=64):
     plt.close(figure)
 
 
+REPORTS = ("metrics.json", "confusion_matrix.png", "misclassified.png")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    # Checked before anything is written, so that a failure leaves no set of reports half
+    # replaced: the folder must take files, and no report's name may be a folder.
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=args.out):
+        pass
+    for name in REPORTS:
+        if (args.out / name).is_dir():
+            raise common.UserError(f"{args.out / name} is a folder: move it, or use another --out")
     data = common.load_dataset(args.data)
     predict = common.load_classifier(args.model)
     if args.tta:
@@ -127,9 +139,10 @@ def main(argv=None):
     import matplotlib
 
     matplotlib.use("Agg")
-    common.write_json(args.out / "metrics.json", metrics)
-    plot_confusion(metrics["confusion_matrix"], args.out / "confusion_matrix.png")
-    plot_misclassified(x_test, y_test, probabilities, args.out / "misclassified.png")
+    metrics_path, confusion_path, misclassified_path = (args.out / name for name in REPORTS)
+    common.write_json(metrics_path, metrics)
+    plot_confusion(metrics["confusion_matrix"], confusion_path)
+    plot_misclassified(x_test, y_test, probabilities, misclassified_path)
 
     print(
         f"Test accuracy {100 * metrics['accuracy']:.2f}% ({metrics['errors']} errors in "

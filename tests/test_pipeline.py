@@ -164,6 +164,20 @@ def test_evaluate_writes_metrics_and_plots(trained):
         assert (out / name).stat().st_size > 5_000
 
 
+def test_evaluate_replaces_no_report_when_one_cannot_be_written(trained, tmp_path):
+    import common
+    import evaluate
+
+    _, data, model_path = trained
+    out = tmp_path / "reports"
+    (out / "misclassified.png").mkdir(parents=True)
+    (out / "metrics.json").write_text("{}")  # an earlier report, left as it was
+    argv = ["--data", str(data), "--model", str(model_path), "--out", str(out)]
+    assert common.run_cli(evaluate.main, argv) == common.EXIT_USAGE
+    assert (out / "metrics.json").read_text() == "{}"
+    assert not (out / "confusion_matrix.png").exists()
+
+
 def test_shift_averaging_is_the_mean_over_the_nine_one_pixel_shifts(trained):
     import common
 
