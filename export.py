@@ -11,6 +11,7 @@ Writes, beside the model:
         models/digit_cnn.onnx          ONNX, float32; only where tf2onnx and onnxruntime are
                                        installed (`pip install tf2onnx onnx onnxruntime`)
         models/export.json             formats, sizes, agreement with the Keras model, time
+                                       (NAME_export.json for a model NAME.keras)
 
 Every artifact is checked, and only when all have passed do they replace the earlier ones,
 so a failed export leaves the previous set as it was. evaluate.py and predict.py take any
@@ -228,7 +229,9 @@ def main(argv=None):
         },
         "wall_seconds": round(time.perf_counter() - start, 1),
     }
-    json_path = args.model.parent / "export.json"
+    # The record of a model of another name does not replace the default model's.
+    name = "" if args.model.stem == common.MODEL_PATH.stem else f"{args.model.stem}_"
+    json_path = args.model.parent / f"{name}export.json"
     common.write_json(json_path, record)
 
     print(f"\n{'artifact':<34} {'bytes':>10} {'of .keras':>9}  same answer as .keras")

@@ -306,6 +306,19 @@ def test_export_failing_its_check_keeps_the_earlier_file(exported, tmp_path, mon
     assert [path.name for path in folder.iterdir() if path.name.startswith(".")] == []
 
 
+def test_a_model_of_another_name_gets_its_own_record(exported, tmp_path):
+    folder = tmp_path / "models"
+    shutil.copytree(exported.folder, folder)
+    default_record = (folder / "export.json").read_bytes()
+    shutil.copy(folder / "digit_cnn.keras", folder / "wide.keras")
+    argv = ["--model", str(folder / "wide.keras"), "--data", str(folder / "mnist.npz")]
+    assert common.run_cli(export.main, argv) == common.EXIT_OK
+    assert (folder / "export.json").read_bytes() == default_record
+    record = json.loads((folder / "wide_export.json").read_text())
+    assert record["source_model"] == str(folder / "wide.keras")
+    assert (folder / "wide.tflite").is_file() and (folder / "wide_savedmodel").is_dir()
+
+
 def test_export_the_converter_refuses_keeps_the_whole_earlier_set(exported, tmp_path, capfd):
     folder = tmp_path / "models"
     shutil.copytree(exported.folder, folder)
