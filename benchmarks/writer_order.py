@@ -58,9 +58,10 @@ def correlation_by_gap(values, labels):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=common.DATA_PATH)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    common.add_debug_flag(parser)
     args = parser.parse_args(argv)
 
     data = common.load_dataset(args.data)
