@@ -103,6 +103,15 @@ def atomic_write(path, write):
         raise
 
 
+def writable_folder(folder):
+    """Makes folder if it is missing and checks that files can be written in it, by writing
+    one: an output that cannot be saved is found before the work, not after it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
 def write_json(path, data):
     def write(tmp):
         Path(tmp).write_text(json.dumps(data, indent=2) + "\n")

@@ -11,7 +11,6 @@ Writes: reports/metrics.json          accuracy, loss, per-class precision/recall
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -116,9 +115,7 @@ def main(argv=None):
     args = parse_args(argv)
     # Checked before anything is written, so that a failure leaves no set of reports half
     # replaced: the folder must take files, and no report's name may be a folder.
-    args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=args.out):
-        pass
+    common.writable_folder(args.out)
     for name in REPORTS:
         if (args.out / name).is_dir():
             raise common.UserError(f"{args.out / name} is a folder: move it, or use another --out")

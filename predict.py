@@ -30,7 +30,6 @@ import glob
 import itertools
 import json
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -93,10 +92,8 @@ def main(argv=None):
         if hasattr(stream, "reconfigure"):  # Not on a StringIO, as some callers pass.
             # A file name that is not valid UTF-8 is shown escaped instead of stopping the run.
             stream.reconfigure(errors="backslashreplace")
-    if args.show:  # Found unwritable now rather than after every picture has been read.
-        args.show.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=args.show.parent):
-            pass
+    if args.show:
+        common.writable_folder(args.show.parent)
     classify = common.load_classifier(args.model)
     if args.tta:
         classify = common.with_shift_averaging(classify)

@@ -19,7 +19,6 @@ import json
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -438,10 +437,7 @@ def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     data = common.load_dataset(args.data)
-    # A folder the model cannot be written to is found now, not after the training.
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=args.out.parent):
-        pass
+    common.writable_folder(args.out.parent)
     if args.quick:
         args.epochs, args.clean_epochs = 1, 0  # a smoke test runs the augmenting pipeline
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
