@@ -35,6 +35,13 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 
 
+def named_for(model, name):
+    """The file name of a record or plot of the model at path model: name itself for the
+    default model (reports/training_curves.png), else prefixed with the model's name
+    (reports/wide_training_curves.png), so that one model's files do not replace another's."""
+    return name if Path(model).stem == MODEL_PATH.stem else f"{Path(model).stem}_{name}"
+
+
 class UserError(Exception):
     """An expected failure: bad arguments or unusable input. Shown as one line, exit 2."""
 

@@ -229,9 +229,7 @@ def main(argv=None):
         },
         "wall_seconds": round(time.perf_counter() - start, 1),
     }
-    # The record of a model of another name does not replace the default model's.
-    name = "" if args.model.stem == common.MODEL_PATH.stem else f"{args.model.stem}_"
-    json_path = args.model.parent / f"{name}export.json"
+    json_path = args.model.parent / common.named_for(args.model, "export.json")
     common.write_json(json_path, record)
 
     print(f"\n{'artifact':<34} {'bytes':>10} {'of .keras':>9}  same answer as .keras")

@@ -513,9 +513,7 @@ def main(argv=None):
                              for member in members]
     json_path = args.out.with_suffix(".json")
     common.write_json(json_path, record)
-    # A model of another name gets curves of its own rather than replacing the default's.
-    name = "" if args.out.stem == common.MODEL_PATH.stem else f"{args.out.stem}_"
-    curves_path = common.REPORTS_DIR / f"{name}training_curves.png"
+    curves_path = common.REPORTS_DIR / common.named_for(args.out, "training_curves.png")
     plot_curves(members, curves_path)
     shutil.rmtree(run_dir)
 
