@@ -141,37 +141,34 @@ def expand(inputs):
     here too, for shells that do not. error is a message when an input names nothing usable.
     """
     for name in inputs:
-        kind = kind_of(name)
-        if not name:
-            yield name, "empty name"
-        elif kind == "folder":
-            yield from expand_folder(Path(name))
-        elif kind == "file":
-            yield name, None
-        elif kind != "missing":
-            yield name, kind
-        elif GLOB_CHARACTERS & set(name):
+        kind = kind_of(name) if name else "empty name"
+        if kind == "not found" and GLOB_CHARACTERS & set(name):
             matches = matching(name)
             if not matches:
                 yield name, "no files match this pattern"
             for match in matches:
-                match_kind = kind_of(match)
-                if match_kind == "folder":
-                    yield from expand_folder(Path(match))
-                else:
-                    yield match, None if match_kind == "file" else match_kind
+                yield from named(match, kind_of(match))
         else:
-            yield name, "not found"
+            yield from named(name, kind)
 
 
 def kind_of(name):
-    """"folder", "file" (or anything else that exists), "missing", or why it cannot be told:
-    a name too long, a folder on the way that may not be entered."""
+    """"folder", "file" (or anything else that exists), "not found", or why it cannot be
+    told: a name too long, a folder on the way that may not be entered."""
     path = Path(name)
     try:
-        return "folder" if path.is_dir() else "file" if path.exists() else "missing"
+        return "folder" if path.is_dir() else "file" if path.exists() else "not found"
     except OSError as error:
         return f"cannot be read ({error.strerror})"
+
+
+def named(name, kind):
+    """(path, error) for what a name of this kind_of() holds: a folder's pictures, a file, or
+    why there is none."""
+    if kind == "folder":
+        yield from expand_folder(Path(name))
+    else:
+        yield name, None if kind == "file" else kind
 
 
 def matching(pattern):
