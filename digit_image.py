@@ -39,6 +39,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 
 IMAGE_SIZE = 28
+LUMA = np.float32([0.299, 0.587, 0.114])  # Grey from red, green and blue, as Pillow weighs them.
 BOX_SIZE = 20  # MNIST fits each digit into 20x20 and pads it to 28x28.
 CENTRE = 14.0  # Where MNIST's centres of mass lie (row, column), measured on its training set.
 
@@ -570,7 +571,7 @@ def _flatten_transparency(rgba):
     colour (the card's, or the picture's average), so the border vanishes.
     """
     rgb, alpha = rgba[..., :3], rgba[..., 3:]
-    grey = rgb @ np.float32([0.299, 0.587, 0.114])
+    grey = rgb @ LUMA
     if alpha.min() > 0.99:
         return grey
     if alpha.mean() >= 0.5:
@@ -581,7 +582,7 @@ def _flatten_transparency(rgba):
             return np.ascontiguousarray(alpha[..., 0])
         typical = np.median(rgb[opaque], axis=0)  # the card's colour, not its ink's
     flat = rgb * alpha + typical * (1 - alpha)
-    return flat @ np.float32([0.299, 0.587, 0.114])
+    return flat @ LUMA
 
 
 def _is_card(opaque, grey):
@@ -595,12 +596,11 @@ def _is_card(opaque, grey):
     if high - low < CARD_CONTRAST or opaque.sum() < CARD_FILL * _rectangle_area(opaque):
         return False
     dark = grey < (low + high) / 2
-    ink_is_dark = dark[opaque].mean() < 0.5
-    ink_share = dark[opaque].mean() if ink_is_dark else 1 - dark[opaque].mean()
-    inner = ~_grey_dilate((~opaque).astype(np.float32), 1).astype(bool)
-    outline = opaque & ~inner
-    card_on_outline = 1 - dark[outline].mean() if ink_is_dark else dark[outline].mean()
-    return ink_share <= CARD_INK and card_on_outline > 0.5
+    dark_share = dark[opaque].mean()
+    ink_is_dark = dark_share < 0.5  # The ink is the smaller part.
+    outline = opaque & _grey_dilate((~opaque).astype(np.float32), 1).astype(bool)
+    card_on_outline = np.mean(dark[outline] != ink_is_dark)
+    return min(dark_share, 1 - dark_share) <= CARD_INK and card_on_outline > 0.5
 
 
 @dataclasses.dataclass(frozen=True)
