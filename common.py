@@ -127,12 +127,15 @@ def write_json(path, data):
 
 
 def check_images(name, x, y):
-    """Raises ValueError unless x is uint8 (N, 28, 28) and y holds N uint8 labels 0..9."""
+    """Raises ValueError unless x is uint8 (N, 28, 28), N at least 1, and y holds N uint8
+    labels 0..9."""
     if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError(f"{name}: images must be uint8 (N, 28, 28), got {x.dtype} {x.shape}")
     if y.dtype != np.uint8 or y.shape != (len(x),):
         raise ValueError(f"{name}: labels must be uint8 ({len(x)},), got {y.dtype} {y.shape}")
-    if len(y) and y.max() >= NUM_CLASSES:
+    if not len(y):
+        raise ValueError(f"{name}: no images")
+    if y.max() >= NUM_CLASSES:
         raise ValueError(f"{name}: label {int(y.max())} is out of range 0..9")
 
 
@@ -154,8 +157,6 @@ def load_dataset(path=DATA_PATH):
             data = {key: npz[key] for key in SPLIT_KEYS}
         for split in ("train", "val", "test"):
             check_images(split, data[f"x_{split}"], data[f"y_{split}"])
-            if not len(data[f"y_{split}"]):
-                raise ValueError(f"its {split} split holds no images")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise UserError(f"{path} is not a usable dataset ({error}): {hint}") from None
     return data
