@@ -99,32 +99,32 @@ def check_agreement(kind, path, images, keras_labels):
 
 
 def write_exports(writers, path_of, images, keras_labels):
-    """Writes every export with writers[kind](file, saved_model) into a hidden folder beside the model,
-    checks each, and only when all have passed puts them in place of the earlier ones: a
-    failed export leaves the earlier set whole, never some files of one model beside some of
-    another. Returns each export's agreement with the Keras model.
+    """Writes every export with writers[kind](file, saved_model) into a hidden folder beside
+    the model, checks each, and only when all have passed puts them in place of the earlier
+    ones: a failed export leaves the earlier set whole, never some files of one model beside
+    some of another. Returns each export's agreement with the Keras model.
 
     A folder cannot be renamed over a non-empty one, so an earlier SavedModel is moved aside
     first: it is missing for the instant between two renames, but never half-written.
     """
     staging = path_of["savedmodel"].with_name(f".{path_of['savedmodel'].name}.staging")
+    staged = {kind: staging / path.name for kind, path in path_of.items()}
     shutil.rmtree(staging, ignore_errors=True)  # From an export that crashed.
     staging.mkdir(parents=True)
     agreement = {}
     try:
         for kind, write in writers.items():
             try:
-                write(staging / path_of[kind].name, staging / path_of["savedmodel"].name)
-                agreement[kind] = check_agreement(kind, staging / path_of[kind].name, images,
-                                                  keras_labels)
+                write(staged[kind], staged["savedmodel"])
+                agreement[kind] = check_agreement(kind, staged[kind], images, keras_labels)
             except (tf.errors.OpError, ConverterError, ValueError, RuntimeError) as error:
                 raise common.UserError(f"the {kind} export failed ({failure_reason(error)}); "
                                        "earlier exports were kept") from None
         for kind in writers:
-            path, old = path_of[kind], staging / f"{path_of[kind].name}.old"
+            path = path_of[kind]
             if path.is_dir():
-                os.replace(path, old)
-            os.replace(staging / path.name, path)
+                os.replace(path, staging / f"{path.name}.old")
+            os.replace(staged[kind], path)
             print(f"Wrote {path}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
