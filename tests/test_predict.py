@@ -216,7 +216,8 @@ def test_names_with_line_breaks_or_dollars_keep_one_line_each(tmp_path, tiny_mod
 def test_json_is_valid_whatever_the_output_encoding(tmp_path, tiny_model):
     picture = draw(tmp_path / "ünïcødé 7😀.png")
     result = subprocess.run(
-        [sys.executable, str(ROOT / "predict.py"), str(picture), "--json", "--model", str(tiny_model)],
+        [sys.executable, str(ROOT / "predict.py"), str(picture), "--json", "--model",
+         str(tiny_model)],
         check=False, capture_output=True, text=True, cwd=ROOT, timeout=120,
         env={**os.environ, "PYTHONIOENCODING": "ascii"},
     )
