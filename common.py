@@ -179,9 +179,10 @@ def load_classifier(path=MODEL_PATH):
     images are uint8 (N, 28, 28) in MNIST form. path is a .keras file, a SavedModel folder,
     a LiteRT .tflite file (float or int8) or an .onnx file, as export.py writes them; .tflite
     and .onnx models run without importing TensorFlow. Raises UserError when the model is
-    missing, is not a model of its format, does not map 28x28 images to 10 classes, or (a
-    .keras file) would run code on load; predict raises it when the model's outputs are not
-    probabilities (scores before a softmax, NaN).
+    missing, is not a model of its format, does not map 28x28 images to 10 classes, gives
+    something other than probabilities for a blank image (scores before a softmax, NaN), or
+    (a .keras file) would run code on load; predict raises it too when a batch's outputs are
+    not probabilities.
     """
     path = Path(path)
     if not path.exists():
@@ -207,6 +208,9 @@ def load_classifier(path=MODEL_PATH):
                             "outputs from 0 to 1, summing to 1): does it end in a softmax?")
         return values
 
+    # One blank image through the model now, so that a model that does not give
+    # probabilities is refused before anything is printed or written.
+    probabilities(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.uint8))
     return probabilities
 
 

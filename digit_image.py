@@ -527,6 +527,8 @@ def thumbnail(path, size):
 def _to_grayscale(image, size):
     if image.mode.startswith("I") or image.mode == "F":
         image = _high_bit_depth_to_float(image)
+    elif image.mode == "La":  # premultiplied alpha: Pillow converts it to LA only
+        image = image.convert("LA").convert("RGBA")
     elif image.has_transparency_data:
         image = image.convert("RGBA")
     elif image.mode not in ("L", "RGB"):
@@ -551,10 +553,12 @@ def _high_bit_depth_to_float(image):
         values = np.where(finite, values, np.median(values[finite]) if finite.any() else 0)
     if image.mode == "F" and values.min() >= 0 and values.max() <= 1:
         scale = 1.0
-    elif values.min() >= 0 and values.max() <= 255:
-        scale = 255.0  # 8-bit values stored in a wider type
     elif values.min() >= 0 and values.max() <= 65535:
-        scale = 65535.0
+        # Cameras and scanners store 10-, 12- or 14-bit values in 16-bit files, mostly without
+        # saying so (Pillow does not read PNG's sBIT): the narrowest of the usual depths that
+        # holds every pixel is taken as the picture's. 8-bit values in a wider type are one case.
+        bits = next(bits for bits in (8, 10, 12, 14, 16) if values.max() < 2**bits)
+        scale = 2.0**bits - 1
     else:
         values = values - values.min()
         scale = max(float(values.max()), 1e-6)

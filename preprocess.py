@@ -77,6 +77,8 @@ def parse_args(argv):
     # Checked before any download: a bad value must not cost a 12 MB fetch to find out.
     if args.out.suffix != ".npz" or args.out.is_dir():
         parser.error(f"--out must name a .npz file, not {args.out}")
+    if args.source and not args.source.exists():  # even when the dataset is already built
+        parser.error(f"--source {args.source}: not found")
     if args.val_size < 1:
         parser.error("--val-size must be at least 1")
     if not 0 < args.timeout < float("inf"):

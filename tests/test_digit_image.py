@@ -310,6 +310,21 @@ def test_unusual_formats_and_modes_are_read(tmp_path, name, make):
     assert similarity(digit_image.normalize(path), expected) > 0.95
 
 
+@pytest.mark.parametrize("bits", [10, 12, 14])
+def test_fewer_bits_in_a_sixteen_bit_file_are_read(tmp_path, bits):
+    # A camera's or scanner's 10-, 12- or 14-bit values in a 16-bit PNG, nothing saying so.
+    photo = Image.open(ROOT / "examples" / "3_blue_pen.jpg").convert("L")
+    deep = Image.fromarray((np.asarray(photo, np.uint32) * (2**bits - 1) // 255).astype(np.uint16))
+    path = save(deep, tmp_path / f"{bits}_bit.png")
+    assert similarity(digit_image.normalize(path), digit_image.normalize(photo)) > 0.99
+
+
+def test_premultiplied_alpha_image_is_read():
+    drawn = draw("4", ink=0, paper=255).convert("LA")
+    premultiplied = drawn.convert("La")  # Pillow converts La to LA and nothing else
+    assert similarity(digit_image.normalize(premultiplied), digit_image.normalize(drawn)) > 0.95
+
+
 def test_transparent_gif_and_first_frame_of_an_animation(tmp_path):
     first = draw("7", ink=0, paper=255).convert("P")
     second = draw("1", ink=0, paper=255).convert("P")

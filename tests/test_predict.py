@@ -252,8 +252,8 @@ def test_a_model_giving_scores_not_probabilities_is_refused(tmp_path, capsys):
     pixels = keras.Input((28, 28, 1))
     scores = keras.layers.Dense(10, bias_initializer=keras.initializers.Constant(5.0))
     keras.Model(pixels, scores(keras.layers.Flatten()(pixels))).save(tmp_path / "scores.keras")
-    status, _, err = run([draw(tmp_path / "a.png")], tmp_path / "scores.keras", capsys)
-    assert status == common.EXIT_USAGE and len(err) == 1
+    status, out, err = run([draw(tmp_path / "a.png")], tmp_path / "scores.keras", capsys)
+    assert status == common.EXIT_USAGE and len(err) == 1 and out == []  # not even a header
     assert "does not give probabilities" in err[0] and "softmax" in err[0]
 
 

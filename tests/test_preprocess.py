@@ -230,10 +230,20 @@ def test_npz_that_is_not_keras_is_refused(fake, tmp_path, capsys):
 
 def test_source_is_the_only_source_tried(fake, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MNIST_MIRROR", fake.folder.as_uri())
-    assert run("--source", str(tmp_path / "missing")) == 2
+    (tmp_path / "notes.txt").write_text("not MNIST")
+    assert run("--source", str(tmp_path / "notes.txt")) == 2
     message = error_message(capsys.readouterr().err)
-    assert "missing is neither a folder nor an .npz file" in message
+    assert "notes.txt is neither a folder nor an .npz file" in message
     assert "file://" not in message
+
+
+def test_missing_source_is_refused_even_when_built(fake, tmp_path, capsys):
+    assert run("--source", str(fake.folder)) == 0
+    # Nothing would be read, but the name is still a mistake to point out.
+    with pytest.raises(SystemExit) as stop:
+        run("--source", str(tmp_path / "missing"))
+    assert stop.value.code == common.EXIT_USAGE
+    assert f"--source {tmp_path / 'missing'}: not found" in capsys.readouterr().err
 
 
 def test_wrong_content_in_source_folder(fake, tmp_path, capsys):
