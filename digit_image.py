@@ -92,6 +92,9 @@ CARD_FILL = 0.85  # On a transparent canvas, opaque pixels filling this much of 
 CARD_CONTRAST = 0.3  # ...light and dark by this much, the ink at most CARD_INK of them,
 CARD_INK = 0.3  # ...are a card carrying the digit.
 SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
+PAPER_BORDER = 0.9  # A picture with this share of its border on the light side,
+PAPER_SHARE = 0.4  # ...and this share of all of it, is light paper (whatever else says).
+EDGE_INK = 0.5  # Marks along the edge of bare paper this dark are ink, not a shadow's edge.
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SHEET_SIZE = 0.02  # A sheet or note taken for ink covers at least this fraction of the picture,
 SHEET_FILL = 0.9  # ...fills this much of a rectangle around it (its holes filled),
@@ -286,11 +289,15 @@ def _marks_in(gray, contrast=None):
         # whose contrast set the threshold that left a fainter digit out (or a page with
         # nothing on it). The digit is looked for again with those regions taken out.
         shade = _grey_dilate(_mask_of(labels, pieces).astype(np.float32), SHADE_MARGIN) > 0
-        try:
-            ink, labels, pieces = find_ink(gray, _contrast_from(
-                np.where(shade, 0, contrast.values), contrast.thin))
-        except ImageError:
-            raise ImageError("no ink found (only the edge of a shadow or of the desk)") from None
+        rest = _contrast_from(np.where(shade, 0, contrast.values), contrast.thin)
+        # Unless the rest is bare paper, too even to hide anything, and the marks are as dark
+        # as ink: then they are a digit drawn or cropped up to the edge (a 7's bar along the
+        # top of a paint-app canvas), and stay.
+        if rest.peak >= MIN_CONTRAST or contrast.peak < EDGE_INK:
+            try:
+                ink, labels, pieces = find_ink(gray, rest)
+            except ImageError:
+                raise ImageError("no ink found (only the edge of a shadow or of the desk)") from None
     pieces = _without_rings(_without_edge_marks(ink, labels, pieces), labels)
     return ink, labels, _without_underlines(pieces)
 
@@ -1035,7 +1042,28 @@ def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
 
 
 def _has_light_background(gray):
-    """Whether the ink is darker than its background.
+    """Whether the ink is darker than its background: a picture of light paper cropped close
+    around dark ink (_paper_around), or one whose ink stands out dark (_stands_out_dark)."""
+    return _paper_around(gray) or _stands_out_dark(gray)
+
+
+def _paper_around(gray):
+    """Whether the picture is light paper cropped close around dark ink: at least PAPER_BORDER
+    of its border, and PAPER_SHARE of all of it, on the light side of Otsu's cut.
+
+    The cues of _stands_out_dark count on the ink being the rarer near its pixels. Cropped
+    close around thick strokes, the paper is the rarer there, and its scraps look like light
+    marks on dark ink; but the border is still paper. A dark background holds the border of
+    its picture (a blackboard, a white-on-black canvas), or most of the picture when light
+    surrounds it (a light frame, the page around a drawing app's black canvas).
+    """
+    light = gray > _otsu(_histogram(gray), 1.0)
+    border = np.concatenate([light[0], light[-1], light[:, 0], light[:, -1]])
+    return border.mean() >= PAPER_BORDER and light.mean() >= PAPER_SHARE
+
+
+def _stands_out_dark(gray):
+    """Whether the ink stands out dark rather than light.
 
     Ink stands out from the median of its neighbourhood, which is background however the
     lighting varies across the page: when clearly more pixels lie far below the median of

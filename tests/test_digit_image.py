@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 import digit_image
 
@@ -88,6 +88,33 @@ def test_black_on_white_and_white_on_black_give_the_same():
     assert np.array_equal(
         digit_image.normalize(black_on_white), digit_image.normalize(white_on_black)
     )
+
+
+def best_of_shifts(picture, expected):
+    """similarity() at the best one-pixel shift: a crop or an edge that cuts a stroke's soft
+    border moves the centre of mass by a pixel."""
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    return max(similarity(np.roll(picture, shift, (0, 1)), expected) for shift in shifts)
+
+
+@pytest.mark.parametrize("digit, width", [("0", 40), ("2", 32), ("4", 24), ("7", 32)])
+def test_dark_ink_cropped_close_is_still_dark_ink(digit, width):
+    # Thick strokes cropped to their box: around most pixels the paper is now the rarer, and
+    # it read as light marks on dark ink; the picture's border is still paper.
+    page = draw(digit, size=(240, 300), box=(60, 60, 180, 240), width=width, ink=60, paper=220)
+    cropped = page.crop(ImageOps.invert(page).point(lambda v: 255 * (v > 80)).getbbox())
+    assert best_of_shifts(digit_image.normalize(cropped), digit_image.normalize(page)) > 0.95
+
+
+@pytest.mark.parametrize("frame, page", [(2, 0), (4, 0), (0, 3), (0, 10), (0, 25)])
+def test_light_ink_on_black_inside_a_light_frame_or_page(frame, page):
+    # A white-on-black drawing with a light frame, or screenshotted with the light page of
+    # the drawing app around its black canvas: the border is light, but dark is not paper.
+    canvas = draw("7", size=(280, 280), box=(70, 50, 210, 230), width=20, ink=255, paper=0)
+    picture = ImageOps.expand(canvas, border=page, fill=255)
+    if frame:
+        ImageDraw.Draw(picture).rectangle((0, 0, 279, 279), outline=200, width=frame)
+    assert similarity(digit_image.normalize(picture), digit_image.normalize(canvas)) > 0.95
 
 
 @pytest.mark.parametrize("hidden", [(0, 0, 0), (255, 255, 255), (30, 200, 90)])
@@ -652,6 +679,24 @@ def test_a_shadow_along_the_edge_does_not_hide_a_paler_digit(tmp_path):
     assert similarity(digit_image.normalize(shadowed), plain) > 0.99
     [[digit]] = digit_image.segment(shadowed)
     assert similarity(digit, plain) > 0.99
+
+
+@pytest.mark.parametrize("strokes", [
+    [[(20, 10), (260, 10), (120, 266)]],  # a 7 whose bar runs along the top edge
+    [[(30, 60), (140, 14), (250, 60), (30, 266), (266, 266)]],  # a 2 on the bottom edge
+])
+def test_a_digit_drawn_up_to_the_edge_is_not_a_shadow(strokes):
+    # On a paint app's canvas the only mark runs along an edge, as a shadow's would; the rest
+    # of the canvas is bare, so there is no paler digit to look for: the mark is the digit.
+    def canvas(margin):
+        image = Image.new("L", (280 + 2 * margin, 280 + 2 * margin), 255)
+        for stroke in strokes:
+            moved = [(x + margin, y + margin) for x, y in stroke]
+            ImageDraw.Draw(image).line(moved, fill=0, width=28, joint="curve")
+        return image
+
+    at_edge, with_margin = digit_image.normalize(canvas(0)), digit_image.normalize(canvas(60))
+    assert best_of_shifts(at_edge, with_margin) > 0.95
 
 
 def test_a_shadow_on_an_empty_page_is_no_digit(tmp_path):
