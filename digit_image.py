@@ -13,7 +13,7 @@ the one function normalize() (segment() for several digits in one picture, in li
    faded in the shrinking);
 2. find the ink: paint out the desk around a photographed sheet of paper (a large dark
    region at the picture's edge that holds no strokes); decide whether the background is
-   light or dark (three cues vote) and make the ink bright; a large-scale background
+   light or dark (light paper around the crop, else three cues vote) and make the ink bright; a large-scale background
    estimate removes uneven lighting and shadows, and dividing by it normalizes the
    contrast (in a picture read finer for its thin strokes, everything wider than a few
    pixels is background); an Otsu threshold marks the ink, the lines of ruled or squared
