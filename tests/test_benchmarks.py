@@ -1,5 +1,5 @@
-"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py and
-phone_photos.py) on a few pictures each: they build their set (from the real MNIST test
+"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py, phone_photos.py
+and close_crops.py) on a few pictures each: they build their set (from the real MNIST test
 digits, or the stroke model alone), rebuild it identically from its seed, read it with a real
 (tiny) model and refuse bad arguments with one line. Their accuracy figures belong to the
 README, measured with the trained model; here the model only has to run."""
@@ -8,7 +8,7 @@ import json
 
 import pytest
 from conftest import SHARED_MNIST, run_script
-from PIL import Image
+from PIL import Image, ImageDraw
 
 pytestmark = pytest.mark.slow  # The sets are drawn from ../shared/mnist, or at 12 megapixels.
 
@@ -178,6 +178,65 @@ def assert_refused(result, script, message, tmp_path):
     last = result.stderr.strip().splitlines()[-1]  # Argument errors print the usage above it.
     assert last.startswith(f"{script}: error: ") and message in last
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "set").exists()
+
+
+def seven(size=(300, 320)):
+    """A dark 7 on light paper, its strokes within x 100-180 and y 60-240 (pen 12 wide)."""
+    paper = Image.new("RGB", size, (235, 230, 220))
+    ImageDraw.Draw(paper).line([(100, 60), (180, 60), (130, 240)], fill=(30, 30, 60), width=12)
+    return paper
+
+
+def test_close_crops_cuts_each_picture_to_its_digit_and_scores_every_margin(tmp_path,
+                                                                             tiny_model):
+    # Two kinds of set: pictures listed as "file", or several per digit with "plain" read.
+    listed, several = tmp_path / "listed", tmp_path / "several"
+    listed.mkdir(), several.mkdir()
+    seven().save(listed / "upright.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: "rotate 90 degrees clockwise to display"
+    seven().transpose(Image.Transpose.ROTATE_90).save(listed / "sideways.jpg", exif=exif)
+    (listed / "labels.csv").write_text("file,label\nupright.png,7\nsideways.jpg,7\n")
+    seven((400, 300)).save(several / "0000_plain.png")
+    (several / "labels.csv").write_text("label,plain,lined\n7,0000_plain.png,0000_lined.png\n")
+    result = run_script("benchmarks/close_crops.py", listed, several, "--margins", 0, 0.25,
+                        "--model", tiny_model, "--out", tmp_path / "crops",
+                        "--report", tmp_path / "report.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["pictures"] == 3 and report["left_out"] == 0
+    for margin, expected in (("0", (92, 192)), ("0.25", (138, 288))):
+        crops = tmp_path / "crops" / f"margin_{margin}"
+        names = ["listed_upright.png", "listed_sideways.png", "several_0000_plain.png"]
+        assert (crops / "labels.csv").read_text().splitlines()[1:] == [
+            f"{name},7" for name in names]
+        for name in names:  # The digit's box as drawn, upright, widened by the margin.
+            with Image.open(crops / name) as crop:
+                assert abs(crop.width - expected[0]) <= 8 and abs(crop.height - expected[1]) <= 8
+        score = report["by_margin"][margin]
+        assert score["errors"] == len(score["wrong"]) and score["unanswered"] == 0
+        assert score["accuracy"] == round(1 - score["errors"] / 3, 4)
+
+
+@pytest.mark.parametrize(("labels", "arguments", "message"), [
+    ("file,label\na.png,7\n", ["--margins", "-0.1"], "--margins must be between 0 and 1"),
+    ("file,label\na.png,7\n", ["--model", "missing.keras"], "missing.keras not found"),
+    ("file,label\n", [], "labels.csv lists no pictures"),
+    ("label,lined\n7,a.png\n", [], "labels.csv lists no pictures (as file or plain)"),
+    (None, [], "holds no labels.csv: build it with its benchmark first"),
+])
+def test_close_crops_refuses_bad_arguments_with_one_line(tmp_path, tiny_model, labels,
+                                                        arguments, message):
+    (tmp_path / "set").mkdir()
+    if labels is not None:
+        (tmp_path / "set" / "labels.csv").write_text(labels)
+    result = run_script("benchmarks/close_crops.py", tmp_path / "set", "--model", tiny_model,
+                        "--out", tmp_path / "crops", "--report", tmp_path / "report.json",
+                        *arguments, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "report.json").exists() and not (tmp_path / "crops").exists()
 
 
 def test_writer_order_finds_writers_kept_together_in_the_training_file(tmp_path):
