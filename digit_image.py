@@ -88,6 +88,7 @@ FINE_SHARE = 0.4  # ...yet at least this share of the contrast of all the ink (n
 FINE_SIZE = 1024  # ...is looked for again in the whole picture at up to this size, and kept
 FINE_GAIN = 1.5  # ...if it stands out there this many times more, and more than all ink did.
 FINE_OPENING = 0.01  # There the strokes are thin: anything wider than this is background.
+ONE_COLOUR = 0.1  # Opaque pixels within this grey range (5th to 95th percentile) are ink.
 CARD_FILL = 0.85  # On a transparent canvas, opaque pixels filling this much of a rectangle,
 CARD_CONTRAST = 0.3  # ...light and dark by this much, the ink at most CARD_INK of them,
 CARD_INK = 0.3  # ...are a card carrying the digit.
@@ -576,19 +577,24 @@ def _flatten_transparency(rgba):
     """Turns an RGBA picture into grey levels, whatever colour its transparent pixels hold.
 
     A canvas that is mostly transparent holds its ink in the opaque pixels, so the opacity
-    itself is the ink (bright on black), in any ink colour; unless those pixels are a card
-    with the digit on it (a cut-out, a sticker): a solid block, light and dark inside. That,
-    and a mostly opaque picture (a photo with a transparent border), is laid over its own
-    colour (the card's, or the picture's average), so the border vanishes.
+    itself is the ink (bright on black), in any ink colour, and so it is in a canvas mostly
+    covered by opaque pixels of one colour (a drawing cropped close); unless those pixels
+    are a card with the digit on it (a cut-out, a sticker): a solid block, light and dark
+    inside. That, and a mostly opaque picture of many colours (a photo with a transparent
+    border), is laid over its own colour (the card's, or the picture's average), so the
+    border vanishes.
     """
     rgb, alpha = rgba[..., :3], rgba[..., 3:]
     grey = rgb @ LUMA
     if alpha.min() > 0.99:
         return grey
-    if alpha.mean() >= 0.5:
+    opaque = alpha[..., 0] > 0.5
+    low, high = np.percentile(grey[opaque], (5, 95)) if opaque.any() else (0, 0)
+    if alpha.mean() >= 0.5 and high - low > ONE_COLOUR:
         typical = (rgb * alpha).sum(axis=(0, 1)) / alpha.sum()
     else:
-        opaque = alpha[..., 0] > 0.5
+        # Opaque pixels of one colour are ink, even when they cover most of the canvas (a
+        # drawing cropped close); only a card or a photo is light and dark.
         if not _is_card(opaque, grey):
             return np.ascontiguousarray(alpha[..., 0])
         typical = np.median(rgb[opaque], axis=0)  # the card's colour, not its ink's

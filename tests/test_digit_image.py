@@ -352,6 +352,17 @@ def test_premultiplied_alpha_image_is_read():
     assert similarity(digit_image.normalize(premultiplied), digit_image.normalize(drawn)) > 0.95
 
 
+def test_ink_covering_most_of_a_transparent_canvas_is_still_ink():
+    # A thick red 0 cropped close: opaque pixels are most of the canvas, but of one colour,
+    # so they are ink, not a photo with a transparent border.
+    alpha = draw("0", size=(120, 160), box=(-18, 4, 138, 156), width=36, ink=255, paper=0)
+    red = np.zeros((160, 120, 3), np.uint8)
+    red[..., 0] = 220
+    canvas = Image.fromarray(np.dstack([red, np.asarray(alpha)]), "RGBA")
+    assert np.asarray(alpha).mean() > 0.5 * 255
+    assert similarity(digit_image.normalize(canvas), digit_image.normalize(alpha)) > 0.95
+
+
 def test_transparent_gif_and_first_frame_of_an_animation(tmp_path):
     first = draw("7", ink=0, paper=255).convert("P")
     second = draw("1", ink=0, paper=255).convert("P")
