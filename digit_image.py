@@ -13,16 +13,16 @@ the one function normalize() (segment() for several digits in one picture, in li
    faded in the shrinking);
 2. find the ink: paint out the desk around a photographed sheet of paper (a large dark
    region at the picture's edge that holds no strokes); decide whether the background is
-   light or dark (light paper around the crop, else three cues vote) and make the ink bright; a large-scale background
-   estimate removes uneven lighting and shadows, and dividing by it normalizes the
-   contrast (in a picture read finer for its thin strokes, everything wider than a few
-   pixels is background); an Otsu threshold marks the ink, the lines of ruled or squared
-   paper, a box drawn around the digit and a line drawn under it are taken out, and
-   connected components tell the digit from specks, from marks at the picture's edge and
-   from slivers of desk along it; then the marks are found again, the same way, in a
-   region read from the picture at a finer scale: the sheet alone, when a sheet too small
-   for the desk step (a note on a darker desk) was itself taken for the ink, or the region
-   around digits written small on a large picture;
+   light or dark (light paper all around a close crop, else three cues vote) and make the
+   ink bright; a large-scale background estimate removes uneven lighting and shadows, and
+   dividing by it normalizes the contrast (in a picture read finer for its thin strokes,
+   everything wider than a few pixels is background); an Otsu threshold marks the ink, the
+   lines of ruled or squared paper, a box drawn around the digit and a line drawn under it
+   are taken out, and connected components tell the digit from specks, from marks at the
+   picture's edge and from slivers of desk along it; then the marks are found again, the
+   same way, in a region read from the picture at a finer scale: the sheet alone, when a
+   sheet too small for the desk step (a note on a darker desk) was itself taken for the
+   ink, or the region around digits written small on a large picture;
 3. crop to the ink, thicken strokes much thinner than MNIST's, fit into 20x20, and place by
    centre of mass in 28x28, keeping the anti-aliased grey levels.
 
@@ -298,7 +298,8 @@ def _marks_in(gray, contrast=None):
             try:
                 ink, labels, pieces = find_ink(gray, rest)
             except ImageError:
-                raise ImageError("no ink found (only the edge of a shadow or of the desk)") from None
+                message = "no ink found (only the edge of a shadow or of the desk)"
+                raise ImageError(message) from None
     pieces = _without_rings(_without_edge_marks(ink, labels, pieces), labels)
     return ink, labels, _without_underlines(pieces)
 
@@ -588,13 +589,13 @@ def _flatten_transparency(rgba):
     grey = rgb @ LUMA
     if alpha.min() > 0.99:
         return grey
-    opaque = alpha[..., 0] > 0.5
-    low, high = np.percentile(grey[opaque], (5, 95)) if opaque.any() else (0, 0)
-    if alpha.mean() >= 0.5 and high - low > ONE_COLOUR:
+    colours = np.percentile(grey[alpha[..., 0] >= 0.5], (5, 95)) if alpha.mean() >= 0.5 else 0
+    if np.ptp(colours) > ONE_COLOUR:  # a mostly opaque picture of many colours
         typical = (rgb * alpha).sum(axis=(0, 1)) / alpha.sum()
     else:
         # Opaque pixels of one colour are ink, even when they cover most of the canvas (a
         # drawing cropped close); only a card or a photo is light and dark.
+        opaque = alpha[..., 0] > 0.5
         if not _is_card(opaque, grey):
             return np.ascontiguousarray(alpha[..., 0])
         typical = np.median(rgb[opaque], axis=0)  # the card's colour, not its ink's
