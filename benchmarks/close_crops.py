@@ -48,7 +48,11 @@ def main(argv=None):
         rows = ci.read_labels(folder / "labels.csv")
         if not rows or not {"file", "plain"} & set(rows[0]):
             parser.error(f"{folder}/labels.csv lists no pictures (as file or plain)")
+        if not all((row.get("label") or "").isdigit() for row in rows):
+            parser.error(f"{folder}/labels.csv has a label that is not a digit")
     classify = common.load_classifier(args.model)
+    for folder in (args.out, args.report.parent):  # before any picture is cropped
+        common.writable_folder(folder)
 
     # custom_images.py and phone_photos.py list each picture as "file"; desk_photos.py and
     # ruled_paper.py several pictures of each digit, the one on plain paper as "plain".

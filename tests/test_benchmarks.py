@@ -224,6 +224,7 @@ def test_close_crops_cuts_each_picture_to_its_digit_and_scores_every_margin(tmp_
     ("file,label\na.png,7\n", ["--model", "missing.keras"], "missing.keras not found"),
     ("file,label\n", [], "labels.csv lists no pictures"),
     ("label,lined\n7,a.png\n", [], "labels.csv lists no pictures (as file or plain)"),
+    ("file,label\na.png,seven\n", [], "labels.csv has a label that is not a digit"),
     (None, [], "holds no labels.csv: build it with its benchmark first"),
 ])
 def test_close_crops_refuses_bad_arguments_with_one_line(tmp_path, tiny_model, labels,
