@@ -589,13 +589,12 @@ def _flatten_transparency(rgba):
     grey = rgb @ LUMA
     if alpha.min() > 0.99:
         return grey
-    colours = np.percentile(grey[alpha[..., 0] >= 0.5], (5, 95)) if alpha.mean() >= 0.5 else 0
-    if np.ptp(colours) > ONE_COLOUR:  # a mostly opaque picture of many colours
-        typical = (rgb * alpha).sum(axis=(0, 1)) / alpha.sum()
+    opaque = alpha[..., 0] > 0.5  # Never exactly a half in 8 bits: a mean of 0.5 holds some.
+    if alpha.mean() >= 0.5 and np.ptp(np.percentile(grey[opaque], (5, 95))) > ONE_COLOUR:
+        typical = (rgb * alpha).sum(axis=(0, 1)) / alpha.sum()  # a photo, mostly opaque
     else:
         # Opaque pixels of one colour are ink, even when they cover most of the canvas (a
         # drawing cropped close); only a card or a photo is light and dark.
-        opaque = alpha[..., 0] > 0.5
         if not _is_card(opaque, grey):
             return np.ascontiguousarray(alpha[..., 0])
         typical = np.median(rgb[opaque], axis=0)  # the card's colour, not its ink's
@@ -1051,10 +1050,11 @@ def _lines_along(rows, columns, width, strips, thickest, slopes=LINE_SLOPES):
 def _has_light_background(gray):
     """Whether the ink is darker than its background: a picture of light paper cropped close
     around dark ink (_paper_around), or one whose ink stands out dark (_stands_out_dark)."""
-    return _paper_around(gray) or _stands_out_dark(gray)
+    counts = _histogram(gray)  # The grey levels, which both read.
+    return _paper_around(gray, counts) or _stands_out_dark(gray, counts)
 
 
-def _paper_around(gray):
+def _paper_around(gray, counts):
     """Whether the picture is light paper cropped close around dark ink: at least PAPER_BORDER
     of its border, and PAPER_SHARE of all of it, on the light side of Otsu's cut.
 
@@ -1064,12 +1064,12 @@ def _paper_around(gray):
     its picture (a blackboard, a white-on-black canvas), or most of the picture when light
     surrounds it (a light frame, the page around a drawing app's black canvas).
     """
-    light = gray > _otsu(_histogram(gray), 1.0)
+    light = gray > _otsu(counts, 1.0)
     border = np.concatenate([light[0], light[-1], light[:, 0], light[:, -1]])
     return border.mean() >= PAPER_BORDER and light.mean() >= PAPER_SHARE
 
 
-def _stands_out_dark(gray):
+def _stands_out_dark(gray, counts):
     """Whether the ink stands out dark rather than light.
 
     Ink stands out from the median of its neighbourhood, which is background however the
@@ -1083,7 +1083,6 @@ def _stands_out_dark(gray):
     below, above = _far_from_local_median(gray)
     if below > 2 * above or above > 2 * below:
         return below > above
-    counts = _histogram(gray)
     darkest, low, middle, high, lightest = _percentiles(counts, (0.1, 1, 50, 99, 99.9))
     by_median = high - middle < middle - low
     reach = 0.15 * (lightest - darkest)
@@ -1240,15 +1239,15 @@ def group_into_lines(pieces, labels):
     whose ink comes closer than a stroke's width, or LINE_GAP of their height, are one line
     (the two loops of an 8 whose pen lifted between them).
     """
-    lines, bottoms = [], []  # bottoms[i]: where the lowest mark of lines[i] ends
+    found = []  # (the marks of a line, where the lowest of them ends)
     for piece in sorted(pieces, key=lambda piece: piece.top):
         # Marks come top first: a line ending above this one cannot share its rows.
-        linked = [index for index, (line, bottom) in enumerate(zip(lines, bottoms))
+        linked = [index for index, (line, bottom) in enumerate(found)
                   if bottom > piece.top and any(_rows_shared(piece, other) for other in line)]
-        joined = [piece, *itertools.chain(*(lines[index] for index in linked))]
-        lines = [line for index, line in enumerate(lines) if index not in linked] + [joined]
-        bottoms = [bottom for index, bottom in enumerate(bottoms) if index not in linked] + [
-            max(other.bottom for other in joined)]
+        joined = [piece, *itertools.chain(*(found[index][0] for index in linked))]
+        found = [entry for index, entry in enumerate(found) if index not in linked]
+        found.append((joined, max(other.bottom for other in joined)))
+    lines = [line for line, _ in found]
 
     def middle(line):
         top, _, bottom, _ = _box(line)
