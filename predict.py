@@ -9,8 +9,9 @@ Photos, scans and paint-app drawings in any format Pillow reads are brought into
 (white digit on black, fitted into 20x20 and centred by mass in 28x28) by
 digit_image.normalize(); with --multi, digit_image.segment() first cuts a number such as
 "2024" into digits, left to right, and several lines of them top to bottom. Answers whose
-confidence is below --min-confidence are marked uncertain. A picture that cannot be read is reported in one line on stderr while the
-others are still answered; the exit status is then 1 (2 for bad options or model).
+confidence is below --min-confidence are marked uncertain. A picture that cannot be read is
+reported in one line on stderr while the others are still answered; the exit status is then
+1 (2 for bad options or model).
 
 Each --json line holds "path", "digit" (null when the picture failed), "confidence" (its
 probability), "probabilities" (ten), "top" (the --top-k most likely digits), "uncertain" and
@@ -189,13 +190,13 @@ def expand_folder(folder):
     writes them beside a file copied to a foreign disk, and they hold its metadata."""
     suffixes = picture_suffixes()
     try:
-        named = sorted(path for path in folder.iterdir() if path.suffix.lower() in suffixes
-                       and not path.name.startswith("._"))
+        candidates = sorted(path for path in folder.iterdir() if path.suffix.lower() in suffixes
+                            and not path.name.startswith("._"))
     except OSError as error:
         yield str(folder), f"cannot list the folder ({error.strerror})"
         return
     found = False
-    for path in named:
+    for path in candidates:
         try:
             if not path.is_file():
                 continue
