@@ -6,8 +6,8 @@ single-digit pictures of sets the other benchmarks built (custom_images.py, desk
 and ruled_paper.py: their pictures on plain paper; phone_photos.py), finds the digit in each
 as predict.py does, crops the picture (as decoded, EXIF orientation applied, in its own mode)
 to the digit's box widened on every side by each --margins fraction of the box, and reads
-the crops. Pictures whose digit was found in a region read closer, rather than in the whole
-picture, are left out.
+the crops. Pictures whose digit was found in another read than the whole picture at
+digit_image.WORK_SIZE (a region read closer, or the whole picture read finer) are left out.
 
 Reads:  the sets' folders (labels.csv and the pictures) and models/digit_cnn.keras
 Writes: runs/close_crops/margin_<M>/ (the crops, labels.csv) and reports/close_crops.json
@@ -78,7 +78,7 @@ def main(argv=None):
         }
     common.write_json(args.report, results)
     print(f"{len(boxes)} pictures cropped close ({len(pictures) - len(boxes)} left out: "
-          "no digit found, or found in a region read closer)")
+          "no digit found, or found in a closer or finer read)")
     for margin, score in results["by_margin"].items():
         print(f"  margin {float(margin):>4.0%}: {score['accuracy']:.1%} "
               f"({score['errors']} errors, {score['unanswered']} unanswered)")
@@ -94,7 +94,7 @@ def digit_box(path):
     except digit_image.ImageError:
         return None
     if labels.shape != digit_image.read_grayscale(path).shape:
-        return None  # Found in a region read closer: its boxes are not the picture's.
+        return None  # Found in a closer or finer read, whose shape is not this one's.
     top, left, bottom, right = digit_image._box(pieces)
     height, width = labels.shape
     return top / height, left / width, bottom / height, right / width
