@@ -292,7 +292,12 @@ def main(argv=None):
             failures.append(f"{source}: {error}")
             print(f"  failed: {source}: {error}", file=sys.stderr)
     else:
-        raise common.UserError("no source gave a verified MNIST:\n  " + "\n  ".join(failures))
+        # Offline, the way out is a local copy: say how to point at one.
+        hint = "" if args.source else (
+            "\nWith no internet: --source FOLDER (the four idx files) or --mirror "
+            "file:///FOLDER/ (make run MNIST_MIRROR=file:///FOLDER/)")
+        raise common.UserError("no source gave a verified MNIST:\n  " + "\n  ".join(failures)
+                               + hint)
 
     train_part, val_part = split_validation(len(arrays["y_train"]), args.val_size)
     x_train, y_train = arrays["x_train"], arrays["y_train"]

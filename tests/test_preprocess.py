@@ -367,6 +367,15 @@ def test_all_sources_failing(server, monkeypatch, capsys):
     assert_data_clean()
 
 
+def test_no_source_working_says_how_to_read_a_local_copy(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(preprocess, "PUBLIC_MIRRORS", [server.url("reset")])
+    assert run() == 2
+    assert "With no internet: --source FOLDER" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run("--source", str(tmp_path / "empty")) == 2  # a local copy already named
+    assert "With no internet" not in capsys.readouterr().err
+
+
 def test_rerun_does_nothing_unless_settings_change(fake, capsys):
     assert run("--source", str(fake.folder)) == 0
     written = Path("data/mnist.npz").stat().st_mtime_ns
