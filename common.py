@@ -12,11 +12,15 @@ Exit statuses used by every script:
 """
 
 import contextlib
+import errno
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -64,16 +68,23 @@ def add_tta_flag(parser):
 def run_cli(main, argv=None):
     """Runs a script's main(argv) and turns expected failures into a message and a status.
 
-    main returns an exit status (or None for success). UserError, a missing file and a
-    broken pipe become one line on stderr; only --debug shows the traceback.
+    main returns an exit status (or None for success). UserError, a missing file, running
+    out of memory and a broken pipe become one line on stderr; only --debug shows the
+    traceback. SIGTERM (kill, a job scheduler's stop) stops the script as Ctrl-C does, so
+    that it too leaves no half-written file.
     """
     argv = sys.argv[1:] if argv is None else argv
     prog = Path(sys.argv[0]).name
+    if threading.current_thread() is threading.main_thread():  # Where signals are handled.
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         return main(argv) or EXIT_OK
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"{prog}: error: out of memory", file=sys.stderr)
+        return EXIT_USAGE
     except BrokenPipeError:
         # The reader went away (for example `| head`); that is not our failure.
         sys.stderr.close()
@@ -85,6 +96,10 @@ def run_cli(main, argv=None):
         return EXIT_USAGE
 
 
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
 def atomic_write(path, write):
     """Calls write(tmp_path) and renames the result to path, so path is never half-written.
 
@@ -93,8 +108,11 @@ def atomic_write(path, write):
     format from it. On any failure the temporary file is removed and path is left as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
     os.close(fd)
     try:
         write(tmp)
@@ -105,8 +123,13 @@ def atomic_write(path, write):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        # Said of the file the user asked for, not of the hidden temporary one; a failure
+        # inside write() that is not the disk's (a download's, say) passes through as it is.
+        if isinstance(error, OSError) and (error.errno in (errno.ENOSPC, errno.EDQUOT)
+                                           or error.filename in (tmp, str(path))):
+            raise UserError(f"cannot write {path}: {error.strerror}") from None
         raise
 
 
@@ -114,9 +137,14 @@ def writable_folder(folder):
     """Makes folder if it is missing and checks that files can be written in it, by writing
     one: an output that cannot be saved is found before the work, not after it."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=folder):
-        pass
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except FileExistsError:
+        raise UserError(f"cannot write in {folder}: it is a file, not a folder") from None
+    except OSError as error:
+        raise UserError(f"cannot write in {folder}: {error.strerror or error}") from None
 
 
 def write_json(path, data):
@@ -149,6 +177,8 @@ def load_dataset(path=DATA_PATH):
     hint = "run `python preprocess.py` (add --force to rebuild it)"
     if not path.is_file():
         raise UserError(f"{path} {'is a folder' if path.is_dir() else 'not found'}: {hint}")
+    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle or a single array.
+        raise UserError(f"{path} is not a usable dataset (not an .npz archive): {hint}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [key for key in SPLIT_KEYS if key not in npz.files]
@@ -157,8 +187,10 @@ def load_dataset(path=DATA_PATH):
             data = {key: npz[key] for key in SPLIT_KEYS}
         for split in ("train", "val", "test"):
             check_images(split, data[f"x_{split}"], data[f"y_{split}"])
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise UserError(f"{path} is not a usable dataset ({error}): {hint}") from None
+    # A damaged array header makes NumPy raise a parser's errors (SyntaxError, TokenError)
+    # or, when it declares an absurd shape, MemoryError: all mean the same here.
+    except Exception as error:  # noqa: BLE001
+        raise UserError(f"{path} is not a usable dataset ({first_line(error)}): {hint}") from None
     return data
 
 
@@ -166,11 +198,23 @@ def quiet_tensorflow():
     """Imports TensorFlow with its C++ start-up chatter (CUDA probing, CPU flags) kept off the
     terminal; call it where TensorFlow is needed anyway, before its first import."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Keras 3 can run on other backends, chosen by this variable; this project's training
+    # and exports are TensorFlow's, whatever a user's shell sets for other work.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     if "tensorflow" not in sys.modules:
         # TensorFlow 2.21 writes its CUDA probe before its logging reads that setting, so the
         # import itself runs with stderr silenced; an import that fails still raises.
-        with native_stderr_silenced():
-            import tensorflow  # noqa: F401
+        try:
+            with native_stderr_silenced():
+                import tensorflow  # noqa: F401
+        except KeyboardInterrupt:  # The seconds of import come before run_cli catches it.
+            print(f"{Path(sys.argv[0]).name}: interrupted", file=sys.stderr)
+            sys.exit(130)
+        import keras
+
+        # Every layer and op here assumes images laid out (height, width, channels); a
+        # keras.json elsewhere on the machine may have set the other order.
+        keras.config.set_image_data_format("channels_last")
 
 
 def load_classifier(path=MODEL_PATH):
@@ -198,6 +242,12 @@ def load_classifier(path=MODEL_PATH):
     else:
         raise UserError(f"model {path}: unknown format "
                         "(expected .keras, .tflite, .onnx or a SavedModel folder)")
+    return checked_probabilities(path, predict)
+
+
+def checked_probabilities(path, predict):
+    """predict, checked to give probabilities: on one blank image now, so that a model that
+    does not is refused before anything is printed or written, and on every batch after."""
 
     def probabilities(images):
         values = predict(images)
@@ -208,8 +258,6 @@ def load_classifier(path=MODEL_PATH):
                             "outputs from 0 to 1, summing to 1): does it end in a softmax?")
         return values
 
-    # One blank image through the model now, so that a model that does not give
-    # probabilities is refused before anything is printed or written.
     probabilities(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.uint8))
     return probabilities
 
@@ -231,8 +279,13 @@ def with_shift_averaging(predict):
 
 
 def first_line(error):
-    text = str(error).strip()
-    return text.splitlines()[0][:300] if text else type(error).__name__
+    """An error's message in one line: its first, and the next one when the first only
+    introduces it ("... Example error message for object <Conv2D>:")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return text[:300]
 
 
 def load_keras_model(path):
@@ -244,10 +297,15 @@ def load_keras_model(path):
     if path.is_file() and not zipfile.is_zipfile(path):  # Keras would say "File not found".
         raise UserError(f"model {path} could not be loaded safely: not a .keras file (a .keras "
                         "file is a zip archive), or cut short")
+    if path.is_dir():  # Keras would say "File not found".
+        raise UserError(f"model {path} is a folder, not a .keras file")
     try:
         # safe_mode=True refuses Lambda layers and other pickled Python code in the file:
-        # a .keras from elsewhere must not be able to run code on this machine.
-        model = keras.saving.load_model(path, safe_mode=True)
+        # a .keras from elsewhere must not be able to run code on this machine. Weights
+        # that do not fit the layers make Keras warn once per layer before it raises.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = keras.saving.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file.
         raise UserError(f"model {path} could not be loaded safely: {first_line(error)}") from None
     try:

@@ -193,7 +193,9 @@ def main(argv=None):
     check_images = data["x_val"][: args.check_size]
     if len(check_images) == 0:
         raise common.UserError(f"{args.data} has no validation images to check the exports on")
-    keras_labels = model.predict(check_images[..., None], batch_size=512, verbose=0).argmax(axis=1)
+    # Refuses, naming this model, one whose outputs are not probabilities, before exporting.
+    predict = common.checked_probabilities(args.model, common.keras_predict(model))
+    keras_labels = predict(check_images).argmax(axis=1)
 
     stem = args.model.with_suffix("")
     path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _) in FORMATS.items()}

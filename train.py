@@ -9,7 +9,7 @@ Writes: models/digit_cnn.keras     the model of the epoch with the lowest valida
 The test split is never read here: model selection looks at the validation split only.
 
     python train.py                 # the default recipe
-    python train.py --quick         # a smoke test of a few seconds
+    python train.py --quick         # a smoke test of a few seconds (writes models/quick.keras)
     python train.py --resume        # continue an interrupted run from its last epoch
 """
 
@@ -17,7 +17,6 @@ import argparse
 import csv
 import json
 import shutil
-import signal
 import sys
 import time
 from pathlib import Path
@@ -36,6 +35,8 @@ from model import build_model
 KEPT_WEIGHTS = "best.weights.h5"
 # In runs/<model>/: the options the run was started with, which --resume must repeat.
 RUN_OPTIONS = "options.json"
+QUICK_PATH = Path("models/quick.keras")
+MAX_WIDTH = 512  # Channels of the first stage; the ensemble's members use 64.
 
 
 def build_parser():
@@ -44,7 +45,9 @@ def build_parser():
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--data", type=Path, default=common.DATA_PATH, help="dataset npz")
-    parser.add_argument("--out", type=Path, default=common.MODEL_PATH, help="model to write")
+    parser.add_argument("--out", type=Path,
+                        help=f"model to write (default {common.MODEL_PATH}; with --quick "
+                             f"{QUICK_PATH}, so that a smoke test leaves the trained model be)")
     parser.add_argument("--epochs", type=int, default=7, help="passes over the training images")
     parser.add_argument("--batch-size", type=int, default=64, help="images per training step")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak rate")
@@ -93,6 +96,8 @@ def parse_args(argv):
     for name in ("epochs", "batch_size", "width", "ensemble"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.width > MAX_WIDTH:
+        parser.error(f"--width must be at most {MAX_WIDTH}")
     if args.clean_epochs < 0:
         parser.error("--clean-epochs must be at least 0")
     args.clean_epochs = min(args.clean_epochs, args.epochs)
@@ -107,6 +112,8 @@ def parse_args(argv):
         parser.error("--learning-rate must be a positive number")
     if not 0 <= args.seed <= 2**32 - args.ensemble:  # Keras takes seeds below 2**32.
         parser.error(f"--seed must be between 0 and {2**32 - args.ensemble}")
+    if args.out is None:
+        args.out = QUICK_PATH if args.quick else common.MODEL_PATH
     # Found now rather than after the training: a model that cannot be saved.
     if args.out.suffix != ".keras" or args.out.is_dir():
         parser.error(f"--out must name a .keras file, not {args.out}")
@@ -328,6 +335,8 @@ def train(args, data, run_dir, seed):
     history_path = run_dir / "history.csv"
     earlier = read_history(history_path)
     callbacks = [
+        # Stops at the first batch whose loss is NaN; main() then refuses to save the run.
+        keras.callbacks.TerminateOnNaN(),
         CleanEpochs(augmenting, args.epochs, args.clean_epochs),
         EpochClock(earlier[-1] if earlier else None),
         # Saves weights, optimizer state and the epoch after every epoch, so --resume loses
@@ -419,7 +428,9 @@ def check_resumable(run_dir, config):
         raise common.UserError(f"nothing to resume in {run_dir}: train without --resume")
     try:
         started = json.loads((run_dir / RUN_OPTIONS).read_text())
-    except (OSError, ValueError):
+        if not isinstance(started, dict):
+            raise TypeError("not an object")
+    except (OSError, ValueError, TypeError):
         raise common.UserError(f"{run_dir} was not started by this version of train.py and "
                                "cannot be resumed: train without --resume") from None
     changed = [f"--{key.replace('_', '-')} {started.get(key)} (now {value})"
@@ -429,15 +440,43 @@ def check_resumable(run_dir, config):
                                + ", ".join(changed))
 
 
-def stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # the same orderly stop as Ctrl-C
+def check_finite(history, member_dir):
+    """Raises UserError when the run stopped on a NaN loss or has no epoch to keep."""
+    if not history:
+        raise common.UserError(f"{member_dir} holds no finished epoch: was it removed by another "
+                               "train.py writing the same --out name?")
+    for row in history:
+        if not (np.isfinite(row["loss"]) and np.isfinite(row["val_loss"])):
+            raise common.UserError(
+                f"training diverged: the loss became NaN in epoch {int(row['epoch']) + 1}; "
+                "nothing was written (try a lower --learning-rate)")
+
+
+def only_run_in(run_dir):
+    """Locks runs/.<model>.lock, so that a second train.py writing a model of the same name
+    stops at once instead of removing this run's checkpoints; returns the open lock file.
+    The lock is the operating system's: it lasts while the file is open, and ends with the
+    process however it ends. Where there is no fcntl (Windows) runs are not locked."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(run_dir.with_name(f".{run_dir.name}.lock"), "w")  # noqa: SIM115
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise common.UserError(f"another train.py is training into {run_dir} (a model named "
+                               f"{run_dir.name}.keras): wait for it, or choose another --out") from None
+    return lock
 
 
 def main(argv=None):
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
     data = common.load_dataset(args.data)
     common.writable_folder(args.out.parent)
+    common.writable_folder(common.REPORTS_DIR)  # For the training curves, at the end.
     if args.quick:
         args.epochs, args.clean_epochs = 1, 0  # a smoke test runs the augmenting pipeline
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
@@ -446,6 +485,7 @@ def main(argv=None):
     config = {key: (str(value) if isinstance(value, Path) else value)
               for key, value in vars(args).items() if key not in ("debug", "resume")}
     run_dir = Path("runs") / args.out.stem
+    lock = only_run_in(run_dir)  # Held until train.py exits.
     if args.resume:
         check_resumable(run_dir, config)
     else:
@@ -477,6 +517,7 @@ def main(argv=None):
                 raise common.UserError(f"the run in {member_dir} cannot be resumed "
                                        f"({common.first_line(error)}): train without --resume "
                                        "to start afresh") from None
+        check_finite(history, member_dir)
         kept = int(np.argmin([row["val_loss"] for row in history]))
         members.append({
             "seed": seed,
@@ -516,6 +557,8 @@ def main(argv=None):
     curves_path = common.REPORTS_DIR / common.named_for(args.out, "training_curves.png")
     plot_curves(members, curves_path)
     shutil.rmtree(run_dir)
+    if lock:
+        Path(lock.name).unlink()
 
     if args.ensemble == 1:
         history = members[0]["history"]

@@ -13,9 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "mnist"
 
 
-def run_script(script, *args, cwd):
-    """Runs one of the project's scripts (a path from the project root) as a user would."""
-    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+def run_script(script, *args, cwd, env=None):
+    """Runs one of the project's scripts (a path from the project root) as a user would,
+    with env's variables added to the environment."""
+    environment = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
         [sys.executable, str(ROOT / script), *map(str, args)],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,

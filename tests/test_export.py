@@ -218,6 +218,7 @@ def bad_models(exported, tmp_path_factory):
     with pytest.warns(UserWarning, match="not yet been built"):  # What the user would see.
         keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)]).save(
             folder / "unbuilt.keras")
+    keras.Model(pixels, keras.layers.Dense(10)(flat)).save(folder / "logits.keras")
     large_pixels = keras.Input((32, 32, 1))
     write_litert(folder / "large_input.tflite", large_pixels,
                  keras.layers.Dense(10)(keras.layers.Flatten()(large_pixels)))
@@ -278,18 +279,24 @@ def test_predict_refuses_bad_model_with_status_2(bad_models, tmp_path, name):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_export_refuses_bad_model_with_status_2(exported, bad_models):
+@pytest.mark.parametrize(("name", "message"), [
+    ("text.keras", "could not be loaded safely"),
+    # Refused as the model given, not as the hidden export it was found out by.
+    ("logits.keras", "does not give probabilities"),
+])
+def test_export_refuses_bad_model_with_status_2(exported, bad_models, name, message):
     result = subprocess.run(
-        [sys.executable, str(REPO / "export.py"), "--model", str(bad_models / "text.keras"),
+        [sys.executable, str(REPO / "export.py"), "--model", str(bad_models / name),
          "--data", str(exported.folder / "mnist.npz")],
         capture_output=True, text=True, cwd=bad_models, timeout=120, check=False,
     )
     assert result.returncode == common.EXIT_USAGE
     last_line = result.stderr.strip().splitlines()[-1]  # TensorFlow may log while loading.
-    assert last_line.startswith(f"export.py: error: model {bad_models / 'text.keras'}")
+    assert last_line.startswith(f"export.py: error: model {bad_models / name} {message}")
     assert "Traceback" not in result.stderr
-    assert not (bad_models / "text_savedmodel").exists()
-    assert not (bad_models / "text_int8.tflite").exists()
+    stem = name.removesuffix(".keras")
+    assert not (bad_models / f"{stem}_savedmodel").exists()
+    assert not (bad_models / f"{stem}_int8.tflite").exists()
 
 
 @pytest.mark.parametrize(("kind", "name"), [

@@ -2,9 +2,12 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -234,8 +237,51 @@ def test_unusable_dataset_is_refused_with_a_hint(tmp_path, content):
         assert "preprocess.py" in result.stderr.strip().splitlines()[-1]
 
 
+def npz_with_header(path, header):
+    """An npz of the six arrays whose x_train.npy carries the given header text (a damaged
+    or lying one) and no data."""
+    import zipfile
+
+    header = header.ljust(117) + "\n"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train.npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                         + header.encode())
+        for key in ("y_train", "x_val", "y_val", "x_test", "y_test"):
+            with archive.open(f"{key}.npy", "w") as member:
+                np.save(member, np.zeros((3, 28, 28) if key[0] == "x" else 3, np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("header cut short", "EOF"),
+    ("header declaring 730 GB", "Unable to allocate"),
+    ("one array saved with np.save", "not an .npz archive"),
+    ("a PDF", "not an .npz archive"),
+])
+def test_a_damaged_dataset_file_is_one_line_not_a_traceback(tmp_path, kind, reason):
+    """NumPy raises a parser's errors for a damaged array header and MemoryError for a
+    shape it cannot hold; the scripts said so in a traceback."""
+    import common
+
+    path = tmp_path / "mnist.npz"
+    if kind == "header cut short":
+        npz_with_header(path, "{'descr': '|u1', 'fortran_order': False, 'shape': (3, 28, ")
+    elif kind == "header declaring 730 GB":
+        npz_with_header(path, "{'descr': '|u1', 'fortran_order': False, 'shape': (784000000000,), }")
+    elif kind == "a PDF":
+        path.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")
+    else:
+        with open(path, "wb") as file:
+            np.save(file, np.zeros((5, 28, 28), np.uint8))
+    with pytest.raises(common.UserError, match="not a usable dataset") as caught:
+        common.load_dataset(path)
+    assert reason in str(caught.value) and "\n" not in str(caught.value)
+    assert "allow_pickle" not in str(caught.value)  # NumPy's advice to load it unsafely
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--width", "100000"], "--width must be at most 512"),
     (["--distortion", "2.5"], "--distortion must be in [0, 2]"),
     (["--distortion", "-1"], "--distortion must be in [0, 2]"),
     (["--elastic", "4"], "--elastic must be in [0, 3] pixels"),
@@ -254,13 +300,16 @@ def test_bad_arguments_exit_2(tmp_path, argv, message):
     assert "Traceback" not in result.stderr
 
 
-def test_a_model_that_cannot_be_written_is_found_before_training(tmp_path, tiny_dataset):
-    (tmp_path / "models").write_text("a file where the folder should be")
+@pytest.mark.parametrize("blocked", ["models", "reports"])
+def test_a_model_that_cannot_be_written_is_found_before_training(tmp_path, tiny_dataset,
+                                                                 blocked):
+    (tmp_path / blocked).write_text("a file where the folder should be")
     started = time.perf_counter()
     result = run_script("train.py", "--data", tiny_dataset, "--epochs", "50",
                         "--out", "models/digit_cnn.keras", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "models" in result.stderr.strip().splitlines()[-1]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"train.py: error: cannot write in {blocked}: it is a file, not a folder")
     assert time.perf_counter() - started < 60  # Fifty epochs would take minutes.
     assert not (tmp_path / "runs").exists()
 
@@ -336,6 +385,62 @@ def test_a_model_of_another_name_gets_curves_of_its_own(tmp_path, tiny_dataset):
     assert (tmp_path / "models" / "wide.json").is_file()
 
 
+def test_the_smoke_test_leaves_the_trained_model_alone(tmp_path, tiny_dataset):
+    """train.py --quick, run after a real training, replaced models/digit_cnn.keras with a
+    model of one epoch on 2,000 images."""
+    trained_model = tmp_path / "models" / "digit_cnn.keras"
+    trained_model.parent.mkdir()
+    trained_model.write_bytes(b"the model of a real training")
+    result = run_script("train.py", "--quick", "--data", tiny_dataset, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert trained_model.read_bytes() == b"the model of a real training"
+    assert sorted(path.name for path in (tmp_path / "models").iterdir()) == [
+        "digit_cnn.keras", "quick.json", "quick.keras"]
+    assert "Wrote models/quick.keras" in result.stdout
+
+
+def test_a_training_that_diverges_writes_nothing(tmp_path, tiny_dataset):
+    trained_model = tmp_path / "models" / "digit_cnn.keras"
+    trained_model.parent.mkdir()
+    trained_model.write_bytes(b"the model of a real training")
+    result = run_script("train.py", "--data", tiny_dataset, "--epochs", "3",
+                        "--learning-rate", "1e30", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "train.py: error: training diverged: the loss became NaN in epoch 1; nothing was "
+        "written (try a lower --learning-rate)")
+    assert trained_model.read_bytes() == b"the model of a real training"
+    assert "Epoch 2/3" not in result.stdout  # Stopped at the first NaN, not after 3 epochs.
+
+
+def test_a_second_training_into_the_same_run_stops_at_once(tmp_path, tiny_dataset):
+    """Two train.py writing models of the same name share runs/<name>/: the second removed
+    the first one's checkpoints, and the first then failed after its last epoch."""
+    import fcntl
+
+    earlier = tmp_path / "runs" / "digit_cnn" / "seed0"
+    earlier.mkdir(parents=True)
+    (earlier / "history.csv").write_text("epoch,loss\n")
+    with open(tmp_path / "runs" / ".digit_cnn.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # As the first train.py holds it.
+        result = run_script("train.py", "--data", tiny_dataset, "--epochs", "50", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "train.py: error: another train.py is training into runs/digit_cnn (a model named "
+        "digit_cnn.keras): wait for it, or choose another --out")
+    assert (earlier / "history.csv").exists()
+
+
+def test_a_run_whose_options_file_is_not_an_object_is_not_resumed(tmp_path):
+    import common
+    import train
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / train.RUN_OPTIONS).write_text("[1, 2]")
+    with pytest.raises(common.UserError, match="not started by this version of train.py"):
+        train.check_resumable(tmp_path / "run", {"epochs": 7})
+
+
 def test_a_damaged_history_is_named_with_what_to_do(tmp_path):
     import common
     import train
@@ -391,6 +496,98 @@ def test_unsafe_truncated_or_misshapen_keras_models_are_refused(tmp_path, traine
     with pytest.raises(common.UserError) as caught:
         common.load_classifier(tmp_path / "lambda.keras")
     assert "safe_mode" in str(caught.value) or "Lambda" in str(caught.value)
+
+
+def test_a_keras_file_with_weights_of_other_shapes_is_one_line_with_its_reason(tmp_path, trained):
+    """Keras warned once per layer (20 lines), then raised an error whose first line ends
+    in a colon before the reason."""
+    import keras
+
+    import common
+    from model import build_model
+
+    build_model(width=16).save(tmp_path / "narrow.keras")
+    with zipfile.ZipFile(tmp_path / "narrow.keras") as narrow, \
+            zipfile.ZipFile(trained[2]) as full, \
+            zipfile.ZipFile(tmp_path / "mismatch.keras", "w") as mixed:
+        mixed.writestr("config.json", full.read("config.json"))
+        mixed.writestr("metadata.json", full.read("metadata.json"))
+        mixed.writestr("model.weights.h5", narrow.read("model.weights.h5"))
+    with warnings.catch_warnings(record=True) as recorded, \
+            pytest.raises(common.UserError) as caught:
+        warnings.simplefilter("always")
+        common.load_classifier(tmp_path / "mismatch.keras")
+    message = str(caught.value)
+    assert "\n" not in message and not message.endswith(":")
+    assert "shape" in message.split("could not be loaded safely:")[1]
+    assert not recorded
+    assert keras.config.image_data_format() == "channels_last"
+
+
+def test_a_folder_named_like_a_model_is_called_a_folder(tmp_path):
+    import common
+
+    (tmp_path / "model.keras").mkdir()
+    with pytest.raises(common.UserError, match="is a folder, not a .keras file"):
+        common.load_classifier(tmp_path / "model.keras")
+
+
+def test_an_unwritable_output_is_named_as_the_user_gave_it(tmp_path):
+    """The errors named a hidden temporary file, or a file in the way and not the output."""
+    import common
+
+    (tmp_path / "picture.png").write_bytes(b"a picture")
+    with pytest.raises(common.UserError) as caught:
+        common.writable_folder(tmp_path / "picture.png")
+    assert str(caught.value) == f"cannot write in {tmp_path / 'picture.png'}: it is a file, not a folder"
+    with pytest.raises(common.UserError, match=r"cannot write .*picture.png/seen.png: "):
+        common.atomic_write(tmp_path / "picture.png" / "seen.png", lambda tmp: None)
+    assert (tmp_path / "picture.png").read_bytes() == b"a picture"
+
+
+def test_sigterm_stops_a_script_as_ctrl_c_does_leaving_no_partial_file(tmp_path):
+    """preprocess.py left hidden partial files behind when stopped by kill or a scheduler."""
+    code = ("import sys, time, common\n"
+            "def main(argv):\n"
+            "    common.atomic_write('out.npz', lambda tmp: (print('writing', flush=True), "
+            "time.sleep(60)))\n"
+            "sys.exit(common.run_cli(main))\n")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, text=True,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline() == "writing\n"
+    process.terminate()
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and stderr.strip() == "-c: interrupted"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
+    """train.py and export.py import TensorFlow (seconds) before their error handling runs."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--help"], cwd=tmp_path,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # Python and NumPy are loaded by then, TensorFlow not yet.
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and stdout == ""
+    assert stderr.strip() == "train.py: interrupted"
+
+
+def test_scripts_run_on_tensorflow_whatever_keras_is_set_to_elsewhere(tmp_path, trained):
+    """KERAS_BACKEND=jax in the shell, or a keras.json laying images out channels first,
+    gave a traceback (no module named jax) or a page of errors."""
+    keras_home = tmp_path / "keras_home"
+    keras_home.mkdir()
+    (keras_home / "keras.json").write_text(json.dumps(
+        {"backend": "jax", "image_data_format": "channels_first", "floatx": "float32",
+         "epsilon": 1e-07}))
+    _, data, model = trained
+    result = run_script("evaluate.py", "--data", data, "--model", model, "--out",
+                        tmp_path / "reports", cwd=tmp_path,
+                        env={"KERAS_BACKEND": "jax", "KERAS_HOME": str(keras_home)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "reports" / "metrics.json").read_text())["accuracy"] > 0.9
 
 
 def test_training_benchmark_quick_form_writes_its_table(tmp_path, tiny_dataset):
