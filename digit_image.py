@@ -99,6 +99,8 @@ EDGE_INK = 0.5  # Marks along the edge of bare paper this dark are ink, not a sh
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SHEET_SIZE = 0.02  # A sheet or note taken for ink covers at least this fraction of the picture,
 SHEET_FILL = 0.9  # ...fills this much of a rectangle around it (its holes filled),
+SHEET_SLANTED = 0.82  # ...or, seen from an angle (a trapezoid), this much
+SHEET_STRAIGHT = 1.03  # ...with straight sides: at most this much of its outline polygon,
 SHEET_WRITING = 0.3  # ...and its holes, the writing, are at most this share of it,
 SHEET_STROKE = 0.25  # ...strokes at most this wide for their extent.
 
@@ -252,7 +254,8 @@ def _sheet_of(piece, labels):
     # A rectangle fills at least half of its upright box, and the writing takes at most
     # SHEET_WRITING of it: most digits' strokes fill less, and are answered here.
     box = piece.height * piece.width
-    if piece.area < SHEET_SIZE * labels.size or piece.area < SHEET_FILL * (1 - SHEET_WRITING) / 2 * box:
+    if (piece.area < SHEET_SIZE * labels.size
+            or piece.area < SHEET_SLANTED * (1 - SHEET_WRITING) / 2 * box):
         return None
     window = labels[piece.top : piece.bottom, piece.left : piece.right] == piece.label
     if window.all():
@@ -265,10 +268,18 @@ def _sheet_of(piece, labels):
     filled = window | writing
     if writing.sum() > SHEET_WRITING * filled.sum():
         return None
+    # The strokes are the holes' pixels that are background here (the ink on the sheet),
+    # not the paper inside a digit's loops, which is marked as the sheet is.
+    strokes = writing & (labels[piece.top : piece.bottom, piece.left : piece.right] == 0)
     top, left, bottom, right = _box(holes)
-    if _stroke_width(writing) > SHEET_STROKE * max(bottom - top, right - left):
+    if _stroke_width(strokes) > SHEET_STROKE * max(bottom - top, right - left):
         return None
-    return filled if filled.sum() >= SHEET_FILL * _rectangle_area(filled) else None
+    fill = filled.sum() / _rectangle_area(filled)
+    # Seen from an angle, a sheet is a trapezoid: it fills less of its rectangle, but its
+    # sides stay straight, where a thick digit's loops, filled, bulge (a disc: 1.11).
+    if fill >= SHEET_FILL or (fill >= SHEET_SLANTED and _outline_fill(filled) <= SHEET_STRAIGHT):
+        return filled
+    return None
 
 
 def _rectangle_area(mask):
@@ -279,6 +290,19 @@ def _rectangle_area(mask):
     along = columns * np.cos(angles) + rows * np.sin(angles)
     across = rows * np.cos(angles) - columns * np.sin(angles)
     return ((np.ptp(along, axis=1) + 1) * (np.ptp(across, axis=1) + 1)).min()
+
+
+def _outline_fill(mask):
+    """The mask's area over that of the polygon through its outermost pixels in eight
+    directions, every 45 degrees: about 1 for a shape with four straight sides however it
+    lies (each corner is outermost in one of the directions), more for a curved outline,
+    which bulges past the polygon, and less for one with hollows."""
+    rows, columns = np.nonzero(mask)
+    angles = np.radians(np.arange(0, 360, 45))[:, None]
+    outermost = np.argmax(columns * np.cos(angles) + rows * np.sin(angles), axis=1)
+    x, y = columns[outermost].astype(float), rows[outermost].astype(float)
+    area = abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2  # Shoelace formula.
+    return mask.sum() / max(area, 1)
 
 
 def _marks_in(gray, contrast=None):

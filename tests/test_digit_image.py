@@ -622,6 +622,59 @@ def test_a_note_on_a_darker_desk_is_read_as_paper(desk):
     assert similarity(digit_image.normalize(photo), digit_image.normalize(note)) > 0.95
 
 
+def sheet_on_a_desk(sheet, corners, desk, size=(1600, 1200)):
+    """A photo of sheet lying on a plain desk of grey desk, its corners (top left, bottom
+    left, bottom right, top right) where the camera sees them: a rectangle in perspective."""
+    flat = Image.new("L", sheet.size, 255)
+    coefficients = _perspective(corners, sheet.size)
+    seen = sheet.transform(size, Image.Transform.PERSPECTIVE, coefficients,
+                           Image.Resampling.BICUBIC, fillcolor=desk)
+    where = flat.transform(size, Image.Transform.PERSPECTIVE, coefficients,
+                           Image.Resampling.BILINEAR, fillcolor=0)
+    return Image.composite(seen, Image.new("L", size, desk), where)
+
+
+def _perspective(corners, size):
+    """Pillow's eight coefficients mapping the photo's pixels back onto the sheet's."""
+    width, height = size
+    sheet = [(0, 0), (0, height), (width, height), (width, 0)]
+    rows = []
+    for (x, y), (u, v) in zip(corners, sheet):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    return np.linalg.solve(np.array(rows, float), np.array(sheet, float).ravel())
+
+
+@pytest.mark.parametrize("desk", [60, 120], ids=["dark", "grey"])
+def test_a_sheet_seen_in_perspective_on_a_darker_desk_is_read_as_paper(desk):
+    """A sheet photographed from an angle is a trapezoid, which fills its rectangle less
+    than a sheet seen from above: the light sheet was read as the ink."""
+    sheet = Image.new("L", (850, 1100), 240)
+    sheet.paste(draw("2", size=(120, 140), box=(20, 10, 100, 130), width=5, paper=240), (380, 300))
+    photo = sheet_on_a_desk(sheet, [(560, 180), (450, 1040), (1150, 1020), (1105, 190)], desk)
+    expected = digit_image.normalize(draw("2", size=(120, 140), box=(20, 10, 100, 130), width=5))
+    assert similarity(digit_image.normalize(photo), expected) > 0.85
+
+
+def test_the_outline_fill_tells_straight_sides_from_curved_ones():
+    tilted_rectangle = Image.new("L", (300, 300), 0)
+    ImageDraw.Draw(tilted_rectangle).polygon([(60, 40), (250, 90), (220, 250), (40, 190)], fill=255)
+    disc = Image.new("L", (300, 300), 0)
+    ImageDraw.Draw(disc).ellipse((50, 50, 250, 250), fill=255)
+    assert 0.97 < digit_image._outline_fill(np.asarray(tilted_rectangle) > 0) < 1.03
+    assert digit_image._outline_fill(np.asarray(disc) > 0) > 1.08
+
+
+def test_a_bold_digit_on_a_note_is_read_on_the_note():
+    """A marker's loop holds paper: the hole the digit makes in the note is a filled blob,
+    wider than writing, unless only the ink in it is measured."""
+    note = draw("0", size=(300, 300), box=(80, 40, 220, 260), width=24, paper=225).rotate(
+        15, Image.Resampling.BICUBIC, expand=True, fillcolor=70)
+    photo = Image.new("L", (1000, 750), 70)
+    photo.paste(note, (350, 200))
+    assert similarity(digit_image.normalize(photo), digit_image.normalize(note)) > 0.95
+
+
 @pytest.mark.parametrize("digit", ["0", "4"])
 def test_a_thick_bright_digit_on_black_is_not_taken_for_a_note(digit):
     picture = draw(digit, size=(300, 300), box=(70, 40, 230, 260), width=45, ink=255, paper=0)
