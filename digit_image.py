@@ -52,6 +52,7 @@ SMALL_IMAGE = 64  # Below this size a picture has no room for uneven lighting: o
 MIN_CONTRAST = 0.12  # Ink must be at least 12% darker (or lighter) than its background.
 MIN_DIGIT_SIZE = 0.03  # The largest mark must span 3% of the picture's longer side.
 MIN_PIECE_AREA = 0.04  # Marks under 4% of the largest one's area are specks and are ignored.
+GHOST = 0.5  # So are marks whose ink is under half as dark as the largest one's.
 LINE_SPAN = 0.5  # A ruled line crosses at least this fraction of the picture...
 LINE_MARGIN = 0.15  # ...runs this fraction of it past the other ink at both ends,
 LINE_EDGE = 0.05  # ...comes this close to both edges (a stroke of the digit does not)
@@ -746,6 +747,14 @@ def find_ink(gray, contrast=None):
         raise ImageError(f"no ink found (only specks: a digit spans at least "
                          f"{MIN_DIGIT_SIZE:.0%} of the picture, so crop closer)")
     pieces = [piece for piece in pieces if piece.area >= MIN_PIECE_AREA * largest.area]
+    if not measured.thin:
+        # Marks much fainter than the largest are not written with its pen: the grain of the
+        # paper, the stubs of printed lines, the ghosts of digits wiped off a whiteboard.
+        # (Strokes thinner than a pixel show less of their darkness the thinner they are.)
+        darkness = {piece.label: np.percentile(contrast[labels == piece.label], 90)
+                    for piece in pieces}
+        pieces = [piece for piece in pieces
+                  if darkness[piece.label] >= GHOST * darkness[largest.label]]
 
     # Stroke cores become 1; grey levels down to a quarter of the threshold stay as
     # anti-aliasing (to_mnist keeps them only where they touch the ink).

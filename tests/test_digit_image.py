@@ -622,6 +622,18 @@ def test_a_note_on_a_darker_desk_is_read_as_paper(desk):
     assert similarity(digit_image.normalize(photo), digit_image.normalize(note)) > 0.95
 
 
+@pytest.mark.parametrize("grey", [130, 165])
+def test_pale_marks_apart_from_the_digit_are_left_out(grey):
+    """Bars of a printed margin that stop short of the picture's edges, so the ruled-line
+    step keeps them, at under half the pen's darkness: the paper's, not the writer's."""
+    picture = draw("7", size=(300, 300), box=(90, 60, 210, 240), width=10)
+    pen = ImageDraw.Draw(picture)
+    for x in (25, 45, 255, 275):
+        pen.line((x, 30, x, 270), fill=grey, width=8)
+    plain = draw("7", size=(300, 300), box=(90, 60, 210, 240), width=10)
+    assert similarity(digit_image.normalize(picture), digit_image.normalize(plain)) > 0.99
+
+
 def sheet_on_a_desk(sheet, corners, desk, size=(1600, 1200)):
     """A photo of sheet lying on a plain desk of grey desk, its corners (top left, bottom
     left, bottom right, top right) where the camera sees them: a rectangle in perspective."""
