@@ -452,7 +452,7 @@ def check_finite(history, member_dir):
                 "nothing was written (try a lower --learning-rate)")
 
 
-def only_run_in(run_dir):
+def lock_run(run_dir):
     """Locks runs/.<model>.lock, so that a second train.py writing a model of the same name
     stops at once instead of removing this run's checkpoints; returns the open lock file.
     The lock is the operating system's: it lasts while the file is open, and ends with the
@@ -468,7 +468,8 @@ def only_run_in(run_dir):
     except BlockingIOError:
         lock.close()
         raise common.UserError(f"another train.py is training into {run_dir} (a model named "
-                               f"{run_dir.name}.keras): wait for it, or choose another --out") from None
+                               f"{run_dir.name}.keras): wait for it, or choose another "
+                               "--out") from None
     return lock
 
 
@@ -485,7 +486,7 @@ def main(argv=None):
     config = {key: (str(value) if isinstance(value, Path) else value)
               for key, value in vars(args).items() if key not in ("debug", "resume")}
     run_dir = Path("runs") / args.out.stem
-    lock = only_run_in(run_dir)  # Held until train.py exits.
+    lock = lock_run(run_dir)  # Held until train.py exits.
     if args.resume:
         check_resumable(run_dir, config)
     else:
