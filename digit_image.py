@@ -77,6 +77,8 @@ DESK_SIDE = 0.4  # or running along this fraction of a side of the picture,
 DESK_INK = 0.05  # with at most this share of the strokes on it or next to it.
 DESK_EDGE = 0.01  # The sheet's edge is blurred over this fraction of the picture.
 EDGE_DIGIT_SIZE = 0.15  # Beside a digit this large (of the picture), a mark along an edge goes.
+EDGE_SOLID = 0.5  # A solid mark at the edge, filling this much of its box, with strokes
+EDGE_STROKE = 2  # ...this many times wider than the digit's, is the desk, not the digit.
 RING_FILL = 0.4  # A ring drawn around the digits covers at most this much of its box.
 UNDERLINE_FLATNESS = 0.25  # A line under the digits is at most this tall for its width,
 UNDERLINE_GAP = 0.05  # ...lies apart below all other ink, lower by this fraction of its height,
@@ -335,7 +337,8 @@ def _without_edge_marks(ink, labels, pieces):
     The digit is the largest mark clear of the edges (with the others about as large,
     the digits of a number). A mark touching an edge stays when it comes within a
     quarter of the digit's size of one of them (a detached stroke), or when it is larger
-    and its ink as strong (the digit itself, cropped tightly); what a shadow leaves
+    and its ink as strong (the digit itself, cropped tightly), unless it is a solid wedge
+    with strokes far wider than the digit's (a corner of the desk); what a shadow leaves
     behind after the lighting is evened out is fainter than ink. But a mark running
     along an edge, beside a digit of a size to be one, is a sliver of the desk or of the
     sheet's edge, and goes.
@@ -355,6 +358,10 @@ def _without_edge_marks(ink, labels, pieces):
         box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
         return np.median(ink[box][labels[box] == piece.label])
 
+    def stroke(piece):
+        return _stroke_width(labels[piece.top : piece.bottom, piece.left : piece.right]
+                             == piece.label)
+
     def keep(piece):
         if piece.label in inside_labels:
             return True
@@ -369,7 +376,11 @@ def _without_edge_marks(ink, labels, pieces):
         )
         if near:
             return True
-        return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit)
+        # A digit cropped by the edge is drawn with the digits' pen; a corner of the desk,
+        # as dark, is a solid wedge, far wider than their strokes.
+        wedge = (piece.area >= EDGE_SOLID * piece.height * piece.width
+                 and stroke(piece) > EDGE_STROKE * stroke(digit))
+        return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit) and not wedge
 
     return [piece for piece in pieces if keep(piece)]
 

@@ -482,6 +482,20 @@ def test_a_zero_with_a_dot_or_nothing_inside_keeps_its_ring(inner):
     assert digit_image._without_rings(pieces, labels) == pieces
 
 
+@pytest.mark.parametrize("corner", [[(0, 0), (70, 0), (0, 110)], [(600, 300), (540, 300), (600, 180)]],
+                         ids=["top left", "bottom right"])
+def test_a_corner_of_the_desk_is_not_read_as_a_digit(corner):
+    """A photo of a sheet turned a little shows the desk in a corner: a solid wedge as dark as
+    the ink and larger than a digit, which was kept as a digit cropped by the edge (a line of
+    its own: "1 2024")."""
+    picture = draw("2024", size=(600, 300), box=(120, 90, 480, 210), width=6)
+    ImageDraw.Draw(picture).polygon(corner, fill=0)
+    plain = one_line(draw("2024", size=(600, 300), box=(120, 90, 480, 210), width=6))
+    digits = one_line(picture)
+    assert len(digits) == 4
+    assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
+
+
 def test_an_underlined_number_is_still_segmented():
     picture = draw("2024", size=(520, 240), box=(30, 40, 490, 160), width=8)
     ImageDraw.Draw(picture).line((20, 190, 500, 195), fill=0, width=6)
