@@ -260,7 +260,7 @@ def _sheet_of(piece, labels):
     if (piece.area < SHEET_SIZE * labels.size
             or piece.area < SHEET_SLANTED * (1 - SHEET_WRITING) / 2 * box):
         return None
-    window = labels[piece.top : piece.bottom, piece.left : piece.right] == piece.label
+    window = piece.mask(labels)
     if window.all():
         return None
     hole_labels, holes = label_pieces(~window)
@@ -273,7 +273,7 @@ def _sheet_of(piece, labels):
         return None
     # The strokes are the holes' pixels that are background here (the ink on the sheet),
     # not the paper inside a digit's loops, which is marked as the sheet is.
-    strokes = writing & (labels[piece.top : piece.bottom, piece.left : piece.right] == 0)
+    strokes = writing & (labels[piece.box] == 0)
     top, left, bottom, right = _box(holes)
     if _stroke_width(strokes) > SHEET_STROKE * max(bottom - top, right - left):
         return None
@@ -355,12 +355,7 @@ def _without_edge_marks(ink, labels, pieces):
     digits = [piece for piece in inside if max(piece.height, piece.width) >= size / 2]
 
     def strength(piece):
-        box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
-        return np.median(ink[box][labels[box] == piece.label])
-
-    def stroke(piece):
-        return _stroke_width(labels[piece.top : piece.bottom, piece.left : piece.right]
-                             == piece.label)
+        return np.median(ink[piece.box][piece.mask(labels)])
 
     def keep(piece):
         if piece.label in inside_labels:
@@ -376,11 +371,13 @@ def _without_edge_marks(ink, labels, pieces):
         )
         if near:
             return True
+        if piece.area < digit.area or strength(piece) < 0.9 * strength(digit):
+            return False
         # A digit cropped by the edge is drawn with the digits' pen; a corner of the desk,
         # as dark, is a solid wedge, far wider than their strokes.
-        wedge = (piece.area >= EDGE_SOLID * piece.height * piece.width
-                 and stroke(piece) > EDGE_STROKE * stroke(digit))
-        return piece.area >= digit.area and strength(piece) >= 0.9 * strength(digit) and not wedge
+        return not (piece.area >= EDGE_SOLID * piece.height * piece.width
+                    and _stroke_width(piece.mask(labels))
+                    > EDGE_STROKE * _stroke_width(digit.mask(labels)))
 
     return [piece for piece in pieces if keep(piece)]
 
@@ -675,6 +672,15 @@ class Piece:
     def width(self):
         return self.right - self.left
 
+    @property
+    def box(self):
+        """The bounding box as a pair of slices, to index an image of the picture's shape."""
+        return slice(self.top, self.bottom), slice(self.left, self.right)
+
+    def mask(self, labels):
+        """The mark's pixels within its box of the label image."""
+        return labels[self.box] == self.label
+
 
 @dataclasses.dataclass(frozen=True)
 class Contrast:
@@ -762,7 +768,7 @@ def find_ink(gray, contrast=None):
         # Marks much fainter than the largest are not written with its pen: the grain of the
         # paper, the stubs of printed lines, the ghosts of digits wiped off a whiteboard.
         # (Strokes thinner than a pixel show less of their darkness the thinner they are.)
-        darkness = {piece.label: np.percentile(contrast[labels == piece.label], 90)
+        darkness = {piece.label: np.percentile(contrast[piece.box][piece.mask(labels)], 90)
                     for piece in pieces}
         pieces = [piece for piece in pieces
                   if darkness[piece.label] >= GHOST * darkness[largest.label]]
@@ -847,7 +853,7 @@ def _find_desk(small):
     inside = _clear_of_edges(pieces, light.shape)
     desk = _mask_of(labels, [
         piece for piece in pieces
-        if piece not in inside and (_along_edge(piece, labels) or solid[labels == piece.label].any())
+        if piece not in inside and (_along_edge(piece, labels) or solid[piece.box][piece.mask(labels)].any())
     ])
     # Strokes on the desk or at its edge mean the "desk" is part of the digit (a stroke too
     # thick for the closing) or a shadow across it.
@@ -946,8 +952,7 @@ def box_sides(mask, faint):
     for piece in pieces:
         if min(piece.height, piece.width) < FRAME_SIZE * max(mask.shape):
             continue
-        box = (slice(piece.top, piece.bottom), slice(piece.left, piece.right))
-        mark = labels[box] == piece.label
+        mark = piece.mask(labels)
         if not _encloses(mark):
             continue  # Most marks stop here: the search for sides below is the costly part.
         rows, columns = np.nonzero(mark)
@@ -975,11 +980,11 @@ def box_sides(mask, faint):
             lines[rows[line], columns[line]] = True
         # The digit: the largest mark of the other ink inside (of this mark where it touches
         # a side); a tick where a pen started drawing a square 0 is no digit.
-        inside = mask[box] & ~lines
+        inside = mask[piece.box] & ~lines
         if inside.any():
             digit = max(label_pieces(inside)[1], key=lambda mark: mark.area)
             if digit.height >= FRAME_CONTENT * piece.height:
-                found[box] |= lines
+                found[piece.box] |= lines
     return found
 
 

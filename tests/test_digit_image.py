@@ -651,13 +651,8 @@ def test_pale_marks_apart_from_the_digit_are_left_out(grey):
 def sheet_on_a_desk(sheet, corners, desk, size=(1600, 1200)):
     """A photo of sheet lying on a plain desk of grey desk, its corners (top left, bottom
     left, bottom right, top right) where the camera sees them: a rectangle in perspective."""
-    flat = Image.new("L", sheet.size, 255)
-    coefficients = _perspective(corners, sheet.size)
-    seen = sheet.transform(size, Image.Transform.PERSPECTIVE, coefficients,
+    return sheet.transform(size, Image.Transform.PERSPECTIVE, _perspective(corners, sheet.size),
                            Image.Resampling.BICUBIC, fillcolor=desk)
-    where = flat.transform(size, Image.Transform.PERSPECTIVE, coefficients,
-                           Image.Resampling.BILINEAR, fillcolor=0)
-    return Image.composite(seen, Image.new("L", size, desk), where)
 
 
 def _perspective(corners, size):
