@@ -196,7 +196,8 @@ def load_dataset(path=DATA_PATH):
 
 def quiet_tensorflow():
     """Imports TensorFlow with its C++ start-up chatter (CUDA probing, CPU flags) kept off the
-    terminal; call it where TensorFlow is needed anyway, before its first import."""
+    terminal, and Keras on it with images laid out channels last, whatever the environment
+    or keras.json says; call it where TensorFlow is needed anyway, before its first import."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Keras 3 can run on other backends, chosen by this variable; this project's training
     # and exports are TensorFlow's, whatever a user's shell sets for other work.
