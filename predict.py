@@ -188,7 +188,7 @@ def matching(pattern):
 def expand_folder(folder):
     """The folder's pictures, by name. Files whose name begins with "._" are left out: macOS
     writes them beside a file copied to a foreign disk, and they hold its metadata."""
-    suffixes = picture_suffixes()
+    suffixes = digit_image.picture_suffixes()
     try:
         candidates = sorted(path for path in folder.iterdir() if path.suffix.lower() in suffixes
                             and not path.name.startswith("._"))
@@ -207,16 +207,6 @@ def expand_folder(folder):
         found = True
     if not found:
         yield str(folder), "folder holds no pictures"
-
-
-def picture_suffixes():
-    """File name endings of every format Pillow can read, plus HEIF (read with pillow-heif)
-    and SVG (to say it is unsupported)."""
-    from PIL import Image
-
-    registered = Image.registered_extensions()  # Loads every Pillow plugin: only for folders.
-    readable = {suffix for suffix, format in registered.items() if format in Image.OPEN}
-    return readable | set(digit_image.HEIF_SUFFIXES) | set(digit_image.SVG_SUFFIXES)
 
 
 def read_picture(path, error, args):

@@ -90,13 +90,13 @@ def digit_box(path):
     """(top, left, bottom, right) of the digit's marks as a fraction of the picture's height
     and width, or None when no digit is found in the picture read whole."""
     try:
-        _, labels, pieces = digit_image._digit_marks(path)
+        found = digit_image.find_digits(path)
     except digit_image.ImageError:
         return None
-    if labels.shape != digit_image.read_grayscale(path).shape:
+    if found.view != "whole":
         return None  # Found in a closer or finer read, whose shape is not this one's.
-    top, left, bottom, right = digit_image._box(pieces)
-    height, width = labels.shape
+    top, left, bottom, right = digit_image.box_of(found.marks)
+    height, width = found.labels.shape
     return top / height, left / width, bottom / height, right / width
 
 

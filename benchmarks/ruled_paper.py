@@ -52,15 +52,16 @@ def main(argv=None):
         results[f"{paper}_lines_removed"] = accuracy("lined", paper)
     results["boxed_box_removed"] = accuracy("boxed")
     results["circled_ring_removed"] = accuracy("circled")
-    steps = digit_image.ruled_lines, digit_image.box_sides, digit_image._without_rings
-    # The steps, off: the ring step finds boxes too, when the digit keeps clear of them.
-    digit_image.ruled_lines = digit_image.box_sides = lambda mask, faint: np.zeros_like(mask)
-    digit_image._without_rings = lambda pieces, labels: pieces
+    # The steps, off, where the pipeline calls them: the ring step finds boxes too, when the
+    # digit keeps clear of them.
+    steps = digit_image.ink.ruled_lines, digit_image.ink.box_sides, digit_image.without_rings
+    digit_image.ink.ruled_lines = digit_image.ink.box_sides = lambda mask, faint: np.zeros_like(mask)
+    digit_image.without_rings = lambda marks, labels: marks
     for paper in ("ruled", "squared"):
         results[f"{paper}_lines_kept"] = accuracy("lined", paper)
     results["boxed_box_kept"] = accuracy("boxed")
     results["circled_ring_kept"] = accuracy("circled")
-    digit_image.ruled_lines, digit_image.box_sides, digit_image._without_rings = steps
+    digit_image.ink.ruled_lines, digit_image.ink.box_sides, digit_image.without_rings = steps
     common.write_json(args.report, results)
     for key, value in results.items():
         print(f"  {key:24} {value}")

@@ -1,0 +1,214 @@
+"""Turns a photo, scan or drawing of handwritten digits into the 28x28 form of MNIST.
+
+MNIST's digits were made by fitting each scanned digit into a 20x20 box, keeping its aspect
+ratio and anti-aliasing, then placing it in a 28x28 field with its centre of mass at the
+centre: a white digit on a black background. A picture from a user's phone or paint app is
+brought into the same form by normalize() (segment() for several digits, line by line).
+The steps, one module each, in the order they run:
+
+    reading.py         the file, safely (regular files, raster formats only), upright, in grey
+                       at WORK_SIZE; a transparent canvas through transparency.py
+    desk.py            the desk around a photographed sheet, painted out
+    lighting.py        which side is ink, and its contrast against the paper around it,
+                       shadows and uneven light divided out
+    ink.py             Otsu's cut, then the marks: specks and faint ghosts left out, the
+                       paper's clutter taken out first: ruled_lines.py, boxes.py (both
+                       through straight_lines.py)
+    edges.py           marks at the picture's edge: a shadow's border, the desk beyond a sheet
+    rings.py           a ring drawn around the digits
+    underlines.py      a line drawn under them
+    sheets.py          a sheet or note lying on a darker desk, taken for ink: read alone,
+                       squared to the camera
+    grouping.py        (segment) marks into lines of writing and digits, touching ones cut
+    layout.py          MNIST's 20x20 box and centre of mass in 28x28
+
+Two more looks, as a person would take them (find_digits): a picture whose thin strokes
+faded when shrunk is read again finer, at up to FINE_SIZE; digits written small on a large
+page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
+
+OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
+second; nothing here imports TensorFlow.
+"""
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from .boxes import box_sides
+from .desk import without_desk
+from .edges import beyond_shadow_edges, without_edge_marks
+from .errors import ImageError
+from .grouping import digits_of, lines_of_writing, split_touching, typical_height
+from .ink import find_ink as _find_ink
+from .layout import to_mnist
+from .lighting import Contrast, contrast_of, ink_bright
+from .marks import Mark, box_of, mask_of
+from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture,
+                      picture_suffixes, region, thumbnail)
+from .rings import without_rings
+from .ruled_lines import ruled_lines
+from .sheets import flattened, sheet_of
+from .underlines import without_underlines
+
+__all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "SVG_SUFFIXES",
+           "WORK_SIZE", "box_of", "box_sides", "find_digits", "find_ink", "ink_contrast",
+           "normalize", "picture_suffixes", "read_grayscale", "ruled_lines", "segment",
+           "thumbnail", "to_mnist"]
+
+FINE_PEAK = 0.25  # Thin ink (strokes a few pixels wide) fainter than this at WORK_SIZE,
+FINE_SHARE = 0.4  # ...yet at least this share of the contrast of all the ink (not a marker),
+FINE_SIZE = 1024  # ...is looked for again in the whole picture at up to this size, and kept
+FINE_GAIN = 1.5  # ...if it stands out there this many times more, and more than all ink did.
+ZOOM_HEIGHT = 48  # Digits shorter than this in the WORK_SIZE picture are read again closer,
+ZOOM_SIZE = 512  # ...from the picture at up to this size,
+ZOOM_MARGIN = 1.0  # ...around them with a margin of this fraction of their height.
+
+# The pictures here are at most FINE_SIZE pixels a side, where OpenCV's own threads cost more
+# than they gain (labelling a 256x256 mask: 0.13 ms on one thread, 0.42 ms on two); callers
+# that read many pictures run them side by side instead, as predict.py does.
+cv2.setNumThreads(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """The digits' marks in a picture: ink (float32, 0..1), labels (the marks' label image),
+    marks (the Marks of the digits), and view, which reading of the picture they are in:
+    "whole" (at WORK_SIZE), "finer" (the whole picture at up to FINE_SIZE, for thin strokes),
+    "closer" (small writing) or "sheet" (a sheet or note, squared to the camera)."""
+
+    ink: np.ndarray
+    labels: np.ndarray
+    marks: list
+    view: str = "whole"
+
+    def mask(self, marks=None):
+        """The pixels of the given marks (all of the digits' by default)."""
+        return mask_of(self.labels, self.marks if marks is None else marks)
+
+
+def normalize(source):
+    """The picture's digit as MNIST would show it: uint8 (28, 28), white on black.
+
+    source is a path or a PIL image (left as it was). Raises ImageError for unreadable files
+    and for pictures without ink.
+    """
+    found = find_digits(source)
+    return to_mnist(found.ink, found.mask())
+
+
+def segment(source):
+    """The digits of a picture such as "2024", line by line: a list of lines, top to bottom,
+    each a list of its digits, left to right, as normalize() lays them out."""
+    found = find_digits(source)
+    lines = []
+    for line in lines_of_writing(found.marks, found.labels):
+        digits = digits_of(line)
+        height = typical_height(digits)
+        images = []
+        for digit in digits:
+            mask = found.mask(digit)
+            for columns in split_touching(mask, height):
+                part = np.zeros_like(mask)
+                part[:, columns] = mask[:, columns]
+                images.append(to_mnist(found.ink, part))
+        lines.append(images)
+    return lines
+
+
+def find_digits(source):
+    """The marks of the digits in a picture (a Found), looking again where a person would.
+
+    A picture whose thin ink is faint once shrunk to WORK_SIZE is read whole at up to
+    FINE_SIZE pixels a side, and its marks are found there if its ink stands out much more:
+    a fine pen or a pencil on a large photo, whose strokes a few pixels wide had faded.
+    Otherwise the marks are found anew in a region of the picture, read from it at up to
+    ZOOM_SIZE pixels a side: the sheet, when the largest mark is a sheet of paper or a note
+    lying on a darker desk (which made the paper look like ink); or the region around digits
+    written small on a large page or photo (under ZOOM_HEIGHT pixels tall at WORK_SIZE).
+    """
+    picture = open_picture(source, WORK_SIZE)  # kept as decoded, for a closer look
+    gray = grey(picture, WORK_SIZE)
+    bright = ink_bright(without_desk(gray))
+    contrast = contrast_of(bright)
+    # Only a picture shrunk to WORK_SIZE can have strokes that faded in the shrinking.
+    shrunk = max(gray.shape) == WORK_SIZE and max(picture.size) > WORK_SIZE
+    thin_peak = contrast_of(bright, thin=True).peak if shrunk else 0
+    finer_error = None
+    if FINE_SHARE * contrast.peak <= thin_peak < FINE_PEAK:
+        # Strokes thinner than a pixel fade in proportion to their width when the picture
+        # shrinks, until they are paler than the paper's grain or break into specks; read
+        # finer, they gain contrast, while ink that is simply pale does not.
+        finer = region(source, picture, (0, 0, *gray.shape), gray.shape, FINE_SIZE, finer=True)
+        if finer is not None:
+            finer_contrast = ink_contrast(finer, thin=True)
+            if finer_contrast.peak >= max(FINE_GAIN * thin_peak, contrast.peak):
+                try:
+                    return Found(*_marks_in(finer, finer_contrast), view="finer")
+                except ImageError as error:  # Only specks of thin ink: the strokes are
+                    finer_error = error  # wider, and read as they are.
+    try:
+        found = Found(*_marks_in(gray, contrast))
+    except ImageError:
+        if finer_error is None:
+            raise
+        raise finer_error from None  # What the finer look found says more: specks, not blank.
+    largest = max(found.marks, key=lambda mark: mark.area)
+    tallest = max(mark.height for mark in found.marks)
+    sheet = sheet_of(largest, found.labels)
+    if sheet is not None:
+        view = "sheet"
+        closer = region(source, picture, box_of([largest]), gray.shape, ZOOM_SIZE, finer=False)
+        if closer is not None:
+            closer = flattened(closer, sheet)
+    elif max(gray.shape) == WORK_SIZE and tallest < ZOOM_HEIGHT:
+        view = "closer"
+        # Room for a box or a ring drawn around a digit, so that the closer look takes it out too.
+        margin = ZOOM_MARGIN * tallest
+        top, left, bottom, right = box_of(found.marks)
+        box = (top - margin, left - margin, bottom + margin, right + margin)
+        closer = region(source, picture, box, gray.shape, ZOOM_SIZE, finer=True)
+    else:
+        return found
+    if closer is None:
+        return found
+    try:
+        return Found(*_marks_in(closer), view=view)
+    except ImageError:
+        return found
+
+
+def _marks_in(gray, contrast=None):
+    """(ink, labels, marks) of the digits in a grey picture: the ink, then the marks that
+    belong to no digit left out: at the edge, a ring drawn around the digits, a line under."""
+    contrast = ink_contrast(gray) if contrast is None else contrast
+    ink, labels, marks = _find_ink(contrast)
+    rest = beyond_shadow_edges(contrast, labels, marks)
+    if rest is not None:
+        try:
+            ink, labels, marks = _find_ink(rest)
+        except ImageError:
+            raise ImageError("no ink found (only the edge of a shadow or of the desk)") from None
+    marks = without_edge_marks(ink, labels, marks)
+    marks = without_rings(marks, labels)
+    return ink, labels, without_underlines(marks)
+
+
+def read_grayscale(source):
+    """A picture as float32 grey levels in 0..1, at most WORK_SIZE pixels a side. Either
+    polarity may come back: dark ink on paper, or ink on a transparent canvas returned as
+    bright ink (its opacity) on black."""
+    return grey(open_picture(source, WORK_SIZE), WORK_SIZE)
+
+
+def ink_contrast(gray, thin=False):
+    """The Contrast of a grey picture of any polarity, the desk around a sheet painted out.
+    thin: the strokes are known to be a few pixels wide, so that everything wider (the
+    paper's blotches and grain, as well as lighting and shadows) is background."""
+    return contrast_of(ink_bright(without_desk(gray)), thin)
+
+
+def find_ink(gray, contrast=None):
+    """(ink, labels, marks) of a grey picture of any polarity (contrast: its ink_contrast(),
+    if the caller has it); see ink.find_ink."""
+    return _find_ink(ink_contrast(gray) if contrast is None else contrast)

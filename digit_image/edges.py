@@ -1,0 +1,80 @@
+"""Marks at the picture's edge that are not the digit: the border of a shadow, the desk
+beyond the sheet, a corner of it."""
+
+import numpy as np
+
+from .ink import MIN_CONTRAST
+from .lighting import contrast_from
+from .marks import along_edge, clear_of_edges, dilate, mask_of, stroke_width
+from .sheets import sheet_of
+
+EDGE_SIDE = 0.4  # A mark running along this fraction of a side of the picture is at its edge.
+EDGE_DIGIT_SIZE = 0.15  # Beside a digit this large (of the picture), a mark along an edge goes.
+EDGE_SOLID = 0.5  # A solid mark at the edge, filling this much of its box, with strokes
+EDGE_STROKE = 2  # ...this many times wider than the digit's, is the desk, not the digit.
+SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
+EDGE_INK = 0.5  # Marks along the edge of bare paper this dark are ink, not a shadow's edge.
+
+
+def beyond_shadow_edges(contrast, labels, marks):
+    """When every mark runs along the picture's edge, the Contrast with them taken out: the
+    border of a shadow or of the desk, whose contrast set the threshold that left a fainter
+    digit out (or a page with nothing on it). None when the marks are not all at the edge,
+    or when they are a digit drawn or cropped up to it: the rest is bare paper, too even to
+    hide anything, and they are as dark as ink (a 7's bar along the top of a canvas)."""
+    if clear_of_edges(marks, labels.shape) or not all(
+            along_edge(mark, labels, EDGE_SIDE) and sheet_of(mark, labels) is None
+            for mark in marks):
+        return None
+    shade = dilate(mask_of(labels, marks), SHADE_MARGIN)
+    rest = contrast_from(np.where(shade, 0, contrast.values).astype(np.float32), contrast.thin)
+    if rest.peak < MIN_CONTRAST and contrast.peak >= EDGE_INK:
+        return None
+    return rest
+
+
+def without_edge_marks(ink, labels, marks):
+    """The marks without those at the picture's edge apart from the digit (a shadow's
+    border, the table).
+
+    The digit is the largest mark clear of the edges (with the others about as large, the
+    digits of a number). A mark touching an edge stays when it comes within a quarter of the
+    digit's size of one of them (a detached stroke), or when it is larger and its ink as
+    strong (the digit itself, cropped tightly), unless it is a solid wedge with strokes far
+    wider than the digit's (a corner of the desk); what a shadow leaves behind after the
+    lighting is evened out is fainter than ink. But a mark running along an edge, beside a
+    digit of a size to be one, is a sliver of the desk or of the sheet's edge, and goes.
+    """
+    inside = clear_of_edges(marks, labels.shape)
+    if not inside:
+        return marks
+    inside_labels = {mark.label for mark in inside}  # A page may hold thousands of marks.
+    digit = max(inside, key=lambda mark: mark.area)
+    size = max(digit.height, digit.width)
+    reach = size // 4
+    real_digit = size >= EDGE_DIGIT_SIZE * max(labels.shape)
+    # The digits of a number are the inside marks about as large as the largest.
+    digits = [mark for mark in inside if max(mark.height, mark.width) >= size / 2]
+
+    def strength(mark):
+        return np.median(ink[mark.box][mark.mask(labels)])
+
+    def keep(mark):
+        if mark.label in inside_labels:
+            return True
+        if real_digit and along_edge(mark, labels, EDGE_SIDE):
+            return False  # the edge of the sheet, or the desk beyond it
+        near = any(mark.left < other.right + reach and mark.right > other.left - reach
+                   and mark.top < other.bottom + reach and mark.bottom > other.top - reach
+                   for other in digits)
+        if near:
+            return True
+        if mark.area < digit.area or strength(mark) < 0.9 * strength(digit):
+            return False
+        # A digit cropped by the edge is drawn with the digits' pen; a corner of the desk,
+        # as dark, is a solid wedge, far wider than their strokes.
+        return not (mark.area >= EDGE_SOLID * mark.height * mark.width
+                    and stroke_width(mark.mask(labels))
+                    > EDGE_STROKE * stroke_width(digit.mask(labels)))
+
+    return [mark for mark in marks if keep(mark)]

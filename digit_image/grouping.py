@@ -1,0 +1,161 @@
+"""Grouping marks into lines of writing, top to bottom, and each line into digits, left to
+right, cutting digits that touch."""
+
+import itertools
+
+import numpy as np
+
+from .marks import box_of, mask_of, stroke_width
+
+LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
+SMALL_MARK = 0.5  # Marks under this share of the tallest's height (a dash, a bar) join others.
+WIDEST_DIGIT = 1.4  # A digit is rarely wider than this many times the typical height;
+TOUCHING_WIDTH = 0.75  # ...a wider group holds digits about this many times it wide each,
+THIN_JOIN = 0.6  # ...joined where a column holds under this share of a typical one's ink.
+
+
+def lines_of_writing(marks, labels):
+    """The marks grouped into lines of writing, top to bottom.
+
+    Two marks whose rows overlap by at least half the shorter's height share a line, and so
+    do the marks linked through them: a number written uphill stays one line, digit by
+    digit. Then a group under half the tallest mark's height (a dash, the bar of a 5 drawn
+    above its body) joins the line nearest to it, and groups with marks above one another
+    whose ink comes closer than a stroke's width, or LINE_GAP of their height, are one line
+    (the two loops of an 8 whose pen lifted between them).
+    """
+    found = []  # (the marks of a line, where the lowest of them ends)
+    for mark in sorted(marks, key=lambda mark: mark.top):
+        # Marks come top first: a line ending above this one cannot share its rows.
+        linked = [index for index, (line, bottom) in enumerate(found)
+                  if bottom > mark.top and any(_rows_shared(mark, other) for other in line)]
+        joined = [mark, *itertools.chain(*(found[index][0] for index in linked))]
+        found = [entry for index, entry in enumerate(found) if index not in linked]
+        found.append((joined, max(other.bottom for other in joined)))
+    lines = [line for line, _ in found]
+
+    def middle(line):
+        top, _, bottom, _ = box_of(line)
+        return (top + bottom) / 2
+
+    tallest = max(mark.height for mark in marks)
+    for small in [line for line in lines if _height(line) < SMALL_MARK * tallest]:
+        others = [line for line in lines if line is not small]
+        if others:
+            min(others, key=lambda line: abs(middle(line) - middle(small))).extend(small)
+            lines = others
+    stroke = stroke_width(mask_of(labels, marks))
+    merged = True
+    while merged:
+        merged = False
+        for first, second in itertools.combinations(lines, 2):
+            height = min(max(mark.height for mark in line) for line in (first, second))
+            near = max(stroke, LINE_GAP * height)
+            if _stacked_gap(first, second, labels, near) < near:
+                lines = [line for line in lines if line is not second]
+                first.extend(second)
+                merged = True
+                break
+    return sorted(lines, key=lambda line: box_of(line)[0])
+
+
+def _rows_shared(first, second):
+    """Whether two marks' rows overlap by at least half the shorter one's height."""
+    shared = min(first.bottom, second.bottom) - max(first.top, second.top)
+    return shared >= 0.5 * min(first.height, second.height)
+
+
+def _stacked_gap(first, second, labels, within=np.inf):
+    """The least vertical distance, in pixels, between the ink of a mark of one group and
+    the ink of a mark of the other in the same column; infinite when none share a column.
+    Only distances under within are measured (the ink is no closer than the marks' boxes:
+    on a page of lines, most pairs are told apart by their boxes alone)."""
+    (top, _, bottom, _), (other_top, _, other_bottom, _) = box_of(first), box_of(second)
+    if max(top - other_bottom, other_top - bottom) >= within:
+        return np.inf
+    gaps = [np.inf]
+    for a, b in itertools.product(first, second):
+        left, right = max(a.left, b.left), min(a.right, b.right)
+        if left >= right or max(a.top - b.bottom, b.top - a.bottom) >= within:
+            continue
+        upper, lower = (a, b) if a.top + a.bottom <= b.top + b.bottom else (b, a)
+        top, bottom = min(upper.top, lower.top), max(upper.bottom, lower.bottom)
+        window = labels[top:bottom, left:right]
+        rows = np.arange(top, bottom)[:, None]
+        lowest = np.where(window == upper.label, rows, -1).max(axis=0)
+        highest = np.where(window == lower.label, rows, bottom).min(axis=0)
+        both = (lowest >= 0) & (highest < bottom)
+        if both.any():
+            gaps.append((highest - lowest - 1)[both].min())
+    return min(gaps)
+
+
+def digits_of(line):
+    """A line's marks grouped into digits, left to right.
+
+    A mark joins the digit before it when their column ranges overlap by at least half the
+    narrower one: the stem of a 4 drawn in two strokes. A small mark (under half the tallest
+    digit's height) joins the digit whose columns it overlaps most, like the detached bar of
+    a 5, and is dropped when it overlaps none, like a dot or a dash.
+    """
+    groups = []
+    for mark in sorted(line, key=lambda mark: mark.left):
+        if groups and _overlap([mark], groups[-1]) >= 0.5 * min(mark.width, _width(groups[-1])):
+            groups[-1].append(mark)
+        else:
+            groups.append([mark])
+    tallest = max(_height(group) for group in groups)
+    digits = [group for group in groups if _height(group) >= SMALL_MARK * tallest]
+    for small in (group for group in groups if _height(group) < SMALL_MARK * tallest):
+        overlaps = [_overlap(small, digit) for digit in digits]
+        if max(overlaps) > 0:
+            digits[int(np.argmax(overlaps))].extend(small)
+    return digits
+
+
+def _overlap(first, second):
+    """How many columns two groups of marks share."""
+    return min(box_of(first)[3], box_of(second)[3]) - max(box_of(first)[1], box_of(second)[1])
+
+
+def _height(marks):
+    top, _, bottom, _ = box_of(marks)
+    return bottom - top
+
+
+def _width(marks):
+    _, left, _, right = box_of(marks)
+    return right - left
+
+
+def typical_height(digits):
+    """The median height of a line's digits (groups of marks)."""
+    return float(np.median([_height(digit) for digit in digits]))
+
+
+def split_touching(mask, height):
+    """Column ranges of the digits in one group of marks (mask: their pixels), cutting
+    groups much too wide for one digit of the typical height.
+
+    A digit is rarely wider than WIDEST_DIGIT times the height; a wider group is taken for
+    touching digits, about TOUCHING_WIDTH times the height wide each, and cut near each
+    expected boundary at the column with the least ink, provided it holds clearly less ink
+    than a typical column (a thin join, not the middle of a wide 2).
+    """
+    columns = np.flatnonzero(mask.any(axis=0))
+    left, right = columns.min(), columns.max() + 1
+    width = right - left
+    if width <= WIDEST_DIGIT * height:
+        return [slice(left, right)]
+    count = max(2, round(width / (TOUCHING_WIDTH * height)))
+    profile = mask[:, left:right].sum(axis=0)
+    typical = np.median(profile[profile > 0])
+    cuts = [left]
+    for i in range(1, count):
+        centre, reach = i * width // count, width // (3 * count)
+        window = profile[centre - reach : centre + reach + 1]
+        if window.min() < THIN_JOIN * typical:
+            cuts.append(left + centre - reach + int(np.argmin(window)))
+    cuts.append(right)
+    # Marks one or two pixels tall (dashes) make count exceed the columns, and cuts repeat.
+    return [slice(a, b) for a, b in itertools.pairwise(cuts) if mask[:, a:b].any()]

@@ -1,0 +1,77 @@
+"""Finding the ink: Otsu's cut through the contrast, the printed lines and boxes taken out,
+then the marks it leaves that are neither specks nor ghosts of fainter ink."""
+
+import numpy as np
+
+from .boxes import box_sides
+from .errors import ImageError
+from .lighting import histogram, otsu, percentiles
+from .marks import label_marks, mask_of
+from .ruled_lines import ruled_lines
+
+MIN_CONTRAST = 0.12  # Ink is at least 12% darker (or lighter) than its background.
+MIN_DIGIT_SIZE = 0.03  # The largest mark spans at least 3% of the picture's longer side.
+MIN_MARK_AREA = 0.04  # Marks under 4% of the largest one's area are specks.
+GHOST = 0.5  # So are marks whose ink is under half as dark as the largest one's.
+# Otsu's cut between paper and ink, kept within these fractions of the ink's peak contrast:
+# ink is the rarer class, and below 0.45 the soft borders of shadows and the paper's
+# blotches come through (measured on the photo sets: docs/picture-pipeline.md).
+LOWEST_CUT = 0.45
+HIGHEST_CUT = 0.6
+
+
+def find_ink(contrast):
+    """The ink of a picture, from its Contrast (lighting.py).
+
+    Returns (ink, labels, marks): ink is float32 in 0..1 with the background at 0 and stroke
+    cores at 1, anti-aliased edges in between; labels numbers the connected marks of the ink
+    mask; marks are those that are not specks. Raises ImageError when there is no ink.
+    """
+    values, peak = contrast.values, contrast.peak
+    if peak < MIN_CONTRAST:
+        raise ImageError("no ink found (the picture looks blank)")
+    if contrast.thin:
+        # Strokes under two pixels wide show more or less of their contrast as they fall
+        # across the pixels, and little else is left to be told from them: the lowest cut.
+        threshold = 0.3 * peak
+    else:
+        threshold = np.clip(otsu(contrast.levels, round(peak * 255)), LOWEST_CUT * peak,
+                            HIGHEST_CUT * peak)
+    mask = values > threshold
+    # Printed lines and boxes, paler than the pen, come through the threshold broken: they
+    # are looked for at half of it.
+    faint = values > threshold / 2
+    lines = ruled_lines(mask, faint)
+    lines |= box_sides(mask & ~lines, faint & ~lines)
+    if lines.any():
+        mask &= ~lines
+        values = np.where(lines, 0, values)
+    labels, marks = label_marks(mask)
+
+    largest = max(marks, key=lambda mark: mark.area)
+    if max(largest.height, largest.width) < MIN_DIGIT_SIZE * max(values.shape):
+        raise ImageError(f"no ink found (only specks: a digit spans at least "
+                         f"{MIN_DIGIT_SIZE:.0%} of the picture, so crop closer)")
+    marks = [mark for mark in marks if mark.area >= MIN_MARK_AREA * largest.area]
+    if not contrast.thin:
+        # Marks much fainter than the largest are not written with its pen: the grain of the
+        # paper, the stubs of printed lines, the ghosts of digits wiped off a whiteboard.
+        # (Strokes thinner than a pixel show less of their darkness the thinner they are.)
+        darkness = {mark.label: _tenth_darkest(values[mark.box][mark.mask(labels)])
+                    for mark in marks}
+        marks = [mark for mark in marks if darkness[mark.label] >= GHOST * darkness[largest.label]]
+
+    # Stroke cores (the upper quarter of the marks' contrast) become 1; grey levels down to a
+    # quarter of the threshold stay as anti-aliasing (layout.to_mnist keeps them only where
+    # they touch the ink).
+    kept = contrast.levels[mask_of(labels, marks)]
+    (core,) = percentiles(histogram(kept), (75,))
+    floor = threshold / 4
+    ink = np.clip((values - floor) / max(core - floor, 1e-3), 0, 1).astype(np.float32)
+    return ink, labels, marks
+
+
+def _tenth_darkest(values):
+    """The 90th percentile of values (nearest rank): a mark's darkness, above its soft edges."""
+    rank = int(0.9 * (len(values) - 1) + 0.5)
+    return np.partition(values, rank)[rank]

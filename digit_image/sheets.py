@@ -1,0 +1,111 @@
+"""A sheet or a note taken for ink: paper lying on a darker desk, with the writing as holes.
+
+When the largest mark is such a sheet, the digit is on it: the sheet is read again alone,
+from the picture at a finer scale, turned square to the camera (OpenCV's perspective warp),
+so that the desk around it and the trapezoid of a sheet seen from an angle are gone.
+"""
+
+import cv2
+import numpy as np
+
+from .marks import box_of, clear_of_edges, label_marks, mask_of, stroke_width
+from .transparency import rectangle_area
+
+SHEET_SIZE = 0.02  # A sheet or note covers at least this fraction of the picture,
+SHEET_FILL = 0.9  # ...fills this much of a rectangle around it at some angle (holes filled),
+SHEET_SLANTED = 0.82  # ...or, seen from an angle (a trapezoid), this much
+SHEET_STRAIGHT = 1.03  # ...with four straight sides: at most this much of their polygon,
+SHEET_WRITING = 0.3  # ...and its holes, the writing, are at most this share of it,
+SHEET_STROKE = 0.25  # ...strokes at most this wide for their extent.
+SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.
+
+
+def sheet_of(mark, labels):
+    """The sheet, as a mask within mark's box, when a mark is a sheet of paper or a note
+    lying on a darker desk, taken for ink; else None. A sheet is a rectangle (at any angle)
+    or a quadrilateral once its holes are filled, and the holes, the writing on it, are a
+    small part of it and thin strokes rather than the open middle of a thick digit."""
+    # A rectangle fills at least half of its upright box, and the writing takes at most
+    # SHEET_WRITING of it: most digits' strokes fill less, and are answered here.
+    box = mark.height * mark.width
+    if (mark.area < SHEET_SIZE * labels.size
+            or mark.area < SHEET_SLANTED * (1 - SHEET_WRITING) / 2 * box):
+        return None
+    window = mark.mask(labels)
+    if window.all():
+        return None
+    # With its holes, the writing, filled in, a sheet fills most of its rectangle: the mark
+    # alone fills at least (1 - SHEET_WRITING) of that, where a digit's strokes fill less.
+    if mark.area < SHEET_SLANTED * (1 - SHEET_WRITING) * rectangle_area(window):
+        return None
+    hole_labels, holes = label_marks(~window)
+    holes = clear_of_edges(holes, window.shape)
+    if not holes:
+        return None
+    writing = mask_of(hole_labels, holes)
+    filled = window | writing
+    if np.count_nonzero(writing) > SHEET_WRITING * np.count_nonzero(filled):
+        return None
+    # The strokes are the holes' pixels that are background here (the ink on the sheet),
+    # not the paper inside a digit's loops, which is marked as the sheet is.
+    strokes = writing & (labels[mark.box] == 0)
+    top, left, bottom, right = box_of(holes)
+    if stroke_width(strokes) > SHEET_STROKE * max(bottom - top, right - left):
+        return None
+    fill = np.count_nonzero(filled) / rectangle_area(filled)
+    # Seen from an angle, a sheet is a trapezoid: it fills less of its rectangle, but its
+    # sides stay straight, where a thick digit's loops, filled, bulge.
+    if fill >= SHEET_FILL or (fill >= SHEET_SLANTED and quadrilateral(filled) is not None):
+        return filled
+    return None
+
+
+def quadrilateral(mask):
+    """The four corners (x, y; float32) of a mask with four straight sides, however it lies,
+    or None: its convex outline simplified to four points (OpenCV's approxPolyDP), which the
+    mask fills to within SHEET_STRAIGHT (a curved outline bulges past them: a disc by 1.11)."""
+    contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(np.concatenate(contours))
+    corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
+    if len(corners) != 4:
+        return None
+    # The polygon runs through the outer pixels' centres: half a pixel of each side is outside.
+    area = cv2.contourArea(corners) + cv2.arcLength(corners, True) / 2 + 1
+    if np.count_nonzero(mask) > SHEET_STRAIGHT * area:
+        return None
+    return corners.reshape(4, 2).astype(np.float32)
+
+
+def flattened(gray, sheet):
+    """The sheet alone, square to the camera: gray, a grey reading of the sheet's box at any
+    scale, inside the outline of sheet (its mask, as sheet_of() gives it), warped onto an
+    upright rectangle."""
+    corners = quadrilateral(sheet)
+    if corners is None:
+        contours, _ = cv2.findContours(sheet.view(np.uint8), cv2.RETR_EXTERNAL,
+                                       cv2.CHAIN_APPROX_SIMPLE)
+        corners = cv2.boxPoints(cv2.minAreaRect(np.concatenate(contours)))
+    scale = np.float32([gray.shape[1] / sheet.shape[1], gray.shape[0] / sheet.shape[0]])
+    corners = (corners + 0.5) * scale - 0.5
+    centre = corners.mean(axis=0)
+    corners = _upright_order(centre + (corners - centre) * (1 - 2 * SHEET_INSET))
+    width = max(np.linalg.norm(corners[1] - corners[0]), np.linalg.norm(corners[2] - corners[3]))
+    height = max(np.linalg.norm(corners[3] - corners[0]), np.linalg.norm(corners[2] - corners[1]))
+    size = (max(1, round(width)), max(1, round(height)))
+    target = np.float32([(0, 0), (size[0] - 1, 0), (size[0] - 1, size[1] - 1), (0, size[1] - 1)])
+    warp = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    return cv2.warpPerspective(gray, warp, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+
+def _upright_order(corners):
+    """The corners in the order top-left, top-right, bottom-right, bottom-left of the sheet
+    turned by the smallest angle that makes it upright (a note turned by 70 degrees is read
+    turned back by 20, not by 70: the writing on it follows its nearest side)."""
+    centre = corners.mean(axis=0)
+    corners = corners[np.argsort(np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0]))]
+    # Clockwise on screen: the side that points most nearly to the right is the top.
+    sides = np.roll(corners, -1, axis=0) - corners
+    first = int(np.argmin(np.abs(np.arctan2(sides[:, 1], sides[:, 0]))))
+    return np.roll(corners, -first, axis=0)
