@@ -27,11 +27,14 @@ picture with several lines of digits gives them top to bottom, separated by spac
 """
 
 import argparse
+import collections
 import glob
 import itertools
 import json
+import os
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +74,8 @@ def parse_args(argv):
     )
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
+    parser.add_argument("--workers", type=int, default=cores(),
+                        help="pictures read side by side (this machine's cores)")
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
@@ -78,13 +83,18 @@ def parse_args(argv):
         parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
     if not 0 <= args.min_confidence <= 1:
         parser.error("--min-confidence must be between 0 and 1")
-    if args.batch_size < 1:
-        parser.error("--batch-size must be at least 1")
+    if args.batch_size < 1 or args.workers < 1:
+        parser.error("--batch-size and --workers must be at least 1")
     if args.show and args.show.suffix.lower() not in SHOW_SUFFIXES:
         parser.error(f"--show must name a {', '.join(SHOW_SUFFIXES)} file")
     if args.show and args.show.is_dir():
         parser.error(f"--show {args.show} is a folder: name a file in it")
     return args
+
+
+def cores():
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def main(argv=None):
@@ -122,10 +132,31 @@ def main(argv=None):
 def answer(inputs, classify, args):
     """Yields (record, 28x28 images) for each picture the inputs name, in order.
 
-    Pictures are read one by one and classified in batches of args.batch_size; everything is
-    a generator, so a million paths never become a million pictures in memory.
+    Pictures are read args.workers at a time, side by side (decoding and OpenCV release
+    Python's lock, so threads share the cores), and classified in batches of args.batch_size.
+    Reading runs at most a few batches ahead of the answers, and everything is a generator,
+    so a million paths never become a million pictures in memory.
     """
-    pictures = (read_picture(path, error, args) for path, error in expand(inputs))
+    pool = ThreadPoolExecutor(args.workers)
+    try:
+        reads = (pool.submit(read_picture, path, error, args) for path, error in expand(inputs))
+        pictures = (future.result() for future in ahead(reads, 2 * args.batch_size))
+        yield from classified(pictures, classify, args)
+    finally:  # Stopped early (Ctrl-C, a closed pipe): the reads not yet begun are dropped.
+        pool.shutdown(cancel_futures=True)
+
+
+def ahead(items, count):
+    """The items of an iterator in order, while keeping up to count more drawn from it:
+    futures submitted that far ahead are being worked on while the first is waited for."""
+    waiting = collections.deque(itertools.islice(items, count))
+    while waiting:
+        yield waiting.popleft()
+        waiting.extend(itertools.islice(items, 1))
+
+
+def classified(pictures, classify, args):
+    """(record, images) for each picture read, classified a batch at a time."""
     while batch := list(itertools.islice(pictures, args.batch_size)):
         images = [image for picture in batch for image in picture["images"]]
         probabilities = classify(np.stack(images)) if images else np.zeros((0, 10))

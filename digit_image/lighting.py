@@ -101,7 +101,9 @@ def _far_from_local_median(gray):
         return 0, 0, 1.0  # Too small for uneven lighting, or for quarters worth the name.
     cell_height, cell_width = height // 4, width // 4
     blocks = gray[: 4 * cell_height, : 4 * cell_width].reshape(4, cell_height, 4, cell_width)
-    medians = np.median(blocks.swapaxes(1, 2).reshape(4, 4, -1), axis=2).astype(np.float32)
+    # Every other row and column of each quarter is plenty for its median.
+    medians = np.median(blocks[:, ::2, :, ::2].swapaxes(1, 2).reshape(4, 4, -1), axis=2)
+    medians = medians.astype(np.float32)
     local = cv2.resize(medians, (width, height), interpolation=cv2.INTER_LINEAR)
     difference = (gray - local)[::2, ::2]
     reach = np.abs(difference).max()

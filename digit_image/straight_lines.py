@@ -42,15 +42,15 @@ def straight_lines(points, strips, thickest, degrees):
     found = cv2.HoughLinesWithAccumulator(
         points.view(np.uint8), 1, step, int(np.ceil(LINE_SPAN * width)) - 1,
         min_theta=np.pi / 2 - np.radians(degrees), max_theta=np.pi / 2 + np.radians(degrees) + step / 2)
-    if found is None:
+    found = np.zeros((0, 3)) if found is None else found.reshape(-1, 3)
+    if not len(found):
         return []
     rows, columns = np.nonzero(points)
     in_strips = strips[rows, columns]
-    found = found.reshape(-1, 3)
     # A line has ink of its own through the end strips, where its band is measured: for all
     # the lines at once, on the strips' few pixels (a thick stroke gives a line at every level).
     reach = int(np.ceil(thickest))
-    bands = _bands(_offsets(rows[in_strips], columns[in_strips], found), reach,
+    bands = _bands(_strip_counts(rows[in_strips], columns[in_strips], found, reach), reach,
                    LINE_MARGIN * width)
     lines, taken = [], np.zeros(len(rows), bool)
     for index in np.flatnonzero(bands[:, 1] - bands[:, 0] < thickest):
@@ -82,16 +82,30 @@ def _offsets(rows, columns, lines):
     return np.floor(columns * np.cos(theta) + rows * np.sin(theta) - rho + 0.5).astype(int)
 
 
-def _bands(offsets, reach, least):
-    """Each line's band (first, last offset) from the offsets of its ink in the end strips (an
-    array of lines by pixels): the offsets next to its strongest with at least 0.3 of that
-    ink, out to reach on each side. A line whose strips hold less than least of its ink gets
-    a band too wide for any line."""
-    levels = 2 * reach + 3  # Offsets -reach-1 .. reach+1.
-    lines = np.repeat(np.arange(len(offsets)), offsets.shape[1]).reshape(offsets.shape)
-    close = np.abs(offsets) <= reach + 1
-    counts = np.bincount((lines * levels + offsets + reach + 1)[close],
-                         minlength=len(offsets) * levels).reshape(-1, levels)
+def _strip_counts(rows, columns, lines, reach):
+    """How many of the pixels (rows, columns) lie at each offset -reach-1 .. reach+1, in
+    whole pixels, across each line (rho, theta, votes): an array of lines by offsets. The
+    lines come at a few slopes: the pixels are counted along each slope once."""
+    levels = 2 * reach + 3
+    counts = np.zeros((len(lines), levels), np.int64)
+    fraction = lines[0, 0] - np.floor(lines[0, 0])  # The same for every line's rho.
+    for theta in np.unique(lines[:, 1]):
+        chosen = np.flatnonzero(lines[:, 1] == theta)
+        at = np.floor(columns * np.cos(theta) + rows * np.sin(theta) - fraction + 0.5).astype(int)
+        lowest = at.min() - levels if len(at) else 0
+        histogram = np.bincount(at - lowest, minlength=1)
+        starts = np.floor(lines[chosen, 0]).astype(int) - reach - 1 - lowest
+        indices = starts[:, None] + np.arange(levels)
+        inside = (indices >= 0) & (indices < len(histogram))
+        counts[chosen] = np.where(inside, histogram[np.clip(indices, 0, len(histogram) - 1)], 0)
+    return counts
+
+
+def _bands(counts, reach, least):
+    """Each line's band (first, last offset) from the counts of its ink in the end strips at
+    each offset across it (_strip_counts): the offsets next to its strongest with at least
+    0.3 of that ink, out to reach on each side. A line whose strips hold less than least of
+    its ink gets a band too wide for any line."""
     centre = reach + 1
     strongest = counts[:, centre - 1 : centre + 2].max(axis=1)
     floor = 0.3 * strongest[:, None]
