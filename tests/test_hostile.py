@@ -424,3 +424,19 @@ def test_a_picture_named_dash_or_a_link_loop_says_what_it_is(tmp_path, picture, 
     assert [record["error"] for record in records] == [
         None, "reading standard input is not supported: name a picture file",
         "a symbolic link loop"]
+
+
+@pytest.mark.slow  # Prepares the real MNIST from ../shared/mnist and trains a --quick model.
+def test_the_measurement_of_the_reproductions_runs(tmp_path):
+    from conftest import SHARED_MNIST, run_script
+
+    report = tmp_path / "hostile.json"
+    result = run_script("benchmarks/hostile_inputs.py", "--mnist", SHARED_MNIST, "--only",
+                        "model-fifo", "gzip-bomb-source", "show-over-input", "--json", report,
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(report.read_text())["results"]
+    assert [result["status"] for result in results.values()] == [2, 2, 2]
+    assert results["gzip-bomb-source"]["peak_mb"] < 400 and results["show-over-input"]["kept"]
+    assert "wrong content" in results["gzip-bomb-source"]["said"]
+    assert "| model-fifo | " in result.stdout
