@@ -1,8 +1,9 @@
 """Facts and helpers shared by the stage scripts.
 
 One place for the artifact paths, the dataset file's layout and its checks, the way every
-script turns an expected failure into a one-line message and an exit status, and atomic
-file writes. Nothing here imports TensorFlow at module level, so predict.py can run a
+script turns an expected failure into a one-line message and an exit status, and the
+scripts' file writes (made safe by safe_files.py: staged, never over an input or a file of
+another purpose). Nothing here imports TensorFlow at module level, so predict.py can run a
 LiteRT model without paying for it.
 
 Exit statuses used by every script:
@@ -12,7 +13,6 @@ Exit statuses used by every script:
 """
 
 import contextlib
-import errno
 import json
 import os
 import signal
@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+import safe_files
+
 DATA_PATH = Path("data/mnist.npz")
 MODEL_PATH = Path("models/digit_cnn.keras")
 REPORTS_DIR = Path("reports")
@@ -37,6 +39,12 @@ SPLIT_KEYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
+
+# The most a loader reads of a dataset or a model, in bytes (uncompressed, for archives):
+# beyond it the file is refused before it is read. data/mnist.npz holds 55 MB; the widest
+# model train.py makes (--width 512) 68 MB.
+MAX_DATASET_BYTES = 200_000_000
+MAX_MODEL_BYTES = 1_000_000_000
 
 
 def named_for(model, name):
@@ -65,14 +73,43 @@ def add_tta_flag(parser):
     )
 
 
+def standard_streams():
+    """Makes sure file descriptors 0, 1 and 2 are open, on /dev/null where they were closed
+    (`2>&-`), and that sys.stdout and sys.stderr can be written to; returns the names of the
+    streams that were found closed, since the script started.
+
+    A closed descriptor would be taken by the next file the script opens (a model being
+    saved, say), and what TensorFlow writes to "stderr" would go into that file. With stderr
+    closed the messages are lost but the work is done, and the exit status still tells."""
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            _closed_streams.add(name)
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or stream.closed:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115  Lives as long as the process.
+            _closed_streams.add(name)
+    return set(_closed_streams)
+
+
+_closed_streams = set()
+
+
 def run_cli(main, argv=None):
     """Runs a script's main(argv) and turns expected failures into a message and a status.
 
-    main returns an exit status (or None for success). UserError, a missing file, running
-    out of memory and a broken pipe become one line on stderr; only --debug shows the
-    traceback. SIGTERM (kill, a job scheduler's stop) stops the script as Ctrl-C does, so
-    that it too leaves no half-written file.
+    main returns an exit status (or None for success). UserError, a file refused or missing,
+    running out of memory and a broken pipe become one line on stderr; only --debug shows
+    the traceback. SIGTERM (kill, a job scheduler's stop) stops the script as Ctrl-C does, so
+    that it too leaves no half-written file. Closed standard streams: standard_streams().
     """
+    standard_streams()
     argv = sys.argv[1:] if argv is None else argv
     prog = Path(sys.argv[0]).name
     if threading.current_thread() is threading.main_thread():  # Where signals are handled.
@@ -100,37 +137,58 @@ def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-def atomic_write(path, write):
+def atomic_write(path, write, kind="any", inputs=()):
     """Calls write(tmp_path) and renames the result to path, so path is never half-written.
 
     The temporary file sits in the destination folder (a rename across file systems is not
-    atomic) and keeps the destination's suffix, since some writers (numpy, Keras) choose the
-    format from it. On any failure the temporary file is removed and path is left as it was.
+    atomic), named for this process (safe_files.temporary_name) and with the destination's
+    suffix, since some writers (numpy, Keras) choose the format from it. kind says what the
+    file is (safe_files.output_kind): a file at path of another kind, or one of inputs, is
+    not replaced. On any failure the temporary file is removed and path is left as it was.
     """
-    path = Path(path)
+    write_together({path: (kind, write)}, inputs)
+
+
+def write_together(writes, inputs=()):
+    """safe_files.write_together: {path: (kind, write)} written as one set, or none of them;
+    an output that cannot or must not be written is a UserError, before any is replaced."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    except OSError as error:
-        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
-    os.close(fd)
+        safe_files.write_together(writes, inputs)
+    except safe_files.CannotWrite as error:
+        raise UserError(str(error)) from None
+
+
+def check_outputs(outputs, inputs=()):
+    """Checks before the work that each output (path: kind) may be written, and is not one
+    of the inputs: raises UserError otherwise, so that nothing is computed in vain."""
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        # mkstemp creates 0600 files; give the artifact the permissions of any new file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as error:
-        Path(tmp).unlink(missing_ok=True)
-        # Said of the file the user asked for, not of the hidden temporary one; a failure
-        # inside write() that is not the disk's (a download's, say) passes through as it is.
-        if isinstance(error, OSError) and (error.errno in (errno.ENOSPC, errno.EDQUOT)
-                                           or error.filename in (tmp, str(path))):
-            raise UserError(f"cannot write {path}: {error.strerror}") from None
-        raise
+        safe_files.check_not_inputs(outputs, inputs)
+        for path, kind in outputs.items():
+            safe_files.check_output(path, kind, folder=kind == "savedmodel")
+    except safe_files.CannotWrite as error:
+        raise UserError(str(error)) from None
+
+
+def json_writer(data):
+    return lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def record_writer(kind, data):
+    """(output kind, write) for write_together: a JSON record of this kind ("dataset",
+    "training", "export", "metrics"), which carries "kind" first and replaces only a record
+    of the same kind."""
+    return f"record:{kind}", json_writer({"kind": kind, **data})
+
+
+def write_record(path, kind, data, inputs=()):
+    write_together({path: record_writer(kind, data)}, inputs)
+
+
+def figure_writer(figure, purpose, **savefig_options):
+    """write(tmp) saving a Matplotlib figure marked as written for purpose ("evaluate.py
+    confusion matrix"), so that a later run knows the file as its own."""
+    return lambda tmp: figure.savefig(tmp, metadata=safe_files.figure_metadata(purpose),
+                                      **savefig_options)
 
 
 def writable_folder(folder):
@@ -148,10 +206,8 @@ def writable_folder(folder):
 
 
 def write_json(path, data):
-    def write(tmp):
-        Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
-
-    atomic_write(path, write)
+    """Writes a JSON of no kind (a benchmark's report): it replaces no record of a kind."""
+    atomic_write(path, json_writer(data), "record:")
 
 
 def check_images(name, x, y):
@@ -175,22 +231,32 @@ def load_dataset(path=DATA_PATH):
     """
     path = Path(path)
     hint = "run `python preprocess.py` (add --force to rebuild it)"
-    if not path.is_file():
-        raise UserError(f"{path} {'is a folder' if path.is_dir() else 'not found'}: {hint}")
-    if not zipfile.is_zipfile(path):  # np.load would take it for a pickle or a single array.
-        raise UserError(f"{path} is not a usable dataset (not an .npz archive): {hint}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [key for key in SPLIT_KEYS if key not in npz.files]
-            if missing:
-                raise ValueError(f"missing arrays {', '.join(missing)}")
-            data = {key: npz[key] for key in SPLIT_KEYS}
-        for split in ("train", "val", "test"):
-            check_images(split, data[f"x_{split}"], data[f"y_{split}"])
-    # A damaged array header makes NumPy raise a parser's errors (SyntaxError, TokenError)
-    # or, when it declares an absurd shape, MemoryError: all mean the same here.
-    except Exception as error:  # noqa: BLE001
-        raise UserError(f"{path} is not a usable dataset ({first_line(error)}): {hint}") from None
+        file = safe_files.open_input(path)  # A regular file, or refused before it is read.
+    except safe_files.Refused as error:
+        missing = error.reason.startswith("not found") or "folder" in error.reason
+        raise UserError(f"{path} {error.reason}{f': {hint}' if missing else ''}") from None
+    with file:
+        if not zipfile.is_zipfile(file):  # np.load would take it for a pickle or an array.
+            raise UserError(f"{path} is not a usable dataset (not an .npz archive): {hint}")
+        try:
+            with zipfile.ZipFile(file) as archive:
+                safe_files.check_archive(archive, MAX_DATASET_BYTES, path)
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as npz:
+                missing = [key for key in SPLIT_KEYS if key not in npz.files]
+                if missing:
+                    raise ValueError(f"missing arrays {', '.join(missing)}")
+                data = {key: npz[key] for key in SPLIT_KEYS}
+            for split in ("train", "val", "test"):
+                check_images(split, data[f"x_{split}"], data[f"y_{split}"])
+        except safe_files.Refused as error:
+            raise UserError(f"{path} is not a usable dataset ({error.reason}): {hint}") from None
+        # A damaged array header makes NumPy raise a parser's errors (SyntaxError, TokenError)
+        # or, when it declares an absurd shape, MemoryError: all mean the same here.
+        except Exception as error:  # noqa: BLE001
+            raise UserError(f"{path} is not a usable dataset ({first_line(error)}): {hint}"
+                            ) from None
     return data
 
 
@@ -198,6 +264,7 @@ def quiet_tensorflow():
     """Imports TensorFlow with its C++ start-up chatter (CUDA probing, CPU flags) kept off the
     terminal, and Keras on it with images laid out channels last, whatever the environment
     or keras.json says; call it where TensorFlow is needed anyway, before its first import."""
+    standard_streams()  # Before TensorFlow writes to a descriptor 2 that may be closed.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Keras 3 can run on other backends, chosen by this variable; this project's training
     # and exports are TensorFlow's, whatever a user's shell sets for other work.
@@ -222,28 +289,49 @@ def load_classifier(path=MODEL_PATH):
     """Loads a trained model and returns predict(images) -> (N, 10) float32 probabilities.
 
     images are uint8 (N, 28, 28) in MNIST form. path is a .keras file, a SavedModel folder,
-    a LiteRT .tflite file (float or int8) or an .onnx file, as export.py writes them; .tflite
-    and .onnx models run without importing TensorFlow. Raises UserError when the model is
-    missing, is not a model of its format, does not map 28x28 images to 10 classes, gives
-    something other than probabilities for a blank image (scores before a softmax, NaN), or
-    (a .keras file) would run code on load; predict raises it too when a batch's outputs are
-    not probabilities.
+    a LiteRT .tflite file (float or int8) or an .onnx file, as export.py writes them (the
+    suffix in any case); .tflite and .onnx models run without importing TensorFlow. Raises
+    UserError when the model is missing or not a regular file (a FIFO, a device: refused
+    before anything reads it), is larger than MAX_MODEL_BYTES, is not a model of its format,
+    does not map 28x28 images to 10 classes, gives something other than probabilities for a
+    blank image (scores before a softmax, NaN), or (a .keras file) would run code on load;
+    predict raises it too when a batch's outputs are not probabilities.
     """
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"model {path} not found: run `python train.py` first")
-    if path.suffix == ".keras":
-        predict = _load_keras(path)
-    elif path.suffix == ".tflite":
-        predict = _load_tflite(path)
-    elif path.suffix == ".onnx":
-        predict = _load_onnx(path)
-    elif path.is_dir():
+    suffix = path.suffix.lower()
+    if model_kind(path) == "folder":
+        if suffix in (".keras", ".tflite", ".onnx"):
+            raise UserError(f"model {path} is a folder, not a {suffix} file")
         predict = _load_saved_model(path)
+    elif suffix == ".keras":
+        predict = _load_keras(path)
+    elif suffix == ".tflite":
+        predict = _load_tflite(path)
+    elif suffix == ".onnx":
+        predict = _load_onnx(path)
     else:
         raise UserError(f"model {path}: unknown format "
                         "(expected .keras, .tflite, .onnx or a SavedModel folder)")
     return checked_probabilities(path, predict)
+
+
+def model_kind(path):
+    """"file" or "folder" for a model's path; UserError for anything else (missing, a FIFO,
+    a device, a link loop), said before any library opens it."""
+    found = safe_files.kind(path)
+    if found == "not found":
+        raise UserError(f"model {path} not found: run `python train.py` first")
+    if found not in ("file", "folder"):
+        raise UserError(f"model {path} {found}")
+    return found
+
+
+def read_model_bytes(path):
+    """The bytes of a model file, checked to be a regular file of at most MAX_MODEL_BYTES."""
+    try:
+        return safe_files.read_bytes(path, MAX_MODEL_BYTES)
+    except safe_files.Refused as error:
+        raise UserError(f"model {path} {error.reason}") from None
 
 
 def checked_probabilities(path, predict):
@@ -291,24 +379,37 @@ def first_line(error):
 
 def load_keras_model(path):
     """The keras.Model in a .keras file, checked to map 28x28 images to 10 classes."""
-    quiet_tensorflow()  # imports TensorFlow quietly, so Keras's import below prints nothing
-    import keras
-
     path = Path(path)
-    if path.is_file() and not zipfile.is_zipfile(path):  # Keras would say "File not found".
-        raise UserError(f"model {path} could not be loaded safely: not a .keras file (a .keras "
-                        "file is a zip archive), or cut short")
-    if path.is_dir():  # Keras would say "File not found".
+    if model_kind(path) == "folder":  # Keras would say "File not found".
         raise UserError(f"model {path} is a folder, not a .keras file")
     try:
-        # safe_mode=True refuses Lambda layers and other pickled Python code in the file:
-        # a .keras from elsewhere must not be able to run code on this machine. Weights
-        # that do not fit the layers make Keras warn once per layer before it raises.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = keras.saving.load_model(path, safe_mode=True)
-    except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file.
-        raise UserError(f"model {path} could not be loaded safely: {first_line(error)}") from None
+        file = safe_files.open_input(path)
+    except safe_files.Refused as error:
+        raise UserError(f"model {path} {error.reason}") from None
+    with file:
+        if not zipfile.is_zipfile(file):  # Keras would say "File not found".
+            raise UserError(f"model {path} could not be loaded safely: not a .keras file (a "
+                            ".keras file is a zip archive), or cut short")
+        try:
+            with zipfile.ZipFile(file) as archive:
+                safe_files.check_archive(archive, MAX_MODEL_BYTES, path)
+            file.seek(0)
+            quiet_tensorflow()  # imports TensorFlow quietly, so Keras's import prints nothing
+            # The file already open, checked, is what Keras reads (its own load_model wants a
+            # path ending in a lower-case ".keras", and would open the path again).
+            from keras.src.saving import saving_lib
+
+            # safe_mode=True refuses Lambda layers and other pickled Python code in the file:
+            # a .keras from elsewhere must not be able to run code on this machine. Weights
+            # that do not fit the layers make Keras warn once per layer before it raises.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = saving_lib.load_model(file, safe_mode=True)
+        except safe_files.Refused as error:
+            raise UserError(f"model {path} could not be loaded safely: {error.reason}") from None
+        except Exception as error:  # noqa: BLE001  Keras raises many types for a bad file.
+            raise UserError(f"model {path} could not be loaded safely: {first_line(error)}"
+                            ) from None
     try:
         inputs, outputs = model.inputs, model.outputs
     except AttributeError:  # A Sequential model saved before it was built.
@@ -335,11 +436,12 @@ def _load_tflite(path):
     # The LiteRT runtime alone imports in a fraction of a second; TensorFlow takes seconds.
     from ai_edge_litert.interpreter import Interpreter
 
+    content = read_model_bytes(path)
     try:
         # LiteRT announces on stderr that it uses XNNPACK (its fast CPU kernels) the first time
         # it allocates, and no setting turns that off; its errors come back as exceptions.
         with native_stderr_silenced():
-            interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+            interpreter = Interpreter(model_content=content, num_threads=os.cpu_count())
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise UserError(f"model {path} is not a usable LiteRT model: {first_line(error)}") from None
@@ -404,8 +506,12 @@ def _dequantize(values, detail):
 
 
 def _load_saved_model(path):
-    if not (path / "saved_model.pb").is_file():
+    if safe_files.kind(path / "saved_model.pb") != "file":
         raise UserError(f"model {path} is a folder but not a SavedModel (it has no saved_model.pb)")
+    try:  # TensorFlow would block on a FIFO inside, or read a device for ever.
+        safe_files.check_tree(path, MAX_MODEL_BYTES)
+    except safe_files.Refused as error:
+        raise UserError(f"model {error}") from None
     quiet_tensorflow()
     import tensorflow as tf
 
@@ -431,8 +537,9 @@ def _load_onnx(path):
         import onnxruntime
     except ImportError:
         raise UserError(f"model {path}: running .onnx models needs `pip install onnxruntime`") from None
+    content = read_model_bytes(path)
     try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001  ONNX Runtime raises a type of its own per cause.
         raise UserError(f"model {path} is not a usable ONNX model: {first_line(error)}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()

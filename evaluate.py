@@ -4,6 +4,8 @@ Reads:  data/mnist.npz, models/digit_cnn.keras (or an exported model: --model)
 Writes: reports/metrics.json          accuracy, loss, per-class precision/recall/F1, confusion
         reports/confusion_matrix.png
         reports/misclassified.png     the wrong test digits with their true/predicted labels
+The three are written as one set: a failure leaves the earlier set whole. None replaces an
+input, nor a file that is not this script's report of the same name.
 
     python evaluate.py
     python evaluate.py --model models/digit_cnn_int8.tflite --out reports/int8
@@ -67,7 +69,7 @@ def classification_metrics(labels, probabilities):
     }
 
 
-def plot_confusion(confusion, path):
+def plot_confusion(confusion):
     import matplotlib.pyplot as plt
 
     confusion = np.asarray(confusion)
@@ -82,11 +84,10 @@ def plot_confusion(confusion, path):
            title="Confusion matrix on the test split")
     figure.colorbar(shown, ax=ax, label="log(1 + count)")
     figure.tight_layout()
-    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=100))
-    plt.close(figure)
+    return figure
 
 
-def plot_misclassified(images, labels, probabilities, path, limit=64):
+def plot_misclassified(images, labels, probabilities, limit=64):
     import matplotlib.pyplot as plt
 
     predictions = probabilities.argmax(axis=1)
@@ -104,21 +105,22 @@ def plot_misclassified(images, labels, probabilities, path, limit=64):
         ax.set_title(f"{labels[index]}→{predictions[index]} {confidence:.0%}", fontsize=8)
     figure.suptitle(f"{len(wrong)} misclassified test digits (true→predicted, confidence)")
     figure.tight_layout()
-    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=100))
-    plt.close(figure)
+    return figure
 
 
-REPORTS = ("metrics.json", "confusion_matrix.png", "misclassified.png")
+# Each report and what it is (safe_files.output_kind): the file at its path that it replaces.
+REPORTS = {"metrics.json": "record:metrics",
+           "confusion_matrix.png": "figure:evaluate.py confusion matrix",
+           "misclassified.png": "figure:evaluate.py misclassified digits"}
 
 
 def main(argv=None):
     args = parse_args(argv)
-    # Checked before anything is written, so that a failure leaves no set of reports half
-    # replaced: the folder must take files, and no report's name may be a folder.
+    # Checked before the work, and again when they are written: the folder must take files,
+    # and no report's path may hold a folder, an input or a file of another purpose.
     common.writable_folder(args.out)
-    for name in REPORTS:
-        if (args.out / name).is_dir():
-            raise common.UserError(f"{args.out / name} is a folder: move it, or use another --out")
+    common.check_outputs({args.out / name: kind for name, kind in REPORTS.items()},
+                         inputs=[args.data, args.model])
     data = common.load_dataset(args.data)
     predict = common.load_classifier(args.model)
     if args.tta:
@@ -136,10 +138,20 @@ def main(argv=None):
     import matplotlib
 
     matplotlib.use("Agg")
-    metrics_path, confusion_path, misclassified_path = (args.out / name for name in REPORTS)
-    common.write_json(metrics_path, metrics)
-    plot_confusion(metrics["confusion_matrix"], confusion_path)
-    plot_misclassified(x_test, y_test, probabilities, misclassified_path)
+    from matplotlib import pyplot
+
+    figures = {"confusion_matrix.png": plot_confusion(metrics["confusion_matrix"]),
+               "misclassified.png": plot_misclassified(x_test, y_test, probabilities)}
+    writes = {args.out / "metrics.json": common.record_writer("metrics", metrics)}
+    for name, figure in figures.items():
+        purpose = REPORTS[name].partition(":")[2]
+        writes[args.out / name] = (REPORTS[name],
+                                   common.figure_writer(figure, purpose, dpi=100))
+    try:
+        common.write_together(writes, inputs=[args.data, args.model])
+    finally:
+        for figure in figures.values():
+            pyplot.close(figure)
 
     print(
         f"Test accuracy {100 * metrics['accuracy']:.2f}% ({metrics['errors']} errors in "

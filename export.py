@@ -13,9 +13,10 @@ Writes, beside the model:
         models/export.json             formats, sizes, agreement with the Keras model, time
                                        (NAME_export.json for a model NAME.keras)
 
-Every artifact is checked, and only when all have passed do they replace the earlier ones,
-so a failed export leaves the previous set as it was. evaluate.py and predict.py take any
-of them with --model.
+Every artifact is checked, and only when all have passed, with their record, do they
+replace the earlier ones, so a failed export leaves the previous set and record as they
+were. No export replaces a file that is not an export of its format, nor one that another
+model's record lists. evaluate.py and predict.py take any of them with --model.
 
     python export.py
     python export.py --model models/digit_cnn.keras --calibration-size 1000
@@ -23,7 +24,7 @@ of them with --model.
 
 import argparse
 import importlib.util
-import os
+import json
 import shutil
 import sys
 import time
@@ -32,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import common
+import safe_files
 
 common.quiet_tensorflow()  # Before TensorFlow loads, or its start-up chatter is printed.
 import keras
@@ -39,12 +41,14 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python.convert_phase import ConverterError
 
-# What each artifact is called (after the model's stem) and what it holds.
+# What each artifact is called (after the model's stem), what it holds, and what an earlier
+# file at its path must be to be replaced (safe_files.output_kind).
 FORMATS = {
-    "savedmodel": ("_savedmodel", "TensorFlow SavedModel, float32"),
-    "float": (".tflite", "LiteRT flatbuffer, float32"),
-    "int8": ("_int8.tflite", "LiteRT flatbuffer, int8 inside, uint8 pixels in, float32 out"),
-    "onnx": (".onnx", "ONNX, float32"),
+    "savedmodel": ("_savedmodel", "TensorFlow SavedModel, float32", "savedmodel"),
+    "float": (".tflite", "LiteRT flatbuffer, float32", "tflite"),
+    "int8": ("_int8.tflite", "LiteRT flatbuffer, int8 inside, uint8 pixels in, float32 out",
+             "tflite"),
+    "onnx": (".onnx", "ONNX, float32", "onnx"),
 }
 # ONNX is written only where its converter and runtime are installed; they are not needed
 # for anything else.
@@ -76,7 +80,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.calibration_size < 1 or args.check_size < 1:
         parser.error("--calibration-size and --check-size must be at least 1")
-    if args.model.suffix != ".keras":
+    if args.model.suffix.lower() != ".keras":
         parser.error(f"--model must be a .keras file, not {args.model}")
     return args
 
@@ -98,37 +102,39 @@ def check_agreement(kind, path, images, keras_labels):
     return share
 
 
-def write_exports(writers, path_of, images, keras_labels):
-    """Writes every export with writers[kind](file, saved_model) into a hidden folder beside
-    the model, checks each, and only when all have passed puts them in place of the earlier
-    ones: a failed export leaves the earlier set whole, never some files of one model beside
-    some of another. Returns each export's agreement with the Keras model.
-
-    A folder cannot be renamed over a non-empty one, so an earlier SavedModel is moved aside
-    first: it is missing for the instant between two renames, but never half-written.
-    """
-    staging = path_of["savedmodel"].with_name(f".{path_of['savedmodel'].name}.staging")
-    staged = {kind: staging / path.name for kind, path in path_of.items()}
-    shutil.rmtree(staging, ignore_errors=True)  # From an export that crashed.
-    staging.mkdir(parents=True)
+def stage_exports(writers, staged, images, keras_labels):
+    """Writes every export with writers[kind](staged[kind], staged SavedModel) into the
+    hidden staging folder and checks each; returns each one's agreement with the Keras
+    model. Nothing outside the staging folder is touched."""
     agreement = {}
-    try:
-        for kind, write in writers.items():
-            try:
-                write(staged[kind], staged["savedmodel"])
-                agreement[kind] = check_agreement(kind, staged[kind], images, keras_labels)
-            except (tf.errors.OpError, ConverterError, ValueError, RuntimeError) as error:
-                raise common.UserError(f"the {kind} export failed ({failure_reason(error)}); "
-                                       "earlier exports were kept") from None
-        for kind in writers:
-            path = path_of[kind]
-            if path.is_dir():
-                os.replace(path, staging / f"{path.name}.old")
-            os.replace(staged[kind], path)
-            print(f"Wrote {path}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    for kind, write in writers.items():
+        try:
+            write(staged[kind], staged["savedmodel"])
+            agreement[kind] = check_agreement(kind, staged[kind], images, keras_labels)
+        except (tf.errors.OpError, ConverterError, ValueError, RuntimeError) as error:
+            raise common.UserError(f"the {kind} export failed ({failure_reason(error)}); "
+                                   "earlier exports were kept") from None
     return agreement
+
+
+def check_not_anothers(paths, model):
+    """Raises UserError when one of paths is an export that another model's record in the
+    same folder lists (models/digit_cnn_int8.keras's float export would be
+    models/digit_cnn_int8.tflite, digit_cnn's int8 export)."""
+    for record_path in model.parent.glob("*.json"):
+        try:
+            record = json.loads(safe_files.read_bytes(record_path, 1_000_000))
+            if (not isinstance(record, dict) or safe_files.record_kind(record) != "export"
+                    or Path(record["source_model"]).name == model.name):
+                continue
+            listed = {Path(artifact["path"]).name for artifact in record["artifacts"].values()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # Not a record this can read: it lists nothing.
+        for path in paths:
+            if path.name in listed:
+                raise common.UserError(
+                    f"{path} is an export of {Path(record['source_model']).name} (listed in "
+                    f"{record_path}): it is not replaced; rename {model.name}")
 
 
 def failure_reason(error):
@@ -180,10 +186,18 @@ def size_in_bytes(path):
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
-    if not args.model.is_file():
-        raise common.UserError(f"model {args.model} not found: run `python train.py` first")
+    stem = args.model.with_suffix("")
+    path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _, _) in FORMATS.items()
+               if kind != "onnx" or ONNX_INSTALLED}
+    json_path = args.model.parent / common.named_for(args.model, "export.json")
     model = common.load_keras_model(args.model)
     data = common.load_dataset(args.data)
+    # Checked before the work, and again before the set replaces the earlier one.
+    outputs = {path_of[kind]: FORMATS[kind][2] for kind in path_of}
+    outputs[json_path] = "record:export"
+    inputs = [args.model, args.data]
+    common.check_outputs(outputs, inputs)
+    check_not_anothers(outputs, args.model)
 
     x_train = data["x_train"]
     rng = np.random.default_rng(0)
@@ -197,8 +211,6 @@ def main(argv=None):
     predict = common.checked_probabilities(args.model, common.keras_predict(model))
     keras_labels = predict(check_images).argmax(axis=1)
 
-    stem = args.model.with_suffix("")
-    path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _) in FORMATS.items()}
     # Each writer gets its file and the SavedModel written (and checked) before it.
     writers = {
         "savedmodel": lambda tmp, _: model.export(tmp, format="tf_saved_model", verbose=False),
@@ -211,28 +223,30 @@ def main(argv=None):
     else:
         print("Skipping ONNX: it needs `pip install tf2onnx onnx onnxruntime`.")
 
-    agreement = write_exports(writers, path_of, check_images, keras_labels)
-
-    record = {
-        "source_model": str(args.model),
-        "source_bytes": size_in_bytes(args.model),
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
-        "calibration": {"split": "train", "images": len(calibration_images), "seed": 0},
-        "check": {"split": "validation", "images": len(check_images)},
-        "artifacts": {
-            kind: {
-                "path": str(path_of[kind]),
-                "format": FORMATS[kind][1],
-                "bytes": size_in_bytes(path_of[kind]),
-                "agreement_with_keras": share,
-            }
-            for kind, share in agreement.items()
-        },
-        "wall_seconds": round(time.perf_counter() - start, 1),
-    }
-    json_path = args.model.parent / common.named_for(args.model, "export.json")
-    common.write_json(json_path, record)
+    # Staged in a hidden folder beside the model, named for this process so that a later
+    # export removes it if this one is killed.
+    safe_files.remove_leftovers(args.model.parent)
+    staging = safe_files.temporary_folder(path_of["savedmodel"])
+    staged = {kind: staging / path.name for kind, path in path_of.items()}
+    try:
+        agreement = stage_exports(writers, staged, check_images, keras_labels)
+        record = export_record(args, path_of, staged, agreement, len(calibration_images),
+                               len(check_images), start)
+        staged_record = staging / json_path.name
+        common.record_writer("export", record)[1](staged_record)
+        # Every destination checked again, then the exports and their record renamed together.
+        common.check_outputs(outputs, inputs)
+        check_not_anothers(outputs, args.model)
+        try:
+            safe_files.replace_together([(staged[kind], path_of[kind]) for kind in agreement]
+                                        + [(staged_record, json_path)])
+        except OSError as error:
+            raise common.UserError(f"cannot put the exports in place ({error.strerror}); the "
+                                   "earlier ones were kept") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for kind in agreement:
+        print(f"Wrote {path_of[kind]}")
 
     print(f"\n{'artifact':<34} {'bytes':>10} {'of .keras':>9}  same answer as .keras")
     print(f"{args.model!s:<34} {record['source_bytes']:>10,} {1:>9.0%}")
@@ -244,6 +258,28 @@ def main(argv=None):
         )
     print(f"Wrote {json_path} in {record['wall_seconds']:.0f} s.")
     return common.EXIT_OK
+
+
+def export_record(args, path_of, staged, agreement, calibration_count, check_count, start):
+    """What export.json holds: the exports (sized as staged), their agreement, the settings."""
+    return {
+        "source_model": str(args.model),
+        "source_bytes": size_in_bytes(args.model),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
+        "calibration": {"split": "train", "images": calibration_count, "seed": 0},
+        "check": {"split": "validation", "images": check_count},
+        "artifacts": {
+            kind: {
+                "path": str(path_of[kind]),
+                "format": FORMATS[kind][1],
+                "bytes": size_in_bytes(staged[kind]),
+                "agreement_with_keras": share,
+            }
+            for kind, share in agreement.items()
+        },
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 if __name__ == "__main__":

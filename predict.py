@@ -28,6 +28,7 @@ picture with several lines of digits gives them top to bottom, separated by spac
 
 import argparse
 import collections
+import errno
 import glob
 import itertools
 import json
@@ -41,9 +42,12 @@ import numpy as np
 
 import common
 import digit_image
+import safe_files
 
 SHOW_LIMIT = 40  # Pictures drawn by --show; a taller figure is unreadable.
 SHOW_SUFFIXES = (".png", ".pdf", ".svg")
+# What --show may replace: only a panel of its own (safe_files.output_kind), never a picture.
+SHOW_KIND = "figure!:predict.py --show"
 GLOB_CHARACTERS = set("*?[")
 
 
@@ -99,12 +103,21 @@ def cores():
 
 def main(argv=None):
     args = parse_args(argv)
+    if "stdout" in common.standard_streams():  # `>&-`: the answers would be lost.
+        raise common.UserError("standard output is closed: there is nowhere to print the "
+                               "answers (send it to a file: > answers.txt)")
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # Not on a StringIO, as some callers pass.
             # A file name that is not valid UTF-8 is shown escaped instead of stopping the run.
             stream.reconfigure(errors="backslashreplace")
     if args.show:
         common.writable_folder(args.show.parent)
+        # The panel replaces neither a picture it reads nor any file but an earlier panel.
+        picture = show_is_an_input(args.show, args.inputs)
+        if picture is not None:
+            raise common.UserError(f"--show {args.show} is one of the pictures read ({picture}):"
+                                   " choose another name for the panel")
+        common.check_outputs({args.show: SHOW_KIND}, inputs=[args.model])
     classify = common.load_classifier(args.model)
     if args.tta:
         classify = common.with_shift_averaging(classify)
@@ -186,12 +199,40 @@ def expand(inputs):
 
 def kind_of(name):
     """"folder", "file" (or anything else that exists), "not found", or why it cannot be
-    told: a name too long, a folder on the way that may not be entered."""
+    told: a name too long, a symbolic link loop, a folder on the way that may not be
+    entered, "-" (standard input, which is not read)."""
+    if name == "-":
+        return "reading standard input is not supported: name a picture file"
     path = Path(name)
     try:
-        return "folder" if path.is_dir() else "file" if path.exists() else "not found"
+        if path.is_dir():
+            return "folder"
+        os.stat(path)
+        return "file"
+    except ValueError:  # A name holding a NUL character.
+        return "not found"
     except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "not found"
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop"
         return f"cannot be read ({error.strerror})"
+
+
+def show_is_an_input(show, inputs):
+    """The input (a picture, or a folder or pattern that holds one) whose file --show would
+    replace, or None."""
+    if not os.path.lexists(show):
+        return None
+    for name in inputs:
+        if safe_files.same_file(show, name):
+            return name
+        if kind_of(name) == "folder" and safe_files.same_file(show, Path(name) / show.name):
+            return name
+        if GLOB_CHARACTERS & set(name) and any(safe_files.same_file(show, match)
+                                               for match in matching(name)):
+            return name
+    return None
 
 
 def named(name, kind):
@@ -401,8 +442,11 @@ def draw_panels(shown, path):
     with warnings.catch_warnings():  # A long number's text may not fit its panel.
         warnings.simplefilter("ignore", UserWarning)
         figure.tight_layout()
-    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=80))
-    plt.close(figure)
+    try:
+        common.atomic_write(path, common.figure_writer(figure, SHOW_KIND.partition(":")[2],
+                                                        dpi=80), SHOW_KIND)
+    finally:
+        plt.close(figure)
     print(f"wrote {path}", file=sys.stderr)
 
 

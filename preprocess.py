@@ -7,7 +7,9 @@ Writes: data/mnist.npz   x_train, y_train, x_val, y_val, x_test, y_test (uint8)
         data/raw/        verified downloads, so that --force does not download again
 
 Every idx file is checked by the SHA-256 of its decompressed bytes, the same on every mirror.
-The validation split is the last --val-size images of the training file, whose writers the
+Only regular files are read; no file is read, received or decompressed past MAX_FILE_BYTES,
+and a download that crawls or takes too long (MIN_RATE, MAX_SECONDS) gives way to the next
+source. The validation split is the last --val-size images of the training file, whose writers the
 rest of the training file mostly does not share (see split_validation). A rerun with the
 same settings does nothing; --force rebuilds.
 
@@ -17,23 +19,26 @@ same settings does nothing; --force rebuilds.
 """
 
 import argparse
+import contextlib
 import functools
-import gzip
 import hashlib
 import http.client
 import json
 import os
+import signal
 import sys
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 import common
+import safe_files
 
 # The decompressed files' SHA-256, as in ../shared/mnist/SHA256SUMS-decompressed.
 # Tests replace this dict to exercise the check on tiny fake files.
@@ -53,9 +58,18 @@ PUBLIC_MIRRORS = [
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 KERAS_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 IDX_MAGIC = {"images": 2051, "labels": 2049}
-# What a bad source raises: ValueError for wrong content, OSError for files and networks, and
-# from np.load KeyError (an array is missing) or BadZipFile.
+# What a bad source raises: ValueError for wrong content (safe_files.Refused for a file that
+# is not a regular one, or too large), OSError for files and networks, and from np.load
+# KeyError (an array is missing) or BadZipFile.
 SOURCE_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile)
+# No file is read, downloaded or decompressed past this many bytes: the largest MNIST file,
+# train-images-idx3-ubyte, holds 47,040,016. Beyond it a file is wrong content.
+MAX_FILE_BYTES = 50_000_000
+# A download gives way to the next source when it receives less than MIN_RATE bytes a second
+# over any --timeout seconds, or is not done in MAX_SECONDS (the largest .gz, 9.9 MB, needs
+# 16.5 kB/s for that).
+MIN_RATE = 10_000
+MAX_SECONDS = 600
 
 
 def parse_args(argv):
@@ -70,15 +84,14 @@ def parse_args(argv):
                         help="dataset to write; its .json goes beside it")
     parser.add_argument("--val-size", type=int, default=5000,
                         help="images at the end of the training file held out for validation")
-    parser.add_argument("--timeout", type=float, default=30, help="seconds a download may stall")
+    parser.add_argument("--timeout", type=float, default=30,
+                        help=f"seconds a download may stall, or receive under {MIN_RATE:,} bytes/s")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
     # Checked before any download: a bad value must not cost a 12 MB fetch to find out.
-    if args.out.suffix != ".npz" or args.out.is_dir():
+    if args.out.suffix.lower() != ".npz" or args.out.is_dir():
         parser.error(f"--out must name a .npz file, not {args.out}")
-    if args.source and not args.source.exists():  # even when the dataset is already built
-        parser.error(f"--source {args.source}: not found")
     if args.val_size < 1:
         parser.error("--val-size must be at least 1")
     if not 0 < args.timeout < float("inf"):
@@ -107,14 +120,25 @@ def parse_idx(data, name, kind):
     return np.frombuffer(data, np.uint8, offset=header_size).reshape(shape)
 
 
+def file_sha256(path, cap):
+    """The SHA-256 of a regular file of at most cap bytes, read in pieces."""
+    digest = hashlib.sha256()
+    with safe_files.open_input(path) as file:
+        for chunk in safe_files.file_chunks(file, cap, Path(path).name):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def verified_idx(path, name):
-    """Returns the decompressed bytes of an idx file (.gz or raw) if its SHA-256 is right."""
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":  # The gzip signature: mirrors serve .gz, folders hold either.
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise ValueError(f"{name}: broken gzip ({error})") from error
+    """Returns the decompressed bytes of an idx file (.gz or raw) if its SHA-256 is right.
+    path must be a regular file; neither it nor what it decompresses to may pass
+    MAX_FILE_BYTES (a gzip bomb stops there, as wrong content)."""
+    with safe_files.open_input(path) as file:
+        gzipped = file.read(2) == b"\x1f\x8b"  # Mirrors serve .gz, folders hold either.
+        file.seek(0)
+        chunks = safe_files.file_chunks(file, MAX_FILE_BYTES, name)
+        data = (safe_files.gunzip(chunks, MAX_FILE_BYTES, name) if gzipped
+                else b"".join(chunks))
     if sha256(data) != SHA256[name]:
         raise ValueError(f"{name}: wrong content (SHA-256 {sha256(data)[:12]}..., "
                          f"expected {SHA256[name][:12]}...)")
@@ -132,24 +156,31 @@ def from_idx(files):
 
 
 def from_keras_npz(path):
-    """Reads Keras's own mnist.npz, recognised by the SHA-256 that Keras publishes."""
-    digest = sha256(Path(path).read_bytes())
-    if digest != KERAS_SHA256:
-        raise ValueError(f"{Path(path).name}: SHA-256 {digest[:12]}... is not Keras's mnist.npz")
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
-    return arrays, {"mnist.npz": digest}
+    """Reads Keras's own mnist.npz, recognised by the SHA-256 that Keras publishes (so that
+    what np.load then reads is that file, 11 MB)."""
+    with safe_files.open_input(path) as file:
+        digest = hashlib.sha256()
+        for chunk in safe_files.file_chunks(file, MAX_FILE_BYTES, Path(path).name):
+            digest.update(chunk)
+        if digest.hexdigest() != KERAS_SHA256:
+            raise ValueError(f"{Path(path).name}: SHA-256 {digest.hexdigest()[:12]}... is not "
+                             "Keras's mnist.npz")
+        file.seek(0)
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    return arrays, {"mnist.npz": digest.hexdigest()}
 
 
 def load_local(source):
-    if source.suffix == ".npz":
-        return from_keras_npz(source)
-    if not source.is_dir():
-        raise FileNotFoundError(f"{source} is neither a folder nor an .npz file")
+    if safe_files.check_input(source, folder=True) == "file":
+        if source.suffix.lower() == ".npz":
+            return from_keras_npz(source)
+        raise ValueError(f"{source} is neither a folder nor an .npz file")
     files = {}
     for name in SHA256:
-        path = source / f"{name}.gz" if (source / f"{name}.gz").is_file() else source / name
-        if not path.is_file():
+        # The .gz when there is one, whatever it is: a FIFO there is refused as a FIFO.
+        path = source / f"{name}.gz" if os.path.lexists(source / f"{name}.gz") else source / name
+        if not os.path.lexists(path):
             raise FileNotFoundError(f"neither {name}.gz nor {name} is in {source}")
         files[name] = verified_idx(path, name)
     return from_idx(files)
@@ -177,30 +208,133 @@ def download(url, cache_path, timeout, verify):
 
     def write_verified(tmp):
         nonlocal result
-        total, done, step = 0, 0, -1
-        try:
-            with open(tmp, "wb") as file, urllib.request.urlopen(url, timeout=timeout) as reply:
-                total = int(reply.headers.get("Content-Length") or 0)
-                while chunk := reply.read(1 << 16):
-                    file.write(chunk)
-                    done += len(chunk)
-                    step = show_progress(cache_path.name, done, total, step)
-        except (OSError, http.client.HTTPException) as error:
-            # A plain URLError only wraps the cause ("<urlopen error ...>"); HTTPError reads well.
-            reason = error.reason if type(error) is urllib.error.URLError else error
-            if isinstance(reason, TimeoutError):
-                reason = f"no data for {timeout:g} s (--timeout)"
-            raise ValueError(f"{cache_path.name}: {reason}") from error
-        finally:
-            if step >= 0 and sys.stderr.isatty():
-                print(file=sys.stderr)  # Ends the progress line.
-        # http.client ends a body that was cut short without an error, so count the bytes.
-        if total and done != total:
-            raise ValueError(f"{cache_path.name}: connection closed after {done} of {total} bytes")
+        with open(tmp, "wb") as file:
+            if urllib.parse.urlsplit(url).scheme == "file":
+                copy_local(url, file, cache_path.name)
+            else:
+                receive(url, file, timeout, cache_path.name)
         result = verify(tmp)
 
     common.atomic_write(cache_path, write_verified)
     return result
+
+
+def copy_local(url, file, name):
+    """Copies the regular file a file:// URL names into file, up to MAX_FILE_BYTES."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"{name}: a file:// URL of another machine ({parts.netloc})")
+    path = urllib.request.url2pathname(parts.path)
+    try:
+        with safe_files.open_input(path) as source:
+            for chunk in safe_files.file_chunks(source, MAX_FILE_BYTES, name):
+                file.write(chunk)
+    except safe_files.Refused as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
+def http_opener():
+    """urllib's opener for http:// and https:// alone: a redirect to any other scheme (ftp://,
+    file://) is refused as an unknown one."""
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(),
+                    urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(),
+                    urllib.request.HTTPRedirectHandler(), urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
+    return opener
+
+
+def receive(url, file, timeout, name):
+    """Writes the body at an http(s):// url into file. Each read may wait --timeout seconds;
+    every --timeout seconds must bring MIN_RATE bytes a second; the whole, headers included,
+    must be done in MAX_SECONDS; and it may not pass MAX_FILE_BYTES (a larger announced size
+    is refused before the body). Every failure is a ValueError of one line naming the file."""
+    total, done, step = 0, 0, -1
+    try:
+        with deadline(MAX_SECONDS), http_opener().open(url, timeout=timeout) as reply:
+            total = content_length(reply, name)
+            window_start, window_bytes = time.monotonic(), 0
+            # read1 returns what has come, where read(n) would wait for all n bytes.
+            while chunk := reply.read1(1 << 16):
+                done += len(chunk)
+                if done > MAX_FILE_BYTES:
+                    raise ValueError(f"{name}: more than {MAX_FILE_BYTES:,} bytes, larger than "
+                                     "any MNIST file")
+                file.write(chunk)
+                step = show_progress(name, done, total, step)
+                window_bytes, now = window_bytes + len(chunk), time.monotonic()
+                if now - window_start >= timeout:
+                    if window_bytes < MIN_RATE * (now - window_start):
+                        raise ValueError(f"{name}: under {MIN_RATE:,} bytes/s over {timeout:g} s "
+                                         f"(--timeout), {done:,} bytes in")
+                    window_start, window_bytes = now, 0
+    except Overdue:
+        raise ValueError(f"{name}: not done in {MAX_SECONDS:g} s, the limit for one file "
+                         f"({done:,} bytes in)") from None
+    except (OSError, http.client.HTTPException) as error:
+        raise ValueError(f"{name}: {network_reason(error, timeout)}") from error
+    finally:
+        if step >= 0 and sys.stderr.isatty():
+            print(file=sys.stderr)  # Ends the progress line.
+    # http.client ends a body that was cut short without an error, so count the bytes.
+    if total and done != total:
+        raise ValueError(f"{name}: connection closed after {done} of {total} bytes")
+
+
+def content_length(reply, name):
+    """The size the server announces (0: none), refused when it is not a number or passes
+    MAX_FILE_BYTES, before the body is read."""
+    values = set(reply.headers.get_all("Content-Length") or [])
+    if not values:
+        return 0
+    value = values.pop().strip()
+    if values or not value.isdigit():
+        shown = ", ".join(repr(v) for v in sorted({value, *values}))[:80]
+        raise ValueError(f"{name}: the server sent a bad Content-Length ({shown})")
+    if int(value) > MAX_FILE_BYTES:
+        raise ValueError(f"{name}: the server announces {int(value):,} bytes, more than any "
+                         f"MNIST file ({MAX_FILE_BYTES:,} at most)")
+    return int(value)
+
+
+def network_reason(error, timeout):
+    """Why a download failed, in one line."""
+    if isinstance(error, urllib.error.HTTPError) and 300 <= error.code < 400:
+        return (f"HTTP {error.code}: redirected in a loop, or more than "
+                f"{urllib.request.HTTPRedirectHandler.max_redirections} times")
+    # A plain URLError only wraps the cause ("<urlopen error ...>"); HTTPError reads well.
+    reason = error.reason if type(error) is urllib.error.URLError else error
+    if isinstance(reason, TimeoutError):
+        return f"no data for {timeout:g} s (--timeout)"
+    return common.first_line(reason) if str(reason) else type(reason).__name__
+
+
+class Overdue(BaseException):
+    """Raised by deadline(); not an Exception, so that no library's handler takes it."""
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Raises Overdue where the main thread is when seconds have passed (and every second
+    after, until the block ends): even inside a read that a server feeds a byte at a time,
+    which no per-read timeout ends. Elsewhere than in the main thread, which alone receives
+    signals, it does nothing."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal,
+                                                                                 "SIGALRM"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise Overdue
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def fetch(url, cache_path, timeout, verify):
@@ -253,16 +387,26 @@ def split_validation(count, val_size):
 
 def is_up_to_date(out, info_path, settings):
     try:
-        info = json.loads(info_path.read_text())
-        same_settings = all(info.get(key) == value for key, value in settings.items())
-        return same_settings and info.get("npz_sha256") == sha256(out.read_bytes())
+        info = json.loads(safe_files.read_bytes(info_path, 1_000_000))
+        same_settings = isinstance(info, dict) and all(
+            info.get(key) == value for key, value in settings.items())
+        return same_settings and info.get("npz_sha256") == file_sha256(
+            out, common.MAX_DATASET_BYTES)
     except (OSError, ValueError):
         return False
 
 
 def main(argv=None):
     args = parse_args(argv)
+    # Even when the dataset is already built; a FIFO or a device is refused before it is read.
+    if args.source and safe_files.kind(args.source) not in ("file", "folder"):
+        raise common.UserError(f"--source {args.source} {safe_files.kind(args.source)}")
     info_path = args.out.with_suffix(".json")
+    # Found now, not after the downloads: a dataset must not replace its source, nor a file
+    # of another kind (a model's record beside --out models/x.npz, say).
+    # Where the dataset's record stands, a damaged dataset beside it is replaced too.
+    npz_kind = "any" if safe_files.is_output(info_path, "record:dataset") else "dataset npz"
+    common.check_outputs({args.out: npz_kind, info_path: "record:dataset"}, inputs=[args.source])
     settings = {"val_size": args.val_size, "validation": "end of the training file"}
     if not args.force and is_up_to_date(args.out, info_path, settings):
         print(f"{args.out} is already built with val_size={args.val_size}: "
@@ -270,6 +414,8 @@ def main(argv=None):
         return common.EXIT_OK
 
     cache = args.out.parent / "raw"
+    for folder in (args.out.parent, cache):  # Temporary files of a killed preprocess.py.
+        safe_files.remove_leftovers(folder)
     if args.source:
         sources = {f"--source {args.source}": lambda: load_local(args.source)}
     else:
@@ -304,17 +450,13 @@ def main(argv=None):
     dataset = {"x_train": x_train[train_part], "y_train": y_train[train_part],
                "x_val": x_train[val_part], "y_val": y_train[val_part],
                "x_test": arrays["x_test"], "y_test": arrays["y_test"]}
-    def write(tmp):
-        with open(tmp, "wb") as file:  # Given a name, np.savez would add ".npz" to it.
-            np.savez(file, **dataset)
-
-    common.atomic_write(args.out, write)
     labels = {split: dataset[f"y_{split}"] for split in ("train", "val", "test")}
     # From the mean square: x_train.std() would make a 350 MB float copy of the pixels.
     pixel_mean = dataset["x_train"].mean(dtype=np.float64)
     pixel_std = np.sqrt(np.square(dataset["x_train"], dtype=np.uint16).mean(dtype=np.float64)
                         - pixel_mean**2)
-    common.write_json(info_path, {
+    info = {
+        "kind": "dataset",
         "source": source,
         "sha256": checksums,  # Of the decompressed idx files (or of Keras's mnist.npz).
         **settings,
@@ -325,8 +467,19 @@ def main(argv=None):
         },
         "train_pixel_mean": round(float(pixel_mean), 4),  # On the 0..255 scale.
         "train_pixel_std": round(float(pixel_std), 4),
-        "npz_sha256": sha256(args.out.read_bytes()),
-    })
+    }
+
+    def write_dataset(tmp):
+        with open(tmp, "wb") as file:  # Given a name, np.savez would add ".npz" to it.
+            np.savez(file, **dataset)
+        info["npz_sha256"] = file_sha256(tmp, common.MAX_DATASET_BYTES)
+
+    # The two files as one set (the record holds the dataset's checksum, so it is written
+    # second): a failure leaves the earlier dataset and record together.
+    common.write_together({
+        args.out: (npz_kind, write_dataset),
+        info_path: ("record:dataset", common.json_writer(info)),  # Dumped when written.
+    }, inputs=[args.source])
     sizes = ", ".join(f"{len(y)} {split}" for split, y in labels.items())
     print(f"Wrote {args.out} ({sizes}) and {info_path}")
     return common.EXIT_OK

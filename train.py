@@ -5,6 +5,10 @@ Writes: models/digit_cnn.keras     the model of the epoch with the lowest valida
         models/digit_cnn.json      its configuration, library versions and per-epoch history
         reports/training_curves.png (reports/<name>_training_curves.png for --out <name>.keras)
         runs/digit_cnn/            checkpoints while training (removed when it finishes)
+The three files are written as one set; none replaces the dataset, nor a file of another
+purpose. A model outside models/ is known by its name and 8 hex digits of its path
+(runs/<name>-1a2b3c4d/, reports/<name>-1a2b3c4d_training_curves.png), so that two models
+of one name in two folders share nothing.
 
 The test split is never read here: model selection looks at the validation split only.
 
@@ -15,13 +19,17 @@ The test split is never read here: model selection looks at the validation split
 
 import argparse
 import csv
+import hashlib
+import io
 import json
+import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
 import common
+import safe_files
 
 common.quiet_tensorflow()  # must run before TensorFlow is first imported
 import keras
@@ -115,7 +123,7 @@ def parse_args(argv):
     if args.out is None:
         args.out = QUICK_PATH if args.quick else common.MODEL_PATH
     # Found now rather than after the training: a model that cannot be saved.
-    if args.out.suffix != ".keras" or args.out.is_dir():
+    if args.out.suffix.lower() != ".keras" or args.out.is_dir():
         parser.error(f"--out must name a .keras file, not {args.out}")
     return args
 
@@ -367,17 +375,37 @@ def train(args, data, run_dir, seed):
 
 
 def read_history(path):
-    if not path.is_file():
+    if not os.path.lexists(path):
         return []
     try:
-        with open(path, newline="") as f:
+        with safe_files.open_input(path) as raw, io.TextIOWrapper(raw, newline="") as f:
             return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+    except safe_files.Refused as error:
+        raise common.UserError(f"{error}: train without --resume to start afresh") from None
     except (ValueError, TypeError) as error:  # a value that is no number, a row cut short
         raise common.UserError(f"{path} is damaged ({error}): train without --resume to start "
                                "afresh") from None
 
 
-def plot_curves(members, path):
+def model_tag(out):
+    """The name of a model's run folder and curves: the model's name for a model in models/
+    ("digit_cnn"), else its name and 8 hex digits of its full path ("wide-1a2b3c4d"), so that
+    two models of one name in two folders share neither."""
+    folder = os.path.realpath(out.parent)
+    if folder == os.path.realpath(common.MODEL_PATH.parent) and out.suffix == ".keras":
+        return out.stem
+    return f"{out.stem}-{hashlib.sha256(os.path.join(folder, out.name).encode()).hexdigest()[:8]}"
+
+
+def curves_path(tag):
+    name = "training_curves.png"
+    return common.REPORTS_DIR / (name if tag == common.MODEL_PATH.stem else f"{tag}_{name}")
+
+
+CURVES = "figure:train.py training curves"  # What the curves are, as their PNG says.
+
+
+def plot_curves(members):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -400,8 +428,7 @@ def plot_curves(members, path):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     figure.tight_layout()
-    common.atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=100))
-    plt.close(figure)
+    return figure
 
 
 def kept_model(path, width, name="digit_cnn"):
@@ -427,7 +454,7 @@ def check_resumable(run_dir, config):
     if not run_dir.exists():
         raise common.UserError(f"nothing to resume in {run_dir}: train without --resume")
     try:
-        started = json.loads((run_dir / RUN_OPTIONS).read_text())
+        started = json.loads(safe_files.read_bytes(run_dir / RUN_OPTIONS, 1_000_000))
         if not isinstance(started, dict):
             raise TypeError("not an object")
     except (OSError, ValueError, TypeError):
@@ -452,9 +479,9 @@ def check_finite(history, member_dir):
                 "nothing was written (try a lower --learning-rate)")
 
 
-def lock_run(run_dir):
-    """Locks runs/.<model>.lock, so that a second train.py writing a model of the same name
-    stops at once instead of removing this run's checkpoints; returns the open lock file.
+def lock_run(run_dir, out):
+    """Locks runs/.<run>.lock, so that a second train.py writing the same model (out) stops
+    at once instead of removing this run's checkpoints; returns the open lock file.
     The lock is the operating system's: it lasts while the file is open, and ends with the
     process however it ends. Where there is no fcntl (Windows) runs are not locked."""
     try:
@@ -462,22 +489,34 @@ def lock_run(run_dir):
     except ImportError:
         return None
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock = open(run_dir.with_name(f".{run_dir.name}.lock"), "w")  # noqa: SIM115
+    path = run_dir.with_name(f".{run_dir.name}.lock")
+    # A FIFO in its place would block the open for good.
+    if os.path.lexists(path) and safe_files.kind(path) != "file":
+        raise common.UserError(f"{path} {safe_files.kind(path)}: remove it")
+    lock = open(path, "w")  # noqa: SIM115
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
         raise common.UserError(f"another train.py is training into {run_dir} (a model named "
-                               f"{run_dir.name}.keras): wait for it, or choose another "
-                               "--out") from None
+                               f"{out.name}): wait for it, or choose another --out") from None
     return lock
 
 
 def main(argv=None):
     args = parse_args(argv)
-    data = common.load_dataset(args.data)
     common.writable_folder(args.out.parent)
     common.writable_folder(common.REPORTS_DIR)  # For the training curves, at the end.
+    tag = model_tag(args.out)
+    json_path, curves = args.out.with_suffix(".json"), curves_path(tag)
+    # Found now rather than after the training: an output that would replace the dataset,
+    # another kind of record (data/mnist.json beside --out data/mnist.keras) or a file that
+    # is not a model, a training record or training curves.
+    outputs = {args.out: "keras", json_path: "record:training", curves: CURVES}
+    common.check_outputs(outputs, inputs=[args.data])
+    for folder in (args.out.parent, common.REPORTS_DIR, Path("runs")):
+        safe_files.remove_leftovers(folder)  # Temporary files of a killed train.py.
+    data = common.load_dataset(args.data)
     if args.quick:
         args.epochs, args.clean_epochs = 1, 0  # a smoke test runs the augmenting pipeline
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
@@ -485,8 +524,8 @@ def main(argv=None):
 
     config = {key: (str(value) if isinstance(value, Path) else value)
               for key, value in vars(args).items() if key not in ("debug", "resume")}
-    run_dir = Path("runs") / args.out.stem
-    lock = lock_run(run_dir)  # Held until train.py exits.
+    run_dir = Path("runs") / tag
+    lock = lock_run(run_dir, args.out)  # Held until train.py exits.
     if args.resume:
         check_resumable(run_dir, config)
     else:
@@ -494,7 +533,7 @@ def main(argv=None):
             print(f"Starting afresh: removing the earlier run in {run_dir} "
                   "(use --resume to continue it)")
             shutil.rmtree(run_dir)
-        common.write_json(run_dir / RUN_OPTIONS, config)
+        common.write_record(run_dir / RUN_OPTIONS, "run options", config)
 
     members = []
     for seed in range(args.seed, args.seed + args.ensemble):
@@ -530,11 +569,10 @@ def main(argv=None):
         })
 
     if args.ensemble == 1:
-        common.atomic_write(args.out, kept_model(members[0]["path"], args.width).save)
+        model = kept_model(members[0]["path"], args.width)
         val_accuracy = members[0]["val_accuracy"]
     else:
-        ensemble = average_models([member["path"] for member in members], args.width)
-        common.atomic_write(args.out, ensemble.save)
+        model = ensemble = average_models([member["path"] for member in members], args.width)
         probabilities = ensemble.predict(data["x_val"][..., None], batch_size=1024, verbose=0)
         val_accuracy = float((probabilities.argmax(axis=1) == data["y_val"]).mean())
     wall_seconds = sum(member["wall_seconds"] for member in members)
@@ -553,10 +591,18 @@ def main(argv=None):
     else:
         record["members"] = [{key: value for key, value in member.items() if key != "path"}
                              for member in members]
-    json_path = args.out.with_suffix(".json")
-    common.write_json(json_path, record)
-    curves_path = common.REPORTS_DIR / common.named_for(args.out, "training_curves.png")
-    plot_curves(members, curves_path)
+    figure = plot_curves(members)
+    # The model, its record and its curves as one set: a failure replaces none of them.
+    try:
+        common.write_together({
+            args.out: ("keras", model.save),
+            json_path: common.record_writer("training", record),
+            curves: (CURVES, common.figure_writer(figure, CURVES.partition(":")[2], dpi=100)),
+        }, inputs=[args.data])
+    finally:
+        from matplotlib import pyplot
+
+        pyplot.close(figure)
     shutil.rmtree(run_dir)
     if lock:
         Path(lock.name).unlink()
@@ -571,7 +617,7 @@ def main(argv=None):
         kept = f"The average of {args.ensemble} models: validation accuracy {100 * val_accuracy:.2f}%"
     print(
         f"{kept}; training wall time {wall_seconds:.0f} s.\n"
-        f"Wrote {args.out}, {json_path} and {curves_path}."
+        f"Wrote {args.out}, {json_path} and {curves}."
     )
     return common.EXIT_OK
 

@@ -371,3 +371,30 @@ def test_int8_model_keeps_the_accuracy_on_real_mnist(tmp_path):
     assert np.mean(float_answers == keras_answers) >= 0.9995
     assert np.mean(int8_answers == keras_answers) >= 0.995
     assert abs(np.mean(int8_answers == labels) - keras_accuracy) <= 0.002
+
+
+def test_a_folder_where_the_record_goes_is_found_before_any_export_is_replaced(exported,
+                                                                               tmp_path):
+    """export.py replaced the three exports, then failed on its record (a folder in its
+    place), leaving a stale record beside new exports."""
+    folder = tmp_path / "models"
+    shutil.copytree(exported.folder, folder)
+    (folder / "export.json").unlink()
+    (folder / "export.json").mkdir()
+    before = {path.name: contents(path) for path in folder.iterdir()}
+    assert run_export(folder) == common.EXIT_USAGE
+    assert {path.name: contents(path) for path in folder.iterdir()} == before
+
+
+def test_an_export_listed_in_another_models_record_is_not_replaced(exported, tmp_path, capsys):
+    """digit_cnn_int8.keras's float export is digit_cnn_int8.tflite: digit_cnn's int8 one."""
+    folder = tmp_path / "models"
+    shutil.copytree(exported.folder, folder)
+    shutil.copy(folder / "digit_cnn.keras", folder / "digit_cnn_int8.keras")
+    before = contents(folder / "digit_cnn_int8.tflite")
+    argv = ["--model", str(folder / "digit_cnn_int8.keras"), "--data", str(folder / "mnist.npz")]
+    assert common.run_cli(export.main, argv) == common.EXIT_USAGE
+    assert capsys.readouterr().err.strip().endswith(
+        f"{folder / 'digit_cnn_int8.tflite'} is an export of digit_cnn.keras (listed in "
+        f"{folder / 'export.json'}): it is not replaced; rename digit_cnn_int8.keras")
+    assert contents(folder / "digit_cnn_int8.tflite") == before

@@ -399,17 +399,17 @@ def test_the_smoke_test_leaves_the_trained_model_alone(tmp_path, tiny_dataset):
     assert "Wrote models/quick.keras" in result.stdout
 
 
-def test_a_training_that_diverges_writes_nothing(tmp_path, tiny_dataset):
+def test_a_training_that_diverges_writes_nothing(tmp_path, tiny_dataset, tiny_model):
     trained_model = tmp_path / "models" / "digit_cnn.keras"
     trained_model.parent.mkdir()
-    trained_model.write_bytes(b"the model of a real training")
+    trained_model.write_bytes(tiny_model.read_bytes())  # the model of a real training
     result = run_script("train.py", "--data", tiny_dataset, "--epochs", "3",
                         "--learning-rate", "1e30", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "train.py: error: training diverged: the loss became NaN in epoch 1; nothing was "
         "written (try a lower --learning-rate)")
-    assert trained_model.read_bytes() == b"the model of a real training"
+    assert trained_model.read_bytes() == tiny_model.read_bytes()
     assert "Epoch 2/3" not in result.stdout  # Stopped at the first NaN, not after 3 epochs.
 
 
@@ -692,3 +692,30 @@ def test_saved_model_loads_where_train_py_was_never_imported(trained):
                             check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("(4, 10)")
+
+
+def test_evaluate_on_a_full_disk_keeps_the_earlier_reports_whole(trained, tmp_path):
+    """On a nearly full disk evaluate.py replaced metrics.json and confusion_matrix.png but
+    not misclassified.png. A limit on file sizes stands in for the disk: every report but the
+    largest fits, and the three are staged before any is renamed."""
+    import resource
+
+    import evaluate
+
+    _, data, model = trained
+    out = tmp_path / "reports"
+    assert evaluate.main(["--data", str(data), "--model", str(model), "--out", str(out)]) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    sizes = sorted(len(content) for content in before.values())
+    limit = (sizes[-1] + sizes[-2]) // 2
+
+    def limit_file_sizes():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "evaluate.py"), "--data", str(data), "--model", str(model),
+         "--out", str(out), "--tta"], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True, text=True, timeout=300, check=False, preexec_fn=limit_file_sizes)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(".png: File too large")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before

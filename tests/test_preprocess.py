@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -116,6 +117,8 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
         fault, _, name = self.path.strip("/").partition("/")
         self.server.requests.append(self.path)
         body = self.server.gz_files.get(name)
+        if fault in HOSTILE:
+            return HOSTILE[fault](self, body)
         if fault == "404" or body is None:
             return self.send_error(404)
         if fault == "500":
@@ -146,6 +149,57 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         pass  # Keeps the test output clean.
+
+    def trickle(self, data):
+        """Sends data a byte every 0.2 s, until the test ends or the client goes."""
+        for byte in data:
+            if self.server.release.wait(0.2):
+                return
+            try:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+            except OSError:
+                return
+
+    def headers_then_trickle(self, length):
+        self.send_response(200)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.flush()
+        self.trickle(b"\x1f" * 1000)
+
+    def endless(self):
+        self.send_response(200)  # No Content-Length: the body ends when the server closes.
+        self.end_headers()
+        block = bytes(1 << 16)
+        while not self.server.release.is_set():
+            try:
+                self.wfile.write(block)
+            except OSError:
+                return
+
+
+# Mirrors that a download must not trust: each gives way to the next source.
+HOSTILE = {
+    # Under every cap in size, a byte every 0.2 s: under MIN_RATE.
+    "trickle": lambda handler, body: handler.headers_then_trickle(1_000_000),
+    "trickle-large": lambda handler, body: handler.headers_then_trickle(100_000_000),
+    "endless": lambda handler, body: handler.endless(),
+    # Headers that never end, a byte at a time: only the deadline stops them.
+    "slow-headers": lambda handler, body: (handler.wfile.write(b"HTTP/1.0 200 OK\r\nX-A: "),
+                                           handler.trickle(b"a" * 10_000)),
+    "bad-length": lambda handler, body: (
+        handler.send_response(200), handler.send_header("Content-Length", "9,912,422"),
+        handler.end_headers(), handler.wfile.write(body)),
+    "redirect-loop": lambda handler, body: (
+        handler.send_response(301), handler.send_header("Location", handler.path),
+        handler.end_headers()),
+    "bomb": lambda handler, body: (
+        handler.send_response(200), handler.send_header("Content-Length", str(len(BOMB))),
+        handler.end_headers(), handler.wfile.write(BOMB)),
+}
+BOMB = gzip.compress(bytes(3_000_000))  # 3 MB of zeros in 3 kB: over the tests' 1 MB cap.
 
 
 @pytest.fixture
@@ -240,10 +294,9 @@ def test_source_is_the_only_source_tried(fake, tmp_path, monkeypatch, capsys):
 def test_missing_source_is_refused_even_when_built(fake, tmp_path, capsys):
     assert run("--source", str(fake.folder)) == 0
     # Nothing would be read, but the name is still a mistake to point out.
-    with pytest.raises(SystemExit) as stop:
-        run("--source", str(tmp_path / "missing"))
-    assert stop.value.code == common.EXIT_USAGE
-    assert f"--source {tmp_path / 'missing'}: not found" in capsys.readouterr().err
+    assert run("--source", str(tmp_path / "missing")) == common.EXIT_USAGE
+    assert error_message(capsys.readouterr().err) == (
+        f"error: --source {tmp_path / 'missing'} not found\n")
 
 
 def test_wrong_content_in_source_folder(fake, tmp_path, capsys):
@@ -353,7 +406,7 @@ def test_failing_mirror_falls_through_to_the_next(server, monkeypatch, capsys):
     assert load_output()[1]["source"] == server.url("ok")
 
 
-def test_all_sources_failing(server, monkeypatch, capsys):
+def test_all_sources_failing(server, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(preprocess, "PUBLIC_MIRRORS", [server.url("reset"), "ftp://example/"])
     assert run("--mirror", server.url("wrong-content")) == 2
     message = error_message(capsys.readouterr().err)
@@ -362,7 +415,7 @@ def test_all_sources_failing(server, monkeypatch, capsys):
     for source in sources:
         assert sum(line.strip().startswith(f"{source}: ") for line in message.splitlines()) == 1
     assert "ftp://example/: not an http://, https:// or file:// URL" in message
-    assert "mnist.npz: [Errno 2] No such file or directory" in message
+    assert f"mnist.npz: {tmp_path / 'no-keras' / 'mnist.npz'} not found" in message
     assert not Path("data/mnist.npz").exists()
     assert_data_clean()
 
@@ -479,3 +532,37 @@ def test_real_mnist():
     assert train_and_val.tolist() == train_counts
     assert info["class_counts"]["test"] == test_counts
     assert common.load_dataset(Path("data/mnist.npz"))["x_train"].shape == (55000, 28, 28)
+
+
+@pytest.mark.parametrize(("fault", "patch", "reason"), [
+    ("trickle", {}, r"train-images-idx3-ubyte.gz: under 10,000 bytes/s over 1 s \(--timeout\), "
+                    r"\d bytes in"),
+    ("trickle-large", {}, "train-images-idx3-ubyte.gz: the server announces 100,000,000 bytes, "
+                          "more than any MNIST file"),
+    ("endless", {"MAX_FILE_BYTES": 1_000_000},
+     "train-images-idx3-ubyte.gz: more than 1,000,000 bytes, larger than any MNIST file"),
+    ("slow-headers", {"MAX_SECONDS": 2},
+     r"train-images-idx3-ubyte.gz: not done in 2 s, the limit for one file \(0 bytes in\)"),
+    ("bomb", {"MAX_FILE_BYTES": 1_000_000},
+     r"train-images-idx3-ubyte: wrong content \(decompresses to more than 1,000,000 bytes\)"),
+    ("bad-length", {}, r"train-images-idx3-ubyte.gz: the server sent a bad Content-Length "
+                       r"\('9,912,422'\)"),
+    ("redirect-loop", {}, "train-images-idx3-ubyte.gz: HTTP 301: redirected in a loop, or more "
+                          "than 10 times"),
+], ids=lambda value: value if isinstance(value, str) and " " not in value else "")
+def test_a_mirror_that_crawls_floods_or_lies_gives_way_to_the_next(server, monkeypatch, capsys,
+                                                                    fault, patch, reason):
+    """A server announcing 100 MB and sending a byte a second kept preprocess.py for as long
+    as it was allowed; one streaming for ever filled the disk; a gzip bomb took 8.4 GB. Each
+    now ends in seconds with one line naming the file, and the next mirror is read."""
+    for name, value in patch.items():
+        monkeypatch.setattr(preprocess, name, value)
+    monkeypatch.setattr(preprocess, "PUBLIC_MIRRORS", [server.url("ok")])
+    started = time.monotonic()
+    assert run("--mirror", server.url(fault), "--timeout", "1") == 0
+    assert time.monotonic() - started < 10
+    failures = [line for line in capsys.readouterr().err.splitlines() if "failed:" in line]
+    assert len(failures) == 1 and failures[0].startswith(f"  failed: {server.url(fault)}: ")
+    assert_matches(reason, failures[0])
+    assert load_output()[1]["source"] == server.url("ok")
+    assert_data_clean()
