@@ -7,7 +7,7 @@ sides, with a digit inside it. Strokes of the digit crossing a side stay.
 import cv2
 import numpy as np
 
-from .marks import label_marks
+from .marks import box_of, label_marks
 from .ruled_lines import LINE_THICKNESS, SMALL_IMAGE
 from .straight_lines import end_strips, straight_lines
 
@@ -16,7 +16,8 @@ FRAME_HOLE = 0.6  # ...closes around background at least this fraction of it acr
 FRAME_SIDE = 0.2  # ...has a line within this fraction of each side of its extent,
 FRAME_SPAN = 0.8  # ...running along this fraction of that side at least,
 FRAME_THICKNESS = 0.15  # ...no thicker than this fraction of the box,
-FRAME_CONTENT = 0.35  # ...and a mark inside it at least this fraction of its height.
+FRAME_CONTENT = 0.35  # ...and a digit inside it at least this fraction of its height,
+FRAME_PIECE = 0.25  # ...its pieces at least this share of the largest one's area.
 FRAME_DEGREES = 15  # Boxes drawn by hand tilt further than printed lines.
 FRAME_SQUARE = 0.88  # A box's outline fills this much of its rectangle at least.
 
@@ -49,12 +50,18 @@ def box_sides(mask, faint):
         if len(sides) < 4:
             continue
         lines = np.logical_or.reduce(list(sides.values()))
-        # The digit: the largest mark of the other ink inside (of this mark where it touches
-        # a side); a tick where a pen started drawing a square 0 is no digit.
+        # The digit: the other ink inside (of this mark where it touches a side), the largest
+        # of its pieces, half its height at least, and those at least FRAME_PIECE of it (a
+        # stroke the side cut off); a tick where a pen started drawing a square 0, or the
+        # scraps of the sides' corners, are no digit.
         inside = mask[mark.box] & ~lines
         if inside.any():
-            digit = max(label_marks(inside)[1], key=lambda other: other.area)
-            if digit.height >= FRAME_CONTENT * mark.height:
+            pieces = label_marks(inside)[1]
+            largest = max(pieces, key=lambda piece: piece.area)
+            top, _, bottom, _ = box_of([piece for piece in pieces
+                                        if piece.area >= FRAME_PIECE * largest.area])
+            if (bottom - top >= FRAME_CONTENT * mark.height
+                    and largest.height >= FRAME_CONTENT / 2 * mark.height):
                 found[mark.box] |= lines
     return found
 
