@@ -86,6 +86,27 @@ class Found:
         """The pixels of the given marks (all of the digits' by default)."""
         return mask_of(self.labels, self.marks if marks is None else marks)
 
+    def as_one(self):
+        """All the marks as one digit, as MNIST would show it: uint8 (28, 28)."""
+        return to_mnist(self.ink, self.mask())
+
+    def lines(self):
+        """The marks as lines of writing, top to bottom, each a list of its digits, left to
+        right, as MNIST would show them (grouping.py)."""
+        lines = []
+        for line in lines_of_writing(self.marks, self.labels):
+            digits = digits_of(line)
+            height = typical_height(digits)
+            images = []
+            for digit in digits:
+                mask = self.mask(digit)
+                for columns in split_touching(mask, height):
+                    part = np.zeros_like(mask)
+                    part[:, columns] = mask[:, columns]
+                    images.append(to_mnist(self.ink, part))
+            lines.append(images)
+        return lines
+
 
 def normalize(source):
     """The picture's digit as MNIST would show it: uint8 (28, 28), white on black.
@@ -93,27 +114,13 @@ def normalize(source):
     source is a path or a PIL image (left as it was). Raises ImageError for unreadable files
     and for pictures without ink.
     """
-    found = find_digits(source)
-    return to_mnist(found.ink, found.mask())
+    return find_digits(source).as_one()
 
 
 def segment(source):
     """The digits of a picture such as "2024", line by line: a list of lines, top to bottom,
     each a list of its digits, left to right, as normalize() lays them out."""
-    found = find_digits(source)
-    lines = []
-    for line in lines_of_writing(found.marks, found.labels):
-        digits = digits_of(line)
-        height = typical_height(digits)
-        images = []
-        for digit in digits:
-            mask = found.mask(digit)
-            for columns in split_touching(mask, height):
-                part = np.zeros_like(mask)
-                part[:, columns] = mask[:, columns]
-                images.append(to_mnist(found.ink, part))
-        lines.append(images)
-    return lines
+    return find_digits(source).lines()
 
 
 def find_digits(source):
