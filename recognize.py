@@ -1,0 +1,113 @@
+"""From a picture to an answer: a digit, a number, or that there is no digit, and why.
+
+predict.py and the web page's server give every picture the same answer through this module:
+read() brings the picture into MNIST's form twice, all its marks as one digit and its marks
+as lines of digits; the model classifies those images (in batches, by the caller); answer()
+decides what the picture holds from their calibrated probabilities.
+
+How (the default, mode "auto"): a picture read as one digit is that digit. A picture whose
+marks read as several digits is a number when each of them is a digit the model is sure of
+(at least min_confidence); otherwise, when all its marks together are a digit it is sure of,
+it is that digit (a digit broken in two, a stray mark beside it); otherwise a number when at
+least half of its digits are sure, the others marked uncertain. A picture in which nothing is
+a digit the model is sure of is answered with no digit, as is one with no ink: the model was
+also trained on pictures with no digit (not_a_digit.py), on which it is unsure.
+Mode "number" (--multi) reads the marks as a number always; mode "digit" (--single) as one
+digit always.
+"""
+
+import dataclasses
+
+import numpy as np
+
+import digit_image
+
+MODES = ("auto", "number", "digit")
+# A "no ink found" refusal of digit_image means the picture holds no digit; every other
+# ImageError means it could not be read.
+NO_INK = "no ink found"
+
+
+@dataclasses.dataclass
+class Reading:
+    """A picture brought into MNIST's form: error (why it could not be read) or no_digit (why
+    there is nothing to read), else images: all its marks as one digit first, then its digits
+    line by line, line_lengths saying how many each line holds."""
+
+    path: str
+    images: list = dataclasses.field(default_factory=list)
+    line_lengths: list = dataclasses.field(default_factory=list)
+    error: str | None = None
+    no_digit: str | None = None
+
+
+def read(path, error=None):
+    """The Reading of one picture (error: a reason it cannot be read, known beforehand).
+
+    A failure digit_image did not foresee is answered with its reason, as an unreadable file
+    is, so that one strange picture never stops the others."""
+    reading = Reading(str(path), error=error)
+    if error is not None:
+        return reading
+    try:
+        found = digit_image.find_digits(path)
+        lines = found.lines()
+        reading.images = [found.as_one(), *(image for line in lines for image in line)]
+        reading.line_lengths = [len(line) for line in lines]
+    except digit_image.ImageError as image_error:
+        if str(image_error).startswith(NO_INK):
+            reading.no_digit = str(image_error)
+        else:
+            reading.error = str(image_error)
+    except MemoryError:
+        reading.error = "not enough memory to read the picture"
+    return reading
+
+
+def answer(reading, probabilities, mode="auto", min_confidence=0.5, top_k=2):
+    """The record of one picture (as predict.py --json prints it) from its Reading and the
+    model's probabilities for its images, in order."""
+    record = {"path": reading.path, "digit": None, "number": None, "confidence": None,
+              "probabilities": None, "top": None, "digits": [], "uncertain": None,
+              "no_digit": reading.no_digit, "error": reading.error}
+    if reading.error is not None or reading.no_digit is not None:
+        return record
+    whole, *pieces = (ranked(p, min_confidence, top_k) for p in probabilities)
+    sure = [not digit["uncertain"] for digit in pieces]
+    if mode == "digit" or (mode == "auto" and len(pieces) == 1):
+        chosen = "digit"
+    elif mode == "number" or all(sure):
+        chosen = "number"
+    elif not whole["uncertain"]:
+        chosen = "digit"  # the pieces were one digit: broken apart, or with a stray mark
+    else:
+        chosen = "number" if 2 * sum(sure) >= len(pieces) else None
+    if chosen == "digit" and not whole["uncertain"]:
+        record.update(whole, uncertain=False)
+    elif chosen == "number" and any(sure):
+        lines, start = [], 0
+        for length in reading.line_lengths:
+            lines.append("".join(str(digit["digit"]) for digit in pieces[start : start + length]))
+            start += length
+        # A number is only as certain as its least certain digit.
+        record.update(number=" ".join(lines), digits=pieces, uncertain=not all(sure),
+                      confidence=min(digit["confidence"] for digit in pieces))
+    else:
+        best = whole if chosen != "number" else max(pieces, key=lambda digit: digit["confidence"])
+        record["no_digit"] = (f"no digit found: the marks look like none of 0-9 (best guess "
+                              f"{best['digit']} at {best['confidence']:.0%})")
+        record.update(probabilities=whole["probabilities"], top=whole["top"])
+    return record
+
+
+def ranked(probabilities, min_confidence, top_k):
+    """The most likely digit, its probability, the top_k, and whether it is uncertain."""
+    order = np.argsort(probabilities)[::-1][:top_k]
+    confidence = float(probabilities[order[0]])
+    return {
+        "digit": int(order[0]),
+        "confidence": round(confidence, 6),
+        "probabilities": [round(float(p), 6) for p in probabilities],
+        "uncertain": confidence < min_confidence,
+        "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order],
+    }
