@@ -32,14 +32,14 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 import common
 import safe_files
 
-common.quiet_tensorflow()  # Before TensorFlow loads, or its start-up chatter is printed.
-import keras
-import numpy as np
-import tensorflow as tf
-from tensorflow.lite.python.convert_phase import ConverterError
+# TensorFlow is imported by the functions that use it, once main() has checked the options
+# and files (through common.quiet_tensorflow(), which keeps its start-up chatter quiet):
+# --help and a bad option answer at once.
 
 # What each artifact is called (after the model's stem), what it holds, and what an earlier
 # file at its path must be to be replaced (safe_files.output_kind).
@@ -106,6 +106,9 @@ def stage_exports(writers, staged, images, keras_labels):
     """Writes every export with writers[kind](staged[kind], staged SavedModel) into the
     hidden staging folder and checks each; returns each one's agreement with the Keras
     model. Nothing outside the staging folder is touched."""
+    import tensorflow as tf
+    from tensorflow.lite.python.convert_phase import ConverterError
+
     agreement = {}
     for kind, write in writers.items():
         try:
@@ -140,6 +143,8 @@ def check_not_anothers(paths, model):
 def failure_reason(error):
     """One line from an error of TensorFlow or its LiteRT converter. The converter's text is
     a list of "<where>: error: <what>" lines, the last the conclusion: its first sentence."""
+    from tensorflow.lite.python.convert_phase import ConverterError
+
     lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
     reason = lines[-1].rsplit("error: ", 1)[-1] if isinstance(error, ConverterError) else lines[0]
     return reason.split(". ")[0].strip()[:300]
@@ -152,6 +157,8 @@ def convert_to_litert(saved_model_path, calibration_images=None):
     in a temporary folder); converting the SavedModel just exported and checked means every
     served format holds the same graph.
     """
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_path))
     if calibration_images is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -190,7 +197,7 @@ def main(argv=None):
     path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _, _) in FORMATS.items()
                if kind != "onnx" or ONNX_INSTALLED}
     json_path = args.model.parent / common.named_for(args.model, "export.json")
-    model = common.load_keras_model(args.model)
+    model = common.load_keras_model(args.model)  # The first to import TensorFlow.
     data = common.load_dataset(args.data)
     # Checked before the work, and again before the set replaces the earlier one.
     outputs = {path_of[kind]: FORMATS[kind][2] for kind in path_of}
@@ -262,6 +269,9 @@ def main(argv=None):
 
 def export_record(args, path_of, staged, agreement, calibration_count, check_count, start):
     """What export.json holds: the exports (sized as staged), their agreement, the settings."""
+    import keras
+    import tensorflow as tf
+
     return {
         "source_model": str(args.model),
         "source_bytes": size_in_bytes(args.model),

@@ -67,14 +67,16 @@ def test_train_writes_model_config_history_and_curves(trained):
 def test_the_last_epochs_train_on_the_images_as_they_are():
     import tensorflow as tf
 
+    import augment
     import train
+    from callbacks import CleanEpochs
 
     images, labels = synthetic_digits(64, seed=1)
     data = {"x_train": images, "y_train": labels, "x_val": images[:8], "y_val": labels[:8]}
     augmenting = tf.Variable(True, trainable=False)
-    dataset, _ = train.make_datasets(data, batch_size=64, seed=0, augmenting=augmenting,
-                                     distortion=1.0)
-    switch = train.CleanEpochs(augmenting, epochs=5, clean_epochs=2)
+    dataset, _ = augment.make_datasets(data, batch_size=64, seed=0, augmenting=augmenting,
+                                       distortion=1.0)
+    switch = CleanEpochs(augmenting, epochs=5, clean_epochs=2)
     originals = {image.astype("float32").tobytes() for image in images}
     unchanged = []
     for epoch in range(5):
@@ -91,18 +93,18 @@ def test_the_last_epochs_train_on_the_images_as_they_are():
 def test_writer_distortion_slants_within_its_range_and_is_exact_at_zero(monkeypatch):
     import tensorflow as tf
 
-    import train
+    import augment
     from benchmarks.writer_order import style
 
     bar = np.zeros((256, 28, 28, 1), np.float32)
     bar[:, 6:22, 13:15] = 255  # An upright stroke, 16 pixels tall.
     for name in ("ROTATION_DEGREES", "SHEAR_DEGREES", "ZOOM", "ASPECT", "SHIFT", "STROKE"):
-        monkeypatch.setattr(train, name, 0)
-    unchanged = train.writer_distortion(seed=0, strength=1)(tf.constant(bar)).numpy()
+        monkeypatch.setattr(augment, name, 0)
+    unchanged = augment.writer_distortion(seed=0, strength=1)(tf.constant(bar)).numpy()
     np.testing.assert_allclose(unchanged, bar, atol=1e-3)  # Zero ranges: the identity warp.
 
-    monkeypatch.setattr(train, "SHEAR_DEGREES", 10)  # At strength 1.5: up to 15 degrees.
-    slanted = train.writer_distortion(seed=0, strength=1.5)(tf.constant(bar)).numpy()[..., 0]
+    monkeypatch.setattr(augment, "SHEAR_DEGREES", 10)  # At strength 1.5: up to 15 degrees.
+    slanted = augment.writer_distortion(seed=0, strength=1.5)(tf.constant(bar)).numpy()[..., 0]
     mass = slanted.sum(axis=(1, 2))
     slope = style(slanted)["slant"]  # How the ink's columns shift per row, as measured on MNIST.
     # Columns shift with height by the shear's tangent, both ways, never past 15 degrees.
@@ -114,23 +116,23 @@ def test_writer_distortion_slants_within_its_range_and_is_exact_at_zero(monkeypa
 def test_elastic_bend_joins_the_affine_warp_and_moves_ink_at_most_its_range(monkeypatch):
     import tensorflow as tf
 
-    import train
+    import augment
 
     images = tf.constant(synthetic_digits(64, seed=2)[0][..., None].astype("float32"))
     # A bend of next to nothing: the gather resampler must read what Keras's affine warp reads
     # (the same random draws; the bend's lattice is drawn last).
-    flat = train.writer_distortion(seed=3, strength=1, elastic=1e-6)(images).numpy()
-    affine = train.writer_distortion(seed=3, strength=1)(images).numpy()
+    flat = augment.writer_distortion(seed=3, strength=1, elastic=1e-6)(images).numpy()
+    affine = augment.writer_distortion(seed=3, strength=1)(images).numpy()
     np.testing.assert_allclose(flat, affine, atol=0.05)
 
     for name in ("ROTATION_DEGREES", "SHEAR_DEGREES", "ZOOM", "ASPECT", "SHIFT", "STROKE"):
-        monkeypatch.setattr(train, name, 0)
+        monkeypatch.setattr(augment, name, 0)
     dots = np.zeros((256, 28, 28, 1), np.float32)
     dots[:, 12:15, 12:15] = 255  # A 3x3 dot in the middle, centred on (13, 13).
     np.testing.assert_allclose(  # Strength 0 turns the bend off too.
-        train.writer_distortion(seed=0, strength=0, elastic=2)(tf.constant(dots)).numpy(), dots,
+        augment.writer_distortion(seed=0, strength=0, elastic=2)(tf.constant(dots)).numpy(), dots,
         atol=1e-3)
-    bent = train.writer_distortion(seed=0, strength=1, elastic=2)(tf.constant(dots)).numpy()
+    bent = augment.writer_distortion(seed=0, strength=1, elastic=2)(tf.constant(dots)).numpy()
     ink = bent[..., 0] / bent.sum(axis=(1, 2, 3))[:, None, None]
     rows, cols = np.mgrid[:28, :28]
     moved = np.hypot((ink * rows).sum(axis=(1, 2)) - 13, (ink * cols).sum(axis=(1, 2)) - 13)
@@ -562,16 +564,48 @@ def test_sigterm_stops_a_script_as_ctrl_c_does_leaving_no_partial_file(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
-    """train.py and export.py import TensorFlow (seconds) before their error handling runs."""
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--help"], cwd=tmp_path,
-                               env=dict(os.environ, PYTHONPATH=str(ROOT)), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)  # Python and NumPy are loaded by then, TensorFlow not yet.
+def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path, tiny_dataset):
+    """train.py and export.py import TensorFlow (seconds) once they have checked their
+    options and files; Ctrl-C during that import is one line, not a traceback."""
+    code = ("import sys, common, train\n"
+            "common.quiet_tensorflow = lambda real=common.quiet_tensorflow: "
+            "(print('importing', flush=True), real())\n"
+            "sys.argv[0] = 'train.py'\n"
+            "sys.exit(common.run_cli(train.main, sys.argv[1:]))\n")
+    process = subprocess.Popen([sys.executable, "-c", code, "--data", str(tiny_dataset)],
+                               cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline() == "importing\n"  # TensorFlow's import has begun.
+    time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and stdout == ""
     assert stderr.strip() == "train.py: interrupted"
+    assert not (tmp_path / "models" / "digit_cnn.keras").exists()
+
+
+SCRIPTS = ["preprocess.py", "train.py", "evaluate.py", "export.py", "predict.py",
+           *sorted(f"benchmarks/{path.name}" for path in (ROOT / "benchmarks").glob("*.py"))]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_answers_without_importing_tensorflow(script, tmp_path):
+    """--help took seconds where a script imported TensorFlow before reading its options.
+    The script runs as `python SCRIPT --help` would run it; on its way out the process says
+    which of TensorFlow and Keras it imported (-X importtime cannot tell: the project
+    imports TensorFlow with descriptor 2 silenced)."""
+    code = ("import atexit, os, runpy, sys\n"
+            "atexit.register(lambda: print('imported:', sorted({'tensorflow', 'keras'} "
+            "& set(sys.modules)), file=sys.stderr))\n"
+            "sys.argv = [sys.argv[1], '--help']\n"
+            "sys.path.insert(0, os.path.dirname(sys.argv[0]))  # As `python SCRIPT` has it.\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    result = subprocess.run([sys.executable, "-c", code, str(ROOT / script)], cwd=tmp_path,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage: ")
+    assert result.stderr.strip().splitlines()[-1] == "imported: []"
 
 
 def test_scripts_run_on_tensorflow_whatever_keras_is_set_to_elsewhere(tmp_path, trained):
@@ -672,7 +706,7 @@ def test_training_benchmark_refuses_bad_train_args_before_training(tmp_path, tin
 def test_linear_schedule_warms_up_then_falls_to_zero():
     import keras
 
-    from train import WarmupLinearDecay
+    from schedules import WarmupLinearDecay
 
     schedule = WarmupLinearDecay(0.01, warmup_steps=10, total_steps=100)
     rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100, 120)]
