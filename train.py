@@ -1,8 +1,11 @@
 """Trains the digit CNN on the training split and keeps the epoch with the lowest validation loss.
 
 Reads:  data/mnist.npz (from preprocess.py)
-Writes: models/digit_cnn.keras     the model of the epoch with the lowest validation loss
-        models/digit_cnn.json      its configuration, library versions and per-epoch history
+Writes: models/digit_cnn.keras     the model of the epoch with the lowest validation loss,
+                                   its probabilities calibrated by a temperature fitted on
+                                   the validation split (calibration.py)
+        models/digit_cnn.json      its configuration, library versions, per-epoch history
+                                   and the temperature with what it changed on validation
         reports/training_curves.png (reports/<name>_training_curves.png for --out <name>.keras)
         runs/digit_cnn/            checkpoints while training (removed when it finishes)
 The three files are written as one set; none replaces the dataset, nor a file of another
@@ -30,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+import calibration
 import common
 import safe_files
 
@@ -252,25 +256,54 @@ def plot_curves(members):
     return figure
 
 
-def kept_model(path, width, name="digit_cnn"):
-    """The model of a run's kept epoch: model.py's network with the weights at path, and no
-    optimizer, so that the saved file is small and loads without this file's schedule."""
+def kept_model(path, width, name="digit_cnn", temperature=1.0):
+    """The model of a run's kept epoch: model.py's network with the weights at path and the
+    given temperature, and no optimizer, so that the saved file is small and loads without
+    this file's schedule."""
     from model import build_model
 
-    model = build_model(width=width, name=name)
+    model = build_model(width=width, name=name, temperature=temperature)
     model.load_weights(path)
     return model
 
 
-def average_models(paths, width):
-    """One model whose output is the mean of the members' probabilities."""
+def average_models(paths, width, temperature=1.0):
+    """One model whose output is the mean of the members' probabilities, each member
+    calibrated by the one temperature they share."""
     import keras
 
     inputs = keras.Input(shape=(28, 28, 1), name="pixels")
-    outputs = [kept_model(path, width, name=f"member_{index}")(inputs)
+    outputs = [kept_model(path, width, name=f"member_{index}", temperature=temperature)(inputs)
                for index, path in enumerate(paths)]
     outputs = keras.layers.Average(name="probabilities")(outputs)
     return keras.Model(inputs, outputs, name=f"digit_cnn_ensemble_of_{len(paths)}")
+
+
+def kept_logits(paths, width, images):
+    """(members, N, 10): each kept model's logits, before its temperature, for images."""
+    import keras
+
+    logits = []
+    for path in paths:
+        model = kept_model(path, width)
+        head = keras.Model(model.inputs, model.get_layer("logits").output)
+        logits.append(head.predict(images[..., None], batch_size=1024, verbose=0))
+    return np.stack(logits)
+
+
+def calibrate(logits, labels):
+    """Fits the temperature of the members' logits (calibration.fit_temperature) on these
+    labels; returns it and what it changed, for the training record."""
+    temperature = calibration.fit_temperature(logits, labels)
+
+    def measured(t):
+        probabilities = calibration.averaged_probabilities(logits, t)
+        return {"log_loss": calibration.log_loss(probabilities, labels),
+                "ece": calibration.expected_calibration_error(probabilities, labels),
+                "accuracy": float((probabilities.argmax(axis=1) == labels).mean())}
+
+    return temperature, {"temperature": temperature, "split": "validation",
+                         "before": measured(1.0), "after": measured(temperature)}
 
 
 def check_resumable(run_dir, config):
@@ -398,13 +431,18 @@ def main(argv=None):
             "wall_seconds": history[-1]["seconds"],
         })
 
+    # One temperature, fitted on the validation split after training (the test split is
+    # never read here): the training loss is the same recipe's, and every answer stays the
+    # same. An ensemble's members share it, fitted on the average of their probabilities.
+    paths = [member["path"] for member in members]
+    temperature, calibrated = calibrate(kept_logits(paths, args.width, data["x_val"]),
+                                        data["y_val"])
     if args.ensemble == 1:
-        model = kept_model(members[0]["path"], args.width)
+        model = kept_model(paths[0], args.width, temperature=temperature)
         val_accuracy = members[0]["val_accuracy"]
     else:
-        model = ensemble = average_models([member["path"] for member in members], args.width)
-        probabilities = ensemble.predict(data["x_val"][..., None], batch_size=1024, verbose=0)
-        val_accuracy = float((probabilities.argmax(axis=1) == data["y_val"]).mean())
+        model = average_models(paths, args.width, temperature)
+        val_accuracy = calibrated["after"]["accuracy"]
     wall_seconds = sum(member["wall_seconds"] for member in members)
 
     record = {
@@ -414,6 +452,7 @@ def main(argv=None):
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},
         "val_accuracy": val_accuracy,
+        "calibration": calibrated,
         "wall_seconds": wall_seconds,
     }
     if args.ensemble == 1:
@@ -445,8 +484,15 @@ def main(argv=None):
                 f"{100 * history[best]['val_accuracy']:.2f}%, epoch {best + 1})")
     else:
         kept = f"The average of {args.ensemble} models: validation accuracy {100 * val_accuracy:.2f}%"
+    before, after = calibrated["before"], calibrated["after"]
+    at_bound = min(temperature / calibration.MIN_TEMPERATURE,
+                   calibration.MAX_TEMPERATURE / temperature) < 1.01
     print(
         f"{kept}; training wall time {wall_seconds:.0f} s.\n"
+        f"Temperature {temperature:.3f}, fitted on the validation split"
+        f"{' (at the end of its range: too few validation mistakes to place it)' if at_bound else ''}"
+        f": log-loss {before['log_loss']:.4f} -> {after['log_loss']:.4f}, ECE "
+        f"{100 * before['ece']:.2f}% -> {100 * after['ece']:.2f}%.\n"
         f"Wrote {args.out}, {json_path} and {curves}."
     )
     return common.EXIT_OK

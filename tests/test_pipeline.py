@@ -48,6 +48,24 @@ def test_model_takes_raw_pixels_and_gives_probabilities():
     )
 
 
+def test_the_temperature_divides_the_logits_inside_the_model():
+    import keras
+
+    import calibration
+    from model import build_model
+
+    model = build_model(width=4)
+    sharper = build_model(width=4, temperature=0.25)
+    sharper.set_weights(model.get_weights())  # The temperature layer holds no weights.
+    images = synthetic_digits(8, seed=0)[0][..., None]
+    logits = keras.Model(model.inputs, model.get_layer("logits").output).predict(images,
+                                                                                  verbose=0)
+    np.testing.assert_allclose(model.predict(images, verbose=0), calibration.softmax(logits),
+                               atol=1e-6)
+    np.testing.assert_allclose(sharper.predict(images, verbose=0),
+                               calibration.softmax(logits, 0.25), atol=1e-6)
+
+
 def test_train_writes_model_config_history_and_curves(trained):
     folder, _, model_path = trained
     record = json.loads(model_path.with_suffix(".json").read_text())
@@ -62,6 +80,33 @@ def test_train_writes_model_config_history_and_curves(trained):
     assert {"tensorflow", "keras", "numpy"} <= record["versions"].keys()
     assert (folder / "reports" / "training_curves.png").stat().st_size > 10_000
     assert not (folder / "runs" / "digit_cnn").exists(), "checkpoints left behind"
+
+
+def test_train_saves_the_model_with_the_temperature_fitted_on_validation(trained):
+    import keras
+
+    import calibration
+    import common
+
+    _, data, model_path = trained
+    fitted = json.loads(model_path.with_suffix(".json").read_text())["calibration"]
+    temperature = fitted["temperature"]
+    assert fitted["split"] == "validation"
+    # The tiny split has no validation mistakes, so the fit sharpens as far as it may.
+    assert calibration.MIN_TEMPERATURE <= temperature < 1
+    # The log-loss it was fitted to lower is lower; the answers are the same.
+    assert fitted["after"]["log_loss"] < fitted["before"]["log_loss"]
+    assert fitted["after"]["accuracy"] == fitted["before"]["accuracy"]
+    # The saved model divides its logits by that temperature, and loads with safe_mode.
+    model = common.load_keras_model(model_path)
+    x_val, y_val = (np.load(data)[key] for key in ("x_val", "y_val"))
+    logits = keras.Model(model.inputs, model.get_layer("logits").output).predict(
+        x_val[..., None], verbose=0)
+    probabilities = common.keras_predict(model)(x_val)
+    np.testing.assert_allclose(probabilities, calibration.softmax(logits, temperature),
+                               atol=1e-5)
+    assert calibration.log_loss(probabilities, y_val) == pytest.approx(
+        fitted["after"]["log_loss"], rel=1e-4)
 
 
 def test_the_last_epochs_train_on_the_images_as_they_are():
@@ -677,6 +722,19 @@ def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp
     # The average of the first two members is what the saved ensemble computes itself.
     data = common.load_dataset(tiny_dataset)
     saved = common.load_classifier(ensemble)(data["x_val"])
+    # Each member divides its logits by the one temperature fitted to their average.
+    import keras
+
+    import calibration
+
+    temperature = json.loads(ensemble.with_suffix(".json").read_text())["calibration"][
+        "temperature"]
+    members = [layer for layer in common.load_keras_model(ensemble).layers
+               if isinstance(layer, keras.Model)]
+    logits = np.stack([keras.Model(member.inputs, member.get_layer("logits").output).predict(
+        data["x_val"][..., None], verbose=0) for member in members])
+    np.testing.assert_allclose(saved, calibration.averaged_probabilities(logits, temperature),
+                               atol=1e-5)
     assert rows[1]["val"] == round(100 * float((saved.argmax(1) == data["y_val"]).mean()), 2)
     assert rows[0]["val"] == rows[0]["val_alone"] and rows[2]["test_alone"] > 90
     assert 0 <= report["test_missed_by_all"] <= report["test_missed_by_half_or_more"]
