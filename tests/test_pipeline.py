@@ -210,7 +210,9 @@ def test_evaluate_writes_metrics_and_plots(trained):
     assert confusion.sum() == 200
     assert np.trace(confusion) == round(metrics["accuracy"] * 200)
     assert sum(row["support"] for row in metrics["per_class"].values()) == 200
-    for name in ("confusion_matrix.png", "misclassified.png"):
+    assert 0 <= metrics["ece"] <= 1 and 0 <= metrics["brier"] <= 2
+    assert metrics["nll"] == metrics["loss"] >= 0
+    for name in ("confusion_matrix.png", "misclassified.png", "reliability.png"):
         assert (out / name).stat().st_size > 5_000
 
 
@@ -264,6 +266,41 @@ def test_classification_metrics_by_hand():
     assert metrics["per_class"]["1"]["precision"] == 0.5
     # Three right at 0.91 and one wrong, whose true class got 0.01.
     assert metrics["loss"] == pytest.approx((-3 * np.log(0.91) - np.log(0.01)) / 4)
+    assert metrics["nll"] == metrics["loss"]
+    # All four at confidence 0.91, in one bin, where 3 of 4 are right.
+    assert metrics["ece"] == pytest.approx(0.91 - 0.75)
+    right = 0.09**2 + 9 * 0.01**2
+    assert metrics["brier"] == pytest.approx((3 * right + 0.91**2 + 0.99**2 + 8 * 0.01**2) / 4)
+
+
+def test_a_model_from_before_calibration_is_evaluated_and_read(tmp_path, tiny_dataset, capsys):
+    """model.py's head was one Dense layer with a softmax, named "probabilities"; the models
+    saved so are still loaded (safe_mode), evaluated and read."""
+    import keras
+
+    import common
+    import evaluate
+    import predict
+    from test_predict import draw
+
+    pixels = keras.Input((28, 28, 1), name="pixels")
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(pixels))
+    head = keras.layers.Dense(10, activation="softmax", name="probabilities")
+    model = keras.Model(pixels, head(x), name="digit_cnn")
+    images, labels = synthetic_digits(600, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(images[..., None], labels, epochs=3, verbose=0)
+    model.save(tmp_path / "old.keras")
+    out = tmp_path / "reports"
+    assert evaluate.main(["--data", str(tiny_dataset), "--model", str(tmp_path / "old.keras"),
+                          "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9 and {"ece", "nll", "brier"} <= metrics.keys()
+    capsys.readouterr()
+    status = common.run_cli(predict.main, [str(draw(tmp_path / "a.png")), "--json", "--model",
+                                           str(tmp_path / "old.keras")])
+    assert status == common.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["digit"] is not None
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip file", "wrong arrays", "no test images"])
