@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, SHARED_MNIST, run_script, synthetic_digits, write_dataset
+from conftest import (ROOT, SHARED_MNIST, run_noting_imports, run_script,
+                      synthetic_digits, write_dataset)
 
 
 @pytest.fixture(scope="module")
@@ -672,22 +673,10 @@ SCRIPTS = ["preprocess.py", "train.py", "evaluate.py", "export.py", "predict.py"
 
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_help_answers_without_importing_tensorflow(script, tmp_path):
-    """--help took seconds where a script imported TensorFlow before reading its options.
-    The script runs as `python SCRIPT --help` would run it; on its way out the process says
-    which of TensorFlow and Keras it imported (-X importtime cannot tell: the project
-    imports TensorFlow with descriptor 2 silenced)."""
-    code = ("import atexit, os, runpy, sys\n"
-            "atexit.register(lambda: print('imported:', sorted({'tensorflow', 'keras'} "
-            "& set(sys.modules)), file=sys.stderr))\n"
-            "sys.argv = [sys.argv[1], '--help']\n"
-            "sys.path.insert(0, os.path.dirname(sys.argv[0]))  # As `python SCRIPT` has it.\n"
-            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    result = subprocess.run([sys.executable, "-c", code, str(ROOT / script)], cwd=tmp_path,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
-                            text=True, timeout=120, check=False)
+    """--help took seconds where a script imported TensorFlow before reading its options."""
+    result, imported = run_noting_imports(script, "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.startswith("usage: ")
-    assert result.stderr.strip().splitlines()[-1] == "imported: []"
+    assert result.stdout.startswith("usage: ") and imported == set()
 
 
 def test_scripts_run_on_tensorflow_whatever_keras_is_set_to_elsewhere(tmp_path, trained):
