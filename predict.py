@@ -66,6 +66,7 @@ def parse_args(argv):
     parser.add_argument(
         "--model",
         type=Path,
+        default=argparse.SUPPRESS,  # Not None, which --help would show as the default.
         help="a .keras, .tflite or .onnx file or SavedModel folder, as export.py writes them "
              f"(default: {common.MODEL_PATH.with_suffix('.tflite')} while export.py's record "
              f"ties it to {common.MODEL_PATH} as that file is now, else {common.MODEL_PATH})",
@@ -88,6 +89,7 @@ def parse_args(argv):
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
+    args.model = getattr(args, "model", None)  # None: the model common.model_to_serve() picks.
     if not 1 <= args.top_k <= common.NUM_CLASSES:
         parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
     if not 0 <= args.min_confidence <= 1:

@@ -28,7 +28,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -393,7 +392,7 @@ def main(argv=None):
             shutil.rmtree(run_dir)
         common.write_record(run_dir / RUN_OPTIONS, "run options", config)
 
-    # Only now, with the options, files and run checked: they are answered without it.
+    # TensorFlow only now: --help, bad options and unusable files do not wait for it.
     common.quiet_tensorflow()
     import keras
     import tensorflow as tf
@@ -487,10 +486,10 @@ def main(argv=None):
     before, after = calibrated["before"], calibrated["after"]
     at_bound = min(temperature / calibration.MIN_TEMPERATURE,
                    calibration.MAX_TEMPERATURE / temperature) < 1.01
+    bound = " (at the end of its range: too few validation mistakes to place it)"
     print(
         f"{kept}; training wall time {wall_seconds:.0f} s.\n"
-        f"Temperature {temperature:.3f}, fitted on the validation split"
-        f"{' (at the end of its range: too few validation mistakes to place it)' if at_bound else ''}"
+        f"Temperature {temperature:.3f}, fitted on the validation split{bound if at_bound else ''}"
         f": log-loss {before['log_loss']:.4f} -> {after['log_loss']:.4f}, ECE "
         f"{100 * before['ece']:.2f}% -> {100 * after['ece']:.2f}%.\n"
         f"Wrote {args.out}, {json_path} and {curves}."

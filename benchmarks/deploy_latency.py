@@ -158,7 +158,8 @@ def main(argv=None):
         print(f"{model:<30} {result['bytes']:>9,}  {spread:>42}  "
               f"{result['test_images_per_second']:>13,.0f}  {100 * result['test_accuracy']:>7.2f}%")
     wall = record["default"]["predict_py_seconds"]
-    spread = f"{wall['median']:.2f} ({wall['min']:.2f}-{wall['max']:.2f}), {wall['median_cpu']:.2f}"
+    spread = (f"{wall['median']:.2f} ({wall['min']:.2f}-{wall['max']:.2f}), "
+              f"{wall['median_cpu']:.2f}")
     print(f"{'no --model':<30} {'':>9}  {spread:>42}  (answered with {record['default']['model']})")
     record["machine"]["load_average_at_end"] = os.getloadavg()[0]
     common.write_json(args.report, record)
