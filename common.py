@@ -13,6 +13,7 @@ Exit statuses used by every script:
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
@@ -285,6 +286,77 @@ def quiet_tensorflow():
         keras.config.set_image_data_format("channels_last")
 
 
+def file_sha256(path, cap=MAX_MODEL_BYTES):
+    """The SHA-256 of a regular file of at most cap bytes, in hex; UserError otherwise."""
+    digest = hashlib.sha256()
+    try:
+        with safe_files.open_input(path) as file:
+            for chunk in safe_files.file_chunks(file, cap, path):
+                digest.update(chunk)
+    except safe_files.Refused as error:
+        raise UserError(str(error)) from None
+    return digest.hexdigest()
+
+
+def export_record_path(keras_path):
+    """Where export.py records the exports of the .keras model at keras_path:
+    models/export.json for the default model, models/NAME_export.json for NAME.keras."""
+    keras_path = Path(keras_path)
+    return keras_path.parent / named_for(keras_path, "export.json")
+
+
+def model_to_serve(keras_path=MODEL_PATH):
+    """The model that answers when the user names none: the float LiteRT export beside
+    keras_path (models/digit_cnn.tflite) when export.py wrote it from keras_path as that file
+    is now, else keras_path itself.
+
+    LiteRT starts in a fraction of a second where TensorFlow, which the .keras file needs,
+    takes seconds, and the float export gives the same probabilities (within 1e-4). "As that
+    file is now": the export record holds the SHA-256 of the .keras it was made from and of
+    the .tflite it wrote, and both must match the files. When a .tflite is there but does
+    not match (the model was trained again since, or the record is missing or from an older
+    export.py), one line on stderr says so and how to refresh it, and the .keras answers.
+    No .tflite at all is the plain case of a model not exported, and says nothing.
+    """
+    keras_path = Path(keras_path)
+    tflite = keras_path.with_suffix(".tflite")
+    if not os.path.lexists(tflite) or safe_files.kind(keras_path) != "file":
+        return keras_path  # Loading it says what is wrong with it, if anything.
+    reason = _export_mismatch(keras_path, tflite)
+    if reason is None:
+        return tflite
+    refresh = "python export.py" + ("" if keras_path == MODEL_PATH else f" --model {keras_path}")
+    print(f"{Path(sys.argv[0]).name}: {tflite} is out of date ({reason}): answering with "
+          f"{keras_path} instead, which starts slower; `{refresh}` refreshes it",
+          file=sys.stderr)
+    return keras_path
+
+
+def _export_mismatch(keras_path, tflite):
+    """Why the float export tflite is not known to be keras_path's as it is now, or None."""
+    record_path = export_record_path(keras_path)
+    if not os.path.lexists(record_path):
+        return f"no export record {record_path}"
+    try:
+        record = json.loads(safe_files.read_bytes(record_path, 1_000_000))
+        if not isinstance(record, dict) or safe_files.record_kind(record) != "export":
+            return f"{record_path} is not an export record"
+        source_hash = record.get("source_sha256")
+        float_export = record.get("artifacts", {}).get("float", {})
+    except (OSError, ValueError, AttributeError):
+        return f"{record_path} cannot be read"
+    if not isinstance(source_hash, str) or not isinstance(float_export, dict):
+        return f"{record_path}, from an older export.py, does not tie it to a .keras file"
+    if source_hash != file_sha256(keras_path):
+        return f"{keras_path} has changed since the export"
+    try:
+        if float_export.get("sha256") != file_sha256(tflite):
+            return f"it is not the file {record_path} lists"
+    except UserError as error:
+        return str(error)
+    return None
+
+
 def load_classifier(path=MODEL_PATH):
     """Loads a trained model and returns predict(images) -> (N, 10) float32 probabilities.
 
@@ -298,21 +370,25 @@ def load_classifier(path=MODEL_PATH):
     predict raises it too when a batch's outputs are not probabilities.
     """
     path = Path(path)
+    loader = {"savedmodel": _load_saved_model, ".keras": _load_keras, ".tflite": _load_tflite,
+              ".onnx": _load_onnx}[check_model_path(path)]
+    return checked_probabilities(path, loader(path))
+
+
+def check_model_path(path):
+    """The format of the model at path (".keras", ".tflite", ".onnx" or "savedmodel"), told
+    from its suffix and whether it is a file or a folder, without reading it; UserError when
+    it is missing, neither a file nor a folder, or of no known format."""
+    path = Path(path)
     suffix = path.suffix.lower()
     if model_kind(path) == "folder":
         if suffix in (".keras", ".tflite", ".onnx"):
             raise UserError(f"model {path} is a folder, not a {suffix} file")
-        predict = _load_saved_model(path)
-    elif suffix == ".keras":
-        predict = _load_keras(path)
-    elif suffix == ".tflite":
-        predict = _load_tflite(path)
-    elif suffix == ".onnx":
-        predict = _load_onnx(path)
-    else:
-        raise UserError(f"model {path}: unknown format "
-                        "(expected .keras, .tflite, .onnx or a SavedModel folder)")
-    return checked_probabilities(path, predict)
+        return "savedmodel"
+    if suffix in (".keras", ".tflite", ".onnx"):
+        return suffix
+    raise UserError(f"model {path}: unknown format "
+                    "(expected .keras, .tflite, .onnx or a SavedModel folder)")
 
 
 def model_kind(path):

@@ -1,10 +1,12 @@
 """Measures a trained model on the held-out test split: the only stage that reads it.
 
 Reads:  data/mnist.npz, models/digit_cnn.keras (or an exported model: --model)
-Writes: reports/metrics.json          accuracy, loss, per-class precision/recall/F1, confusion
+Writes: reports/metrics.json          accuracy, log-loss, calibration (ECE, Brier), per-class
+                                      precision/recall/F1, confusion
         reports/confusion_matrix.png
         reports/misclassified.png     the wrong test digits with their true/predicted labels
-The three are written as one set: a failure leaves the earlier set whole. None replaces an
+        reports/reliability.png       accuracy against confidence, per bin of confidence
+The four are written as one set: a failure leaves the earlier set whole. None replaces an
 input, nor a file that is not this script's report of the same name.
 
     python evaluate.py
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+import calibration
 import common
 
 
@@ -38,7 +41,14 @@ def parse_args(argv):
 
 
 def classification_metrics(labels, probabilities):
-    """Accuracy, cross-entropy, per-class precision/recall/F1 and the confusion matrix."""
+    """Accuracy, how far the probabilities can be trusted, per-class precision/recall/F1 and
+    the confusion matrix.
+
+    nll is the mean log-loss (Keras's cross-entropy without label smoothing; "loss" is the
+    same number, under the name earlier reports gave it), ece the expected calibration
+    error over 15 equal-width bins of the top probability (a fraction), brier the mean over
+    images of the summed squared errors of the ten probabilities (0 to 2).
+    """
     predictions = probabilities.argmax(axis=1)
     n = common.NUM_CLASSES
     confusion = np.zeros((n, n), dtype=np.int64)  # rows: true digit, columns: predicted
@@ -49,11 +59,13 @@ def classification_metrics(labels, probabilities):
     precision = true_positives / np.maximum(predicted, 1)
     recall = true_positives / np.maximum(support, 1)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    # The same cross-entropy as Keras's loss without label smoothing; clipped like Keras.
-    picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
+    log_loss = calibration.log_loss(probabilities, labels)
     return {
         "accuracy": float(true_positives.sum() / len(labels)),
-        "loss": float(-np.log(picked).mean()),
+        "loss": log_loss,
+        "nll": log_loss,
+        "ece": calibration.expected_calibration_error(probabilities, labels),
+        "brier": calibration.brier_score(probabilities, labels),
         "test_size": len(labels),
         "errors": int(len(labels) - true_positives.sum()),
         "per_class": {
@@ -108,10 +120,53 @@ def plot_misclassified(images, labels, probabilities, limit=64):
     return figure
 
 
+def plot_reliability(labels, probabilities):
+    """The reliability diagram: in each of the 15 bins of the top probability, the share of
+    right answers against the mean top probability, and below, how many answers fall there.
+    A calibrated model's bars reach the diagonal."""
+    import matplotlib.pyplot as plt
+
+    rows = calibration.reliability(probabilities, labels)
+    bins = len(rows)
+    edges = np.linspace(0, 1, bins + 1)
+    filled = [index for index, row in enumerate(rows) if row["count"]]
+    ece = calibration.expected_calibration_error(probabilities, labels)
+    figure, (ax_accuracy, ax_count) = plt.subplots(
+        2, 1, figsize=(6, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]})
+    ax_accuracy.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1,
+                     label="calibrated")
+    ax_accuracy.bar(edges[filled], [rows[i]["accuracy"] for i in filled], width=1 / bins,
+                    align="edge", color="tab:blue", edgecolor="white", label="accuracy")
+    ax_accuracy.scatter([rows[i]["confidence"] for i in filled],
+                        [rows[i]["accuracy"] for i in filled], color="tab:red", zorder=3, s=14,
+                        label="accuracy at the bin's mean confidence")
+    ax_accuracy.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1.05),
+                    title=f"Reliability on the test split: ECE {100 * ece:.2f}% "
+                          f"({bins} bins)")
+    ax_accuracy.legend(loc="upper left", fontsize=8)
+    # Top left, where no bar reaches: with ten classes the top probability is at least 0.1.
+    ax_accuracy.text(0.02, 0.75, "above the diagonal: under-confident\nbelow: over-confident",
+                     ha="left", va="top", fontsize=8, color="dimgrey",
+                     transform=ax_accuracy.transAxes)
+    ax_accuracy.grid(alpha=0.3)
+    counts = [rows[i]["count"] for i in filled]
+    # Nearly every answer lies in the last bin: a log scale shows the others too.
+    ax_count.bar(edges[filled], counts, width=1 / bins, align="edge", color="tab:grey",
+                 edgecolor="white")
+    for index, count in zip(filled, counts):
+        ax_count.text(edges[index] + 0.5 / bins, count, f"{count:,}", ha="center",
+                      va="bottom", fontsize=7)
+    ax_count.set(yscale="log", ylim=(0.5, 20 * max(counts)), xlabel="confidence (top probability)",
+                 ylabel="test images")
+    figure.tight_layout()
+    return figure
+
+
 # Each report and what it is (safe_files.output_kind): the file at its path that it replaces.
 REPORTS = {"metrics.json": "record:metrics",
            "confusion_matrix.png": "figure:evaluate.py confusion matrix",
-           "misclassified.png": "figure:evaluate.py misclassified digits"}
+           "misclassified.png": "figure:evaluate.py misclassified digits",
+           "reliability.png": "figure:evaluate.py reliability diagram"}
 
 
 def main(argv=None):
@@ -141,7 +196,8 @@ def main(argv=None):
     from matplotlib import pyplot
 
     figures = {"confusion_matrix.png": plot_confusion(metrics["confusion_matrix"]),
-               "misclassified.png": plot_misclassified(x_test, y_test, probabilities)}
+               "misclassified.png": plot_misclassified(x_test, y_test, probabilities),
+               "reliability.png": plot_reliability(y_test, probabilities)}
     writes = {args.out / "metrics.json": common.record_writer("metrics", metrics)}
     for name, figure in figures.items():
         purpose = REPORTS[name].partition(":")[2]
@@ -155,10 +211,11 @@ def main(argv=None):
 
     print(
         f"Test accuracy {100 * metrics['accuracy']:.2f}% ({metrics['errors']} errors in "
-        f"{metrics['test_size']:,}), loss {metrics['loss']:.4f}, model {args.model}"
+        f"{metrics['test_size']:,}), log-loss {metrics['nll']:.4f}, ECE "
+        f"{100 * metrics['ece']:.2f}%, Brier {metrics['brier']:.4f}, model {args.model}"
         f"{' with shift averaging' if args.tta else ''}, "
-        f"{seconds:.1f} s.\nWrote {args.out / 'metrics.json'}, confusion_matrix.png and "
-        "misclassified.png there."
+        f"{seconds:.1f} s.\nWrote {args.out / 'metrics.json'}, confusion_matrix.png, "
+        "misclassified.png and reliability.png there."
     )
     return common.EXIT_OK
 

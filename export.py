@@ -10,13 +10,16 @@ Writes, beside the model:
                                        pixels as they are and returns float32 probabilities
         models/digit_cnn.onnx          ONNX, float32; only where tf2onnx and onnxruntime are
                                        installed (`pip install tf2onnx onnx onnxruntime`)
-        models/export.json             formats, sizes, agreement with the Keras model, time
+        models/export.json             formats, sizes, SHA-256 hashes of the .keras and of
+                                       each export file, agreement with the Keras model, time
                                        (NAME_export.json for a model NAME.keras)
 
 Every artifact is checked, and only when all have passed, with their record, do they
 replace the earlier ones, so a failed export leaves the previous set and record as they
 were. No export replaces a file that is not an export of its format, nor one that another
-model's record lists. evaluate.py and predict.py take any of them with --model.
+model's record lists. evaluate.py and predict.py take any of them with --model; predict.py
+answers with the float LiteRT model by default while the record's hash of the .keras
+matches the file (common.model_to_serve).
 
     python export.py
     python export.py --model models/digit_cnn.keras --calibration-size 1000
@@ -32,14 +35,14 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 import common
 import safe_files
 
-common.quiet_tensorflow()  # Before TensorFlow loads, or its start-up chatter is printed.
-import keras
-import numpy as np
-import tensorflow as tf
-from tensorflow.lite.python.convert_phase import ConverterError
+# TensorFlow is imported by the functions that use it, once main() has checked the options
+# and files (through common.quiet_tensorflow(), which keeps its start-up chatter quiet):
+# --help and a bad option answer at once.
 
 # What each artifact is called (after the model's stem), what it holds, and what an earlier
 # file at its path must be to be replaced (safe_files.output_kind).
@@ -106,6 +109,9 @@ def stage_exports(writers, staged, images, keras_labels):
     """Writes every export with writers[kind](staged[kind], staged SavedModel) into the
     hidden staging folder and checks each; returns each one's agreement with the Keras
     model. Nothing outside the staging folder is touched."""
+    import tensorflow as tf
+    from tensorflow.lite.python.convert_phase import ConverterError
+
     agreement = {}
     for kind, write in writers.items():
         try:
@@ -140,6 +146,8 @@ def check_not_anothers(paths, model):
 def failure_reason(error):
     """One line from an error of TensorFlow or its LiteRT converter. The converter's text is
     a list of "<where>: error: <what>" lines, the last the conclusion: its first sentence."""
+    from tensorflow.lite.python.convert_phase import ConverterError
+
     lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
     reason = lines[-1].rsplit("error: ", 1)[-1] if isinstance(error, ConverterError) else lines[0]
     return reason.split(". ")[0].strip()[:300]
@@ -152,6 +160,8 @@ def convert_to_litert(saved_model_path, calibration_images=None):
     in a temporary folder); converting the SavedModel just exported and checked means every
     served format holds the same graph.
     """
+    import tensorflow as tf
+
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_path))
     if calibration_images is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -189,8 +199,14 @@ def main(argv=None):
     stem = args.model.with_suffix("")
     path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _, _) in FORMATS.items()
                if kind != "onnx" or ONNX_INSTALLED}
-    json_path = args.model.parent / common.named_for(args.model, "export.json")
-    model = common.load_keras_model(args.model)
+    json_path = common.export_record_path(args.model)
+    if common.model_kind(args.model) == "folder":  # Said as load_keras_model says it.
+        raise common.UserError(f"model {args.model} is a folder, not a .keras file")
+    # What ties the exports to this .keras file: predict.py uses them only while it matches.
+    # Taken before the model is read, and again once the exports are made: a file replaced
+    # in between (trained again) is found, and nothing is put in place.
+    source_sha256 = common.file_sha256(args.model)
+    model = common.load_keras_model(args.model)  # The first to import TensorFlow.
     data = common.load_dataset(args.data)
     # Checked before the work, and again before the set replaces the earlier one.
     outputs = {path_of[kind]: FORMATS[kind][2] for kind in path_of}
@@ -230,8 +246,11 @@ def main(argv=None):
     staged = {kind: staging / path.name for kind, path in path_of.items()}
     try:
         agreement = stage_exports(writers, staged, check_images, keras_labels)
-        record = export_record(args, path_of, staged, agreement, len(calibration_images),
-                               len(check_images), start)
+        if common.file_sha256(args.model) != source_sha256:
+            raise common.UserError(f"{args.model} changed while it was being exported (trained "
+                                   "again?): export it again; earlier exports were kept")
+        record = export_record(args, source_sha256, path_of, staged, agreement,
+                               len(calibration_images), len(check_images), start)
         staged_record = staging / json_path.name
         common.record_writer("export", record)[1](staged_record)
         # Every destination checked again, then the exports and their record renamed together.
@@ -260,11 +279,17 @@ def main(argv=None):
     return common.EXIT_OK
 
 
-def export_record(args, path_of, staged, agreement, calibration_count, check_count, start):
-    """What export.json holds: the exports (sized as staged), their agreement, the settings."""
+def export_record(args, source_sha256, path_of, staged, agreement, calibration_count,
+                  check_count, start):
+    """What export.json holds: the exports (sized and hashed as staged), their agreement,
+    the settings. The hashes tie them to the .keras file (common.model_to_serve)."""
+    import keras
+    import tensorflow as tf
+
     return {
         "source_model": str(args.model),
         "source_bytes": size_in_bytes(args.model),
+        "source_sha256": source_sha256,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "calibration": {"split": "train", "images": calibration_count, "seed": 0},
@@ -274,6 +299,8 @@ def export_record(args, path_of, staged, agreement, calibration_count, check_cou
                 "path": str(path_of[kind]),
                 "format": FORMATS[kind][1],
                 "bytes": size_in_bytes(staged[kind]),
+                # A SavedModel is a folder: it is listed, not hashed.
+                **({} if staged[kind].is_dir() else {"sha256": common.file_sha256(staged[kind])}),
                 "agreement_with_keras": share,
             }
             for kind, share in agreement.items()

@@ -3,7 +3,8 @@
 build_model() returns an uncompiled keras.Model that takes raw pixels in 0..255, shape
 (N, 28, 28, 1), white digit on black as in MNIST, and returns the
 probabilities of the ten digits. Scaling happens inside the model, so no caller can scale
-differently from training.
+differently from training; so does the temperature that calibrates the probabilities, so
+every export carries it.
 """
 
 import keras
@@ -32,7 +33,7 @@ def blurred_max_pool(x):
     return blur(x)
 
 
-def build_model(width=32, dropout=0.2, num_classes=10, name="digit_cnn"):
+def build_model(width=32, dropout=0.2, num_classes=10, name="digit_cnn", temperature=1.0):
     """A compute-lean CNN: no convolution at full resolution, wider after pooling.
 
     MNIST centres each digit's 20x20 box in the 28x28 frame, so the network reads only the
@@ -42,6 +43,12 @@ def build_model(width=32, dropout=0.2, num_classes=10, name="digit_cnn"):
     in batch normalization over large maps. Flatten keeps where features sit in the final
     6x6 maps, which global average pooling would throw away. width is the channel count of
     the 12x12 stage; the 6x6 stage has twice as many.
+
+    The head is three named layers: "logits" (Dense, no activation), "temperature" (the
+    logits divided by temperature) and "probabilities" (softmax). Training runs at
+    temperature 1; train.py then fits the temperature on the validation split
+    (calibration.py) and saves the model built with it, standard layers only, so that
+    safe_mode loads it and every export carries it.
     """
     inputs = keras.Input(shape=(28, 28, 1), name="pixels")
     x = layers.Rescaling(1 / 255)(inputs)
@@ -53,5 +60,7 @@ def build_model(width=32, dropout=0.2, num_classes=10, name="digit_cnn"):
     x = conv_block(x, 2 * width)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    x = layers.Rescaling(1 / temperature, name="temperature")(logits)
+    outputs = layers.Softmax(name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -1,7 +1,10 @@
 """Reads the handwritten digits in your own pictures with the trained model.
 
-Reads:  pictures (files, folders of pictures, glob patterns) and models/digit_cnn.keras
-        (or a .tflite from export.py, which starts much faster)
+Reads:  pictures (files, folders of pictures, glob patterns) and the model: by default
+        models/digit_cnn.tflite, the float LiteRT export, while export.py's record ties it to
+        models/digit_cnn.keras as that file is now (it starts in a fraction of a second and
+        gives the same probabilities), else models/digit_cnn.keras (TensorFlow, seconds to
+        start), saying in one line why; --model names any other
 Writes: one line per picture to stdout, as a table or (--json) as JSON lines; with --show,
         a PNG with what the model saw for each picture
 
@@ -11,7 +14,8 @@ digit_image.normalize(); with --multi, digit_image.segment() first cuts a number
 "2024" into digits, left to right, and several lines of them top to bottom. Answers whose
 confidence is below --min-confidence are marked uncertain. A picture that cannot be read is
 reported in one line on stderr while the others are still answered; the exit status is then
-1 (2 for bad options or model).
+1 (2 for bad options or model). The model is loaded when the first picture read needs it:
+a run whose pictures all fail loads none.
 
 Each --json line holds "path", "digit" (null when the picture failed), "confidence" (its
 probability), "probabilities" (ten), "top" (the --top-k most likely digits), "uncertain" and
@@ -62,8 +66,10 @@ def parse_args(argv):
     parser.add_argument(
         "--model",
         type=Path,
-        default=common.MODEL_PATH,
-        help="a .keras, .tflite or .onnx file or SavedModel folder, as export.py writes them",
+        default=argparse.SUPPRESS,  # Not None, which --help would show as the default.
+        help="a .keras, .tflite or .onnx file or SavedModel folder, as export.py writes them "
+             f"(default: {common.MODEL_PATH.with_suffix('.tflite')} while export.py's record "
+             f"ties it to {common.MODEL_PATH} as that file is now, else {common.MODEL_PATH})",
     )
     parser.add_argument(
         "--multi", action="store_true", help='read several digits per picture, such as "2024"'
@@ -83,6 +89,7 @@ def parse_args(argv):
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
+    args.model = getattr(args, "model", None)  # None: the model common.model_to_serve() picks.
     if not 1 <= args.top_k <= common.NUM_CLASSES:
         parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
     if not 0 <= args.min_confidence <= 1:
@@ -94,6 +101,31 @@ def parse_args(argv):
     if args.show and args.show.is_dir():
         parser.error(f"--show {args.show} is a folder: name a file in it")
     return args
+
+
+def loaded_when_needed(path, tta):
+    """classify(images) -> probabilities with the model at path, loaded on the first call:
+    pictures that all fail (not found, unreadable, no ink) load no model, and no TensorFlow.
+    A model that cannot be loaded is refused before any answer of the batch that needed it
+    is printed (with the default --batch-size, of the first 256 pictures)."""
+    classify = None
+
+    def classify_loading_first(images):
+        nonlocal classify
+        if classify is None:
+            classify = common.load_classifier(path)
+            if tta:
+                classify = common.with_shift_averaging(classify)
+        return classify(images)
+
+    return classify_loading_first
+
+
+def print_header(args):
+    runners_up = "runner-up" if args.top_k > 1 and not args.multi else ""
+    first = "number" if args.multi else "digit"
+    print(f"{first:>{answer_column_width(args)}}  {'confidence':>10}  "
+          f"{runners_up:<{runners_up_width(args)}}path")
 
 
 def cores():
@@ -117,19 +149,16 @@ def main(argv=None):
         if picture is not None:
             raise common.UserError(f"--show {args.show} is one of the pictures read ({picture}):"
                                    " choose another name for the panel")
-        common.check_outputs({args.show: SHOW_KIND}, inputs=[args.model])
-    classify = common.load_classifier(args.model)
-    if args.tta:
-        classify = common.with_shift_averaging(classify)
-    if not args.json:
-        runners_up = "runner-up" if args.top_k > 1 and not args.multi else ""
-        first = "number" if args.multi else "digit"
-        answer_width = answer_column_width(args)
-        print(f"{first:>{answer_width}}  {'confidence':>10}  "
-              f"{runners_up:<{runners_up_width(args)}}path")
+    model = args.model if args.model is not None else common.model_to_serve()
+    if args.show:
+        common.check_outputs({args.show: SHOW_KIND}, inputs=[model])
+    common.check_model_path(model)  # Missing or of no known format: said before any picture.
+    classify = loaded_when_needed(model, args.tta)
     shown, answered, any_failed = [], 0, False
     for record, images in answer(args.inputs, classify, args):
         any_failed |= record["error"] is not None
+        if answered == 0 and not args.json:
+            print_header(args)
         answered += 1
         report(record, args)
         sys.stdout.flush()  # Each answer appears as soon as it is known, even in a pipe.

@@ -1,8 +1,11 @@
 """Trains the digit CNN on the training split and keeps the epoch with the lowest validation loss.
 
 Reads:  data/mnist.npz (from preprocess.py)
-Writes: models/digit_cnn.keras     the model of the epoch with the lowest validation loss
-        models/digit_cnn.json      its configuration, library versions and per-epoch history
+Writes: models/digit_cnn.keras     the model of the epoch with the lowest validation loss,
+                                   its probabilities calibrated by a temperature fitted on
+                                   the validation split (calibration.py)
+        models/digit_cnn.json      its configuration, library versions, per-epoch history
+                                   and the temperature with what it changed on validation
         reports/training_curves.png (reports/<name>_training_curves.png for --out <name>.keras)
         runs/digit_cnn/            checkpoints while training (removed when it finishes)
 The three files are written as one set; none replaces the dataset, nor a file of another
@@ -25,19 +28,17 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
+import numpy as np
+
+import calibration
 import common
 import safe_files
 
-common.quiet_tensorflow()  # must run before TensorFlow is first imported
-import keras
-import numpy as np
-import tensorflow as tf
-from keras import layers
-
-from model import build_model
+# TensorFlow, Keras and the modules that import them (model, augment, callbacks, schedules)
+# are imported by the functions that use them, once main() has checked the options: --help
+# and a bad option answer at once instead of after seconds of importing TensorFlow.
 
 # In each member's run folder, runs/<model>/seed<N>/: the weights of the epoch kept so far.
 KEPT_WEIGHTS = "best.weights.h5"
@@ -128,193 +129,16 @@ def parse_args(argv):
     return args
 
 
-# How far the training digits are distorted, each drawn uniformly in +-this range per image:
-# the ways one writer's digits differ from another's. Chosen on the validation split (see
-# docs/experiments.md, ninth round).
-ROTATION_DEGREES = 9
-SHEAR_DEGREES = 15  # slant
-ZOOM = 0.08  # size
-ASPECT = 0.10  # width against height
-SHIFT = 0.08  # position, as a fraction of the 28 pixels
-STROKE = 0.5  # stroke thickness: a blend towards a 3x3 dilation (+) or erosion (-)
-
-
-def writer_distortion(seed, strength, elastic=0.0):
-    """Returns a function that distorts a float32 batch (N, 28, 28, 1) as another writer
-    might have drawn its digits: slanted, rotated, larger or smaller, wider or narrower,
-    moved, with a thicker or thinner stroke. The geometric changes are composed into one
-    affine warp per image, so each digit is resampled once, not once per change. strength
-    scales every range above (1: as chosen for the default recipe). elastic > 0 adds a
-    smooth random bend (Simard et al., ICDAR 2003, in a cheaper form): each point of a 4x4
-    lattice over the frame moves by up to `elastic` pixels (times strength) per axis,
-    bicubic upsampling spreads that over every pixel, and the bend joins the affine warp in
-    one resampling."""
-    # The input pipeline runs on the CPU: its random state is kept there too, so that where
-    # TensorFlow sees a GPU the pipeline does not read a variable placed on it.
-    with tf.device("/CPU:0"):
-        generator = tf.random.Generator.from_seed(seed)
-    center = (common.IMAGE_SIZE - 1) / 2
-
-    def distort(images):
-        count = tf.shape(images)[0]
-
-        def uniform(limit, shape=None):
-            limit *= strength
-            return generator.uniform([count] if shape is None else shape, -limit, limit)
-
-        angle, slant = uniform(np.radians(ROTATION_DEGREES)), uniform(np.radians(SHEAR_DEGREES))
-        scale, aspect = 1 + uniform(ZOOM), 1 + uniform(ASPECT)
-        shift_x, shift_y = uniform(SHIFT * common.IMAGE_SIZE), uniform(SHIFT * common.IMAGE_SIZE)
-        # Where an input point lands: rotation @ shear @ scaling, about the centre, then the
-        # shift. The warp needs the inverse, from each output pixel back into the input.
-        cos, sin, tan = tf.cos(angle), tf.sin(angle), tf.tan(slant)
-        scale_x, scale_y = scale * aspect, scale / aspect
-        a, b = cos * scale_x, (cos * tan - sin) * scale_y
-        c, d = sin * scale_x, (sin * tan + cos) * scale_y
-        det = a * d - b * c
-        inverse = (d / det, -b / det, -c / det, a / det)
-        from_x, from_y = center + shift_x, center + shift_y
-        zeros = tf.zeros_like(angle)
-        transform = tf.stack([  # Keras's form: output (x, y) reads input (t0 x + t1 y + t2, ...).
-            inverse[0], inverse[1], center - inverse[0] * from_x - inverse[1] * from_y,
-            inverse[2], inverse[3], center - inverse[2] * from_x - inverse[3] * from_y,
-            zeros, zeros,
-        ], axis=1)
-        stroke = uniform(STROKE, [count, 1, 1, 1])
-        if elastic:
-            images = bent(images, transform, uniform(elastic, [count, 4, 4, 2]))
-        else:
-            images = keras.ops.image.affine_transform(images, transform, fill_mode="constant")
-        # A 3x3 dilation thickens the stroke, an erosion (minus the dilation of minus the
-        # image) thins it: one max pool does both, over each image with its sign flipped
-        # where the stroke thins.
-        sign = tf.where(stroke > 0, 1.0, -1.0)
-        morphed = sign * keras.ops.max_pool(sign * images, 3, strides=1, padding="same")
-        return images + tf.abs(stroke) * (morphed - images)
-
-    return distort
-
-
-def bent(images, transform, lattice):
-    """keras.ops.image.affine_transform(images, transform) with a smooth bend added: each
-    output pixel first moves by the lattice's displacements, bicubic-upsampled to the frame,
-    then maps back into the input through the transform, and is read there by bilinear
-    interpolation (zero outside). Written with gathers because
-    keras.ops.image.map_coordinates, which can do the same, took 2.7x the CPU even with the
-    batch laid out as one 2-D picture (4.3 against 1.6 ms per batch of 64; 13 ms with the
-    batch as a third axis, which it interpolates along too)."""
-    size = common.IMAGE_SIZE
-    field = tf.image.resize(lattice, (size, size), method="bicubic")
-    rows, cols = np.mgrid[:size, :size].astype("float32")
-    out_x, out_y = cols + field[..., 0], rows + field[..., 1]
-    t = [transform[:, i, None, None] for i in range(6)]
-    # Points outside the frame are clipped to the ring of zeros just outside it.
-    x = tf.clip_by_value(t[0] * out_x + t[1] * out_y + t[2], -1.0, size)
-    y = tf.clip_by_value(t[3] * out_x + t[4] * out_y + t[5], -1.0, size)
-    x0, y0 = tf.floor(x), tf.floor(y)
-    wx, wy = x - x0, y - y0
-    # Read from the images padded with zeros (one row and column before, two after), where
-    # every clipped point has all four neighbours.
-    side = size + 3
-    flat = tf.reshape(tf.pad(images[..., 0], [[0, 0], [1, 2], [1, 2]]), [-1])
-    first = ((tf.range(tf.shape(images)[0]) * side * side)[:, None, None]
-             + (tf.cast(y0, "int32") + 1) * side + tf.cast(x0, "int32") + 1)
-    top = tf.gather(flat, first) * (1 - wx) + tf.gather(flat, first + 1) * wx
-    bottom = tf.gather(flat, first + side) * (1 - wx) + tf.gather(flat, first + side + 1) * wx
-    return (top * (1 - wy) + bottom * wy)[..., None]
-
-
-def make_datasets(data, batch_size, seed, augmenting, distortion, elastic=0.0):
-    """tf.data pipelines over the uint8 arrays held in memory; augmentation (of the given
-    strength) runs per batch while the boolean tf.Variable `augmenting` is true (CleanEpochs
-    sets it)."""
-    augment = writer_distortion(seed, distortion, elastic)
-
-    def distort(images):
-        images = tf.cast(images, "float32")
-        return tf.cond(augmenting, lambda: augment(images), lambda: images)
-
-    def one_hot(images, labels):
-        return images, tf.one_hot(labels, common.NUM_CLASSES)
-
-    train = (
-        tf.data.Dataset.from_tensor_slices((data["x_train"][..., None], data["y_train"]))
-        .shuffle(len(data["x_train"]), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        # One map thread, overlapped with training by prefetch: on 2 cores a parallel map's
-        # threads take CPU from the training step and made each epoch twice as slow.
-        .map(lambda x, y: (distort(x), y))
-        .map(one_hot)
-        .prefetch(2)
-    )
-    val = (
-        tf.data.Dataset.from_tensor_slices((data["x_val"][..., None], data["y_val"]))
-        .batch(1024)
-        .map(one_hot)
-        .cache()
-    )
-    return train, val
-
-
-class CleanEpochs(keras.callbacks.Callback):
-    """Turns augmentation off for the last `clean_epochs` epochs. Trained on distorted
-    copies to the end, the net fits clean digits less well than it could: one epoch on the
-    images as they are, at the schedule's lowest rates, raised validation accuracy on every
-    seed tried, and two raised it again (docs/experiments.md, fifth and sixth rounds)."""
-
-    def __init__(self, augmenting, epochs, clean_epochs):
-        super().__init__()
-        self.augmenting, self.first_clean = augmenting, epochs - clean_epochs
-
-    def on_epoch_begin(self, epoch, logs=None):
-        # Keras makes a new iterator over the dataset each epoch, after this call, so no
-        # batch of a clean epoch is prefetched with the old setting. On --resume, Keras
-        # passes the epoch it resumes at.
-        self.augmenting.assign(epoch < self.first_clean)
-
-
-class EpochClock(keras.callbacks.Callback):
-    """Adds to each epoch's logs the wall-clock `seconds` and the `cpu_seconds` (all threads)
-    since training started; CPU time is the steadier measure on a shared machine."""
-
-    def __init__(self, earlier=None):
-        super().__init__()
-        # What earlier runs spent, when --resume continues one.
-        self.earlier = earlier or {"seconds": 0.0, "cpu_seconds": 0.0}
-
-    def on_train_begin(self, logs=None):
-        self.start = (time.perf_counter(), time.process_time())
-
-    def on_epoch_end(self, epoch, logs=None):
-        wall, cpu = time.perf_counter() - self.start[0], time.process_time() - self.start[1]
-        logs["seconds"] = round(self.earlier["seconds"] + wall, 1)
-        logs["cpu_seconds"] = round(self.earlier["cpu_seconds"] + cpu, 1)
-
-
-@keras.saving.register_keras_serializable(package="digit_cnn")
-class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """The learning rate climbs in a straight line from a tenth of `peak` to `peak` over the
-    first `warmup_steps`, then falls in a straight line to zero at `total_steps`. Keras's
-    CosineDecay has the warm-up but only the cosine's shape after it. The straight line is
-    the worst-case optimum for the last iterate (Defazio et al., arXiv:2310.07831, 2023),
-    and read the validation digits better here (docs/experiments.md, sixteenth round)."""
-
-    def __init__(self, peak, warmup_steps, total_steps):
-        self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, total_steps
-
-    def __call__(self, step):
-        step = keras.ops.cast(step, "float32")
-        rising = self.peak * (0.1 + 0.9 * step / max(self.warmup_steps, 1))
-        falling = self.peak * (self.total_steps - step) / (self.total_steps - self.warmup_steps)
-        return keras.ops.where(step < self.warmup_steps, rising, keras.ops.maximum(falling, 0.0))
-
-    def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
-                "total_steps": self.total_steps}
-
-
 def train(args, data, run_dir, seed):
     """Fits one model; returns the per-epoch history read back from the run's CSV log."""
+    import keras
+    import tensorflow as tf
+
+    from augment import make_datasets
+    from callbacks import CleanEpochs, EpochClock
+    from model import build_model
+    from schedules import WarmupLinearDecay
+
     keras.utils.set_random_seed(seed)
     with tf.device("/CPU:0"):  # Read by the input pipeline, as the generator's state.
         augmenting = tf.Variable(True, trainable=False)
@@ -431,21 +255,54 @@ def plot_curves(members):
     return figure
 
 
-def kept_model(path, width, name="digit_cnn"):
-    """The model of a run's kept epoch: model.py's network with the weights at path, and no
-    optimizer, so that the saved file is small and loads without this file's schedule."""
-    model = build_model(width=width, name=name)
+def kept_model(path, width, name="digit_cnn", temperature=1.0):
+    """The model of a run's kept epoch: model.py's network with the weights at path and the
+    given temperature, and no optimizer, so that the saved file is small and loads without
+    this file's schedule."""
+    from model import build_model
+
+    model = build_model(width=width, name=name, temperature=temperature)
     model.load_weights(path)
     return model
 
 
-def average_models(paths, width):
-    """One model whose output is the mean of the members' probabilities."""
+def average_models(paths, width, temperature=1.0):
+    """One model whose output is the mean of the members' probabilities, each member
+    calibrated by the one temperature they share."""
+    import keras
+
     inputs = keras.Input(shape=(28, 28, 1), name="pixels")
-    outputs = [kept_model(path, width, name=f"member_{index}")(inputs)
+    outputs = [kept_model(path, width, name=f"member_{index}", temperature=temperature)(inputs)
                for index, path in enumerate(paths)]
-    outputs = layers.Average(name="probabilities")(outputs)
+    outputs = keras.layers.Average(name="probabilities")(outputs)
     return keras.Model(inputs, outputs, name=f"digit_cnn_ensemble_of_{len(paths)}")
+
+
+def kept_logits(paths, width, images):
+    """(members, N, 10): each kept model's logits, before its temperature, for images."""
+    import keras
+
+    logits = []
+    for path in paths:
+        model = kept_model(path, width)
+        head = keras.Model(model.inputs, model.get_layer("logits").output)
+        logits.append(head.predict(images[..., None], batch_size=1024, verbose=0))
+    return np.stack(logits)
+
+
+def calibrate(logits, labels):
+    """Fits the temperature of the members' logits (calibration.fit_temperature) on these
+    labels; returns it and what it changed, for the training record."""
+    temperature = calibration.fit_temperature(logits, labels)
+
+    def measured(t):
+        probabilities = calibration.averaged_probabilities(logits, t)
+        return {"log_loss": calibration.log_loss(probabilities, labels),
+                "ece": calibration.expected_calibration_error(probabilities, labels),
+                "accuracy": float((probabilities.argmax(axis=1) == labels).mean())}
+
+    return temperature, {"temperature": temperature, "split": "validation",
+                         "before": measured(1.0), "after": measured(temperature)}
 
 
 def check_resumable(run_dir, config):
@@ -535,6 +392,11 @@ def main(argv=None):
             shutil.rmtree(run_dir)
         common.write_record(run_dir / RUN_OPTIONS, "run options", config)
 
+    # TensorFlow only now: --help, bad options and unusable files do not wait for it.
+    common.quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
     members = []
     for seed in range(args.seed, args.seed + args.ensemble):
         member_dir = run_dir / f"seed{seed}"
@@ -568,13 +430,18 @@ def main(argv=None):
             "wall_seconds": history[-1]["seconds"],
         })
 
+    # One temperature, fitted on the validation split after training (the test split is
+    # never read here): the training loss is the same recipe's, and every answer stays the
+    # same. An ensemble's members share it, fitted on the average of their probabilities.
+    paths = [member["path"] for member in members]
+    temperature, calibrated = calibrate(kept_logits(paths, args.width, data["x_val"]),
+                                        data["y_val"])
     if args.ensemble == 1:
-        model = kept_model(members[0]["path"], args.width)
+        model = kept_model(paths[0], args.width, temperature=temperature)
         val_accuracy = members[0]["val_accuracy"]
     else:
-        model = ensemble = average_models([member["path"] for member in members], args.width)
-        probabilities = ensemble.predict(data["x_val"][..., None], batch_size=1024, verbose=0)
-        val_accuracy = float((probabilities.argmax(axis=1) == data["y_val"]).mean())
+        model = average_models(paths, args.width, temperature)
+        val_accuracy = calibrated["after"]["accuracy"]
     wall_seconds = sum(member["wall_seconds"] for member in members)
 
     record = {
@@ -584,6 +451,7 @@ def main(argv=None):
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},
         "val_accuracy": val_accuracy,
+        "calibration": calibrated,
         "wall_seconds": wall_seconds,
     }
     if args.ensemble == 1:
@@ -615,8 +483,15 @@ def main(argv=None):
                 f"{100 * history[best]['val_accuracy']:.2f}%, epoch {best + 1})")
     else:
         kept = f"The average of {args.ensemble} models: validation accuracy {100 * val_accuracy:.2f}%"
+    before, after = calibrated["before"], calibrated["after"]
+    at_bound = min(temperature / calibration.MIN_TEMPERATURE,
+                   calibration.MAX_TEMPERATURE / temperature) < 1.01
+    bound = " (at the end of its range: too few validation mistakes to place it)"
     print(
         f"{kept}; training wall time {wall_seconds:.0f} s.\n"
+        f"Temperature {temperature:.3f}, fitted on the validation split{bound if at_bound else ''}"
+        f": log-loss {before['log_loss']:.4f} -> {after['log_loss']:.4f}, ECE "
+        f"{100 * before['ece']:.2f}% -> {100 * after['ece']:.2f}%.\n"
         f"Wrote {args.out}, {json_path} and {curves}."
     )
     return common.EXIT_OK

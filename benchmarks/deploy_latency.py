@@ -5,7 +5,8 @@ process (start-up, imports, loading the model, reading one picture; the median o
 runs, after one untimed run that brings the files into the page cache), then, in this
 process, images per second over the MNIST test split, in the batches common.load_classifier
 uses, and the accuracy. Also the time to import the LiteRT runtime and TensorFlow, each in a
-new process.
+new process, and of `python predict.py PICTURE` with no --model: the model predict.py chooses
+by default (common.model_to_serve: the float LiteRT export while it is the .keras file's).
 
 Reads:  models/digit_cnn.keras and export.py's digit_cnn.tflite, digit_cnn_int8.tflite and
         digit_cnn.onnx (missing ones are reported and skipped), data/mnist.npz, the picture
@@ -139,6 +140,12 @@ def main(argv=None):
             "test_accuracy": accuracy,
         }
 
+    # What a user who names no model waits for.
+    command = [sys.executable, str(ROOT / "predict.py"), str(args.picture), "--json"]
+    wall, output = timings(command, args.repeats)
+    record["default"] = {"model": str(common.model_to_serve()), "predict_py_seconds": wall,
+                         "answer": output.strip()}
+
     print(f"Machine: {record['machine']['cpus']} CPUs, load average "
           f"{record['machine']['load_average_at_start']:.2f} at start")
     for name, seconds in record["imports"].items():
@@ -150,6 +157,11 @@ def main(argv=None):
         spread = f"{wall['median']:.2f} ({wall['min']:.2f}-{wall['max']:.2f}), {wall['median_cpu']:.2f}"
         print(f"{model:<30} {result['bytes']:>9,}  {spread:>42}  "
               f"{result['test_images_per_second']:>13,.0f}  {100 * result['test_accuracy']:>7.2f}%")
+    wall = record["default"]["predict_py_seconds"]
+    spread = (f"{wall['median']:.2f} ({wall['min']:.2f}-{wall['max']:.2f}), "
+              f"{wall['median_cpu']:.2f}")
+    print(f"{'no --model':<30} {'':>9}  {spread:>42}  (answered with {record['default']['model']})")
+    record["machine"]["load_average_at_end"] = os.getloadavg()[0]
     common.write_json(args.report, record)
     print(f"\nWrote {args.report}")
     return common.EXIT_OK

@@ -31,18 +31,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import common
-
-common.quiet_tensorflow()
-import keras
 import numpy as np
-from keras import layers
 
+import common
 import train
 from evaluate import classification_metrics
 
+# Keras is imported where it is used, after main() has read the options: --help and a bad
+# option answer without TensorFlow.
+
 
 def keras_io_model():
+    import keras
+    from keras import layers
+
     return keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
         layers.Rescaling(1 / 255),
@@ -58,6 +60,9 @@ def keras_io_model():
 
 def multiply_adds(model):
     """Multiply-adds per image in the convolutions and dense layers (the bulk of the work)."""
+    import keras
+    from keras import layers
+
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.Model):
@@ -74,11 +79,15 @@ def multiply_adds(model):
 
 
 def run_baseline(data, epochs):
+    import keras
+
+    from callbacks import EpochClock
+
     keras.utils.set_random_seed(0)
     model = keras_io_model()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    clock = train.EpochClock()
+    clock = EpochClock()
     fit = model.fit(data["x_train"][..., None], data["y_train"], batch_size=128, epochs=epochs,
                     validation_data=(data["x_val"][..., None], data["y_val"]),
                     callbacks=[clock], verbose=2)
@@ -183,6 +192,7 @@ def main(argv=None):
 
     data = common.load_dataset(args.data)
     data_path = args.data.resolve()
+    common.quiet_tensorflow()  # Only now, with the options and data checked.
     if args.quick:
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
     started = time.strftime("%Y-%m-%d %H:%M")

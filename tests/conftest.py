@@ -1,6 +1,7 @@
 """Shared test fixtures: a tiny learnable dataset in the layout preprocess.py writes, and a
 tiny trained model of the project's CNN."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -21,6 +22,34 @@ def run_script(script, *args, cwd, env=None):
         [sys.executable, str(ROOT / script), *map(str, args)],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
     )
+
+
+# Runs a script as `python SCRIPT ARGS` would, and says on its way out, as the last line on
+# stderr, which of TensorFlow and Keras the process imported. (-X importtime cannot tell: the
+# project imports TensorFlow with descriptor 2 silenced.)
+_NOTING_IMPORTS = (
+    "import atexit, os, runpy, sys\n"
+    "atexit.register(lambda: print('imported:', sorted({'tensorflow', 'keras'} "
+    "& set(sys.modules)), file=sys.stderr))\n"
+    "sys.argv = sys.argv[1:]\n"
+    "sys.path.insert(0, os.path.dirname(sys.argv[0]))  # As `python SCRIPT` has it.\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
+def run_noting_imports(script, *args, cwd):
+    """run_script, and whether TensorFlow or Keras was imported: (result, imported), the
+    result's stderr without the line that says so."""
+    environment = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run(
+        [sys.executable, "-c", _NOTING_IMPORTS, str(ROOT / script), *map(str, args)],
+        cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
+    )
+    *rest, last = result.stderr.rstrip("\n").split("\n")
+    if not last.startswith("imported: "):
+        raise AssertionError(f"{script} did not finish: {result.stderr[-2000:]}")
+    result.stderr = "".join(line + "\n" for line in rest)
+    return result, set(ast.literal_eval(last.removeprefix("imported: ")))
 
 
 def synthetic_digits(count, seed):

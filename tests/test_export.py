@@ -1,11 +1,14 @@
 """Tests of export.py and of loading what it writes with common.load_classifier.
 
 A real CNN from model.build_model() is trained for a few seconds on digits drawn with
-Pillow's font, exported to every format, and the formats' answers are compared. Bad model
-files must be refused with one line and exit status 2, and a failed export must leave the
-earlier files as they were. The slow test repeats the int8 comparison on real MNIST.
+Pillow's font, given a temperature as train.py gives one, exported to every format, and the
+formats' answers are compared. Bad model files must be refused with one line and exit
+status 2, and a failed export must leave the earlier files as they were. predict.py answers
+with the float LiteRT export by default while its record ties it to the .keras file. The
+slow test repeats the int8 comparison on real MNIST.
 """
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -17,8 +20,10 @@ from types import SimpleNamespace
 import keras
 import numpy as np
 import pytest
+from conftest import run_noting_imports
 from PIL import Image, ImageDraw, ImageFont
 
+import calibration
 import common
 import export
 import preprocess
@@ -29,6 +34,8 @@ SHARED_MNIST = REPO / ".." / "shared" / "mnist"
 FLOAT_EXPORTS = ["digit_cnn_savedmodel", "digit_cnn.tflite"] + (
     ["digit_cnn.onnx"] if export.ONNX_INSTALLED else []
 )
+# The exported model's temperature: its probabilities are softmax(logits / 0.5).
+TEMPERATURE = 0.5
 
 
 def font_digits(count, seed):
@@ -95,7 +102,10 @@ def exported(tmp_path_factory):
     np.savez(folder / "mnist.npz", **data)
     keras.utils.set_random_seed(0)
     model = train_model(data["x_train"], data["y_train"], width=16, epochs=8, batch_size=50)
-    model.save(folder / "digit_cnn.keras")
+    # As train.py saves it: the trained weights in the network built with a temperature.
+    calibrated = build_model(width=16, temperature=TEMPERATURE)
+    calibrated.set_weights(model.get_weights())
+    calibrated.save(folder / "digit_cnn.keras")
     assert run_export(folder, "--calibration-size", "200") == common.EXIT_OK
     record = json.loads((folder / "export.json").read_text())
     return SimpleNamespace(folder=folder, data=data, record=record)
@@ -112,6 +122,12 @@ def test_export_writes_every_format_and_records_it(exported):
         assert artifact["agreement_with_keras"] >= export.MIN_AGREEMENT[kind]
     assert (exported.folder / "digit_cnn_savedmodel" / "saved_model.pb").is_file()
     assert record["source_model"] == str(exported.folder / "digit_cnn.keras")
+    # The hashes that tie the exports to the .keras file they were made from.
+    assert record["source_sha256"] == sha256(exported.folder / "digit_cnn.keras")
+    for kind in ("float", "int8"):
+        assert record["artifacts"][kind]["sha256"] == sha256(
+            Path(record["artifacts"][kind]["path"]))
+    assert "sha256" not in record["artifacts"]["savedmodel"]  # A folder.
     assert record["calibration"] == {"split": "train", "images": 200, "seed": 0}
     assert record["check"] == {"split": "validation", "images": 300}
     # int8 weights take a quarter of float32's bytes; the graph's description adds a fixed
@@ -131,6 +147,25 @@ def test_float_exports_give_the_keras_probabilities(exported):
         assert probabilities.dtype == np.float32 and probabilities.shape == (len(images), 10)
         np.testing.assert_allclose(probabilities, keras_probabilities, atol=1e-4, err_msg=name)
         assert np.array_equal(probabilities.argmax(axis=1), keras_probabilities.argmax(axis=1))
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_every_export_carries_the_temperature(exported):
+    images = exported.data["x_test"]
+    model = common.load_keras_model(exported.folder / "digit_cnn.keras")
+    logits = keras.Model(model.inputs, model.get_layer("logits").output).predict(
+        images[..., None], verbose=0)
+    expected = calibration.softmax(logits, TEMPERATURE)
+    assert np.abs(expected - calibration.softmax(logits)).max() > 0.05  # It changes them.
+    for name in FLOAT_EXPORTS:
+        probabilities = common.load_classifier(exported.folder / name)(images)
+        np.testing.assert_allclose(probabilities, expected, atol=1e-4, err_msg=name)
+    # int8 rounds each probability to a step of 1/256, and its logits a little before that.
+    int8 = common.load_classifier(exported.folder / "digit_cnn_int8.tflite")(images)
+    assert np.median(np.abs(int8.max(axis=1) - expected.max(axis=1))) < 0.01
 
 
 def test_int8_model_gives_the_keras_answers(exported):
@@ -398,3 +433,122 @@ def test_an_export_listed_in_another_models_record_is_not_replaced(exported, tmp
         f"{folder / 'digit_cnn_int8.tflite'} is an export of digit_cnn.keras (listed in "
         f"{folder / 'export.json'}): it is not replaced; rename digit_cnn_int8.keras")
     assert contents(folder / "digit_cnn_int8.tflite") == before
+
+
+# The default model of predict.py: the float export while it is the .keras file's.
+
+@pytest.fixture
+def models(exported, tmp_path, monkeypatch):
+    """A project folder (the working directory) whose models/ holds the exported set."""
+    shutil.copytree(exported.folder, tmp_path / "models")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "models"
+
+
+def test_the_float_export_serves_while_its_record_ties_it_to_the_keras_file(models, capsys):
+    assert common.model_to_serve() == Path("models/digit_cnn.tflite")
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ("keras trained again", "models/digit_cnn.keras has changed since the export"),
+    ("record missing", "no export record models/export.json"),
+    ("record from an older export.py",
+     "models/export.json, from an older export.py, does not tie it to a .keras file"),
+    ("record of another kind", "models/export.json is not an export record"),
+    ("tflite replaced", "it is not the file models/export.json lists"),
+])
+def test_an_export_out_of_date_is_not_used_and_one_line_says_so(models, tiny_model, capsys,
+                                                                 change, reason):
+    record_path = models / "export.json"
+    record = json.loads(record_path.read_text())
+    if change == "keras trained again":
+        shutil.copy(tiny_model, models / "digit_cnn.keras")
+    elif change == "record missing":
+        record_path.unlink()
+    elif change == "record from an older export.py":
+        del record["source_sha256"]
+        record_path.write_text(json.dumps(record))
+    elif change == "record of another kind":
+        record_path.write_text(json.dumps({"kind": "metrics"}))
+    else:
+        shutil.copy(models / "digit_cnn_int8.tflite", models / "digit_cnn.tflite")
+    assert common.model_to_serve() == Path("models/digit_cnn.keras")
+    assert capsys.readouterr().err.splitlines() == [
+        f"{Path(sys.argv[0]).name}: models/digit_cnn.tflite is out of date ({reason}): answering "
+        "with models/digit_cnn.keras instead, which starts slower; `python export.py` "
+        "refreshes it"]
+
+
+def test_a_model_never_exported_is_served_as_it_is_without_a_word(models, capsys):
+    (models / "digit_cnn.tflite").unlink()
+    assert common.model_to_serve() == Path("models/digit_cnn.keras")
+    shutil.copy(models / "digit_cnn.keras", models / "wide.keras")
+    assert common.model_to_serve(models / "wide.keras") == models / "wide.keras"
+    assert capsys.readouterr().err == ""
+
+
+def pictures(folder, count=6):
+    """Digits drawn in Pillow's font, large on a white page, as PNG files."""
+    folder.mkdir()
+    images, _ = font_digits(count, seed=3)
+    for index, image in enumerate(images):
+        page = Image.fromarray(255 - image).resize((140, 140), Image.Resampling.LANCZOS)
+        page.save(folder / f"{index}.png")
+    return folder
+
+
+def test_predict_answers_from_the_float_export_without_tensorflow_as_the_keras_model(models):
+    """The default of predict.py, the float export, gives the .keras model's answers;
+    TensorFlow is not even imported."""
+    folder = pictures(models.parent / "pictures")
+    fast, imported = run_noting_imports("predict.py", folder, "--json", cwd=models.parent)
+    assert fast.returncode == 0 and fast.stderr == "" and imported == set()
+    slow, imported = run_noting_imports("predict.py", folder, "--json", "--model",
+                                        "models/digit_cnn.keras", cwd=models.parent)
+    assert slow.returncode == 0 and "tensorflow" in imported
+    fast, slow = ([json.loads(line) for line in result.stdout.splitlines()]
+                  for result in (fast, slow))
+    assert [record["digit"] for record in fast] == [record["digit"] for record in slow]
+    np.testing.assert_allclose([record["probabilities"] for record in fast],
+                               [record["probabilities"] for record in slow], atol=1e-4)
+
+
+def test_predict_with_an_out_of_date_export_answers_from_the_keras_file(models, tiny_model):
+    shutil.copy(tiny_model, models / "digit_cnn.keras")  # Trained again, not yet exported.
+    folder = pictures(models.parent / "pictures", count=2)
+    result, imported = run_noting_imports("predict.py", folder, "--json", cwd=models.parent)
+    assert result.returncode == 0 and "tensorflow" in imported
+    ours = [line for line in result.stderr.splitlines() if line.startswith("predict.py:")]
+    assert len(ours) == 1 and "models/digit_cnn.tflite is out of date" in ours[0]
+    probabilities = common.load_classifier(tiny_model)(np.stack(
+        [digit_image_of(path) for path in sorted(folder.iterdir())]))
+    np.testing.assert_allclose([json.loads(line)["probabilities"]
+                                for line in result.stdout.splitlines()], probabilities,
+                               atol=1e-5)
+
+
+def digit_image_of(path):
+    import digit_image
+
+    return digit_image.normalize(path)
+
+
+def test_export_refuses_a_keras_file_replaced_while_it_exported(exported, tmp_path,
+                                                                monkeypatch, tiny_model):
+    """The record's hash must be of the .keras the exports were made from."""
+    folder = tmp_path / "models"
+    shutil.copytree(exported.folder, folder)
+    before = {path.name: contents(path) for path in folder.iterdir()}
+    real_stage = export.stage_exports
+
+    def stage_then_retrain(*args):
+        agreement = real_stage(*args)
+        shutil.copy(tiny_model, folder / "digit_cnn.keras")
+        return agreement
+
+    monkeypatch.setattr(export, "stage_exports", stage_then_retrain)
+    assert run_export(folder) == common.EXIT_USAGE
+    assert {path.name: contents(path) for path in folder.iterdir()
+            if path.name != "digit_cnn.keras"} == {
+        name: value for name, value in before.items() if name != "digit_cnn.keras"}

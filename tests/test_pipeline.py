@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, SHARED_MNIST, run_script, synthetic_digits, write_dataset
+from conftest import (ROOT, SHARED_MNIST, run_noting_imports, run_script,
+                      synthetic_digits, write_dataset)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,24 @@ def test_model_takes_raw_pixels_and_gives_probabilities():
     )
 
 
+def test_the_temperature_divides_the_logits_inside_the_model():
+    import keras
+
+    import calibration
+    from model import build_model
+
+    model = build_model(width=4)
+    sharper = build_model(width=4, temperature=0.25)
+    sharper.set_weights(model.get_weights())  # The temperature layer holds no weights.
+    images = synthetic_digits(8, seed=0)[0][..., None]
+    logits = keras.Model(model.inputs, model.get_layer("logits").output).predict(images,
+                                                                                  verbose=0)
+    np.testing.assert_allclose(model.predict(images, verbose=0), calibration.softmax(logits),
+                               atol=1e-6)
+    np.testing.assert_allclose(sharper.predict(images, verbose=0),
+                               calibration.softmax(logits, 0.25), atol=1e-6)
+
+
 def test_train_writes_model_config_history_and_curves(trained):
     folder, _, model_path = trained
     record = json.loads(model_path.with_suffix(".json").read_text())
@@ -64,17 +83,46 @@ def test_train_writes_model_config_history_and_curves(trained):
     assert not (folder / "runs" / "digit_cnn").exists(), "checkpoints left behind"
 
 
+def test_train_saves_the_model_with_the_temperature_fitted_on_validation(trained):
+    import keras
+
+    import calibration
+    import common
+
+    _, data, model_path = trained
+    fitted = json.loads(model_path.with_suffix(".json").read_text())["calibration"]
+    temperature = fitted["temperature"]
+    assert fitted["split"] == "validation"
+    # The tiny split has no validation mistakes, so the fit sharpens as far as it may.
+    assert calibration.MIN_TEMPERATURE <= temperature < 1
+    # The log-loss it was fitted to lower is lower; the answers are the same.
+    assert fitted["after"]["log_loss"] < fitted["before"]["log_loss"]
+    assert fitted["after"]["accuracy"] == fitted["before"]["accuracy"]
+    # The saved model divides its logits by that temperature, and loads with safe_mode.
+    model = common.load_keras_model(model_path)
+    x_val, y_val = (np.load(data)[key] for key in ("x_val", "y_val"))
+    logits = keras.Model(model.inputs, model.get_layer("logits").output).predict(
+        x_val[..., None], verbose=0)
+    probabilities = common.keras_predict(model)(x_val)
+    np.testing.assert_allclose(probabilities, calibration.softmax(logits, temperature),
+                               atol=1e-5)
+    assert calibration.log_loss(probabilities, y_val) == pytest.approx(
+        fitted["after"]["log_loss"], rel=1e-4)
+
+
 def test_the_last_epochs_train_on_the_images_as_they_are():
     import tensorflow as tf
 
+    import augment
     import train
+    from callbacks import CleanEpochs
 
     images, labels = synthetic_digits(64, seed=1)
     data = {"x_train": images, "y_train": labels, "x_val": images[:8], "y_val": labels[:8]}
     augmenting = tf.Variable(True, trainable=False)
-    dataset, _ = train.make_datasets(data, batch_size=64, seed=0, augmenting=augmenting,
-                                     distortion=1.0)
-    switch = train.CleanEpochs(augmenting, epochs=5, clean_epochs=2)
+    dataset, _ = augment.make_datasets(data, batch_size=64, seed=0, augmenting=augmenting,
+                                       distortion=1.0)
+    switch = CleanEpochs(augmenting, epochs=5, clean_epochs=2)
     originals = {image.astype("float32").tobytes() for image in images}
     unchanged = []
     for epoch in range(5):
@@ -91,18 +139,18 @@ def test_the_last_epochs_train_on_the_images_as_they_are():
 def test_writer_distortion_slants_within_its_range_and_is_exact_at_zero(monkeypatch):
     import tensorflow as tf
 
-    import train
+    import augment
     from benchmarks.writer_order import style
 
     bar = np.zeros((256, 28, 28, 1), np.float32)
     bar[:, 6:22, 13:15] = 255  # An upright stroke, 16 pixels tall.
     for name in ("ROTATION_DEGREES", "SHEAR_DEGREES", "ZOOM", "ASPECT", "SHIFT", "STROKE"):
-        monkeypatch.setattr(train, name, 0)
-    unchanged = train.writer_distortion(seed=0, strength=1)(tf.constant(bar)).numpy()
+        monkeypatch.setattr(augment, name, 0)
+    unchanged = augment.writer_distortion(seed=0, strength=1)(tf.constant(bar)).numpy()
     np.testing.assert_allclose(unchanged, bar, atol=1e-3)  # Zero ranges: the identity warp.
 
-    monkeypatch.setattr(train, "SHEAR_DEGREES", 10)  # At strength 1.5: up to 15 degrees.
-    slanted = train.writer_distortion(seed=0, strength=1.5)(tf.constant(bar)).numpy()[..., 0]
+    monkeypatch.setattr(augment, "SHEAR_DEGREES", 10)  # At strength 1.5: up to 15 degrees.
+    slanted = augment.writer_distortion(seed=0, strength=1.5)(tf.constant(bar)).numpy()[..., 0]
     mass = slanted.sum(axis=(1, 2))
     slope = style(slanted)["slant"]  # How the ink's columns shift per row, as measured on MNIST.
     # Columns shift with height by the shear's tangent, both ways, never past 15 degrees.
@@ -114,23 +162,23 @@ def test_writer_distortion_slants_within_its_range_and_is_exact_at_zero(monkeypa
 def test_elastic_bend_joins_the_affine_warp_and_moves_ink_at_most_its_range(monkeypatch):
     import tensorflow as tf
 
-    import train
+    import augment
 
     images = tf.constant(synthetic_digits(64, seed=2)[0][..., None].astype("float32"))
     # A bend of next to nothing: the gather resampler must read what Keras's affine warp reads
     # (the same random draws; the bend's lattice is drawn last).
-    flat = train.writer_distortion(seed=3, strength=1, elastic=1e-6)(images).numpy()
-    affine = train.writer_distortion(seed=3, strength=1)(images).numpy()
+    flat = augment.writer_distortion(seed=3, strength=1, elastic=1e-6)(images).numpy()
+    affine = augment.writer_distortion(seed=3, strength=1)(images).numpy()
     np.testing.assert_allclose(flat, affine, atol=0.05)
 
     for name in ("ROTATION_DEGREES", "SHEAR_DEGREES", "ZOOM", "ASPECT", "SHIFT", "STROKE"):
-        monkeypatch.setattr(train, name, 0)
+        monkeypatch.setattr(augment, name, 0)
     dots = np.zeros((256, 28, 28, 1), np.float32)
     dots[:, 12:15, 12:15] = 255  # A 3x3 dot in the middle, centred on (13, 13).
     np.testing.assert_allclose(  # Strength 0 turns the bend off too.
-        train.writer_distortion(seed=0, strength=0, elastic=2)(tf.constant(dots)).numpy(), dots,
+        augment.writer_distortion(seed=0, strength=0, elastic=2)(tf.constant(dots)).numpy(), dots,
         atol=1e-3)
-    bent = train.writer_distortion(seed=0, strength=1, elastic=2)(tf.constant(dots)).numpy()
+    bent = augment.writer_distortion(seed=0, strength=1, elastic=2)(tf.constant(dots)).numpy()
     ink = bent[..., 0] / bent.sum(axis=(1, 2, 3))[:, None, None]
     rows, cols = np.mgrid[:28, :28]
     moved = np.hypot((ink * rows).sum(axis=(1, 2)) - 13, (ink * cols).sum(axis=(1, 2)) - 13)
@@ -163,7 +211,9 @@ def test_evaluate_writes_metrics_and_plots(trained):
     assert confusion.sum() == 200
     assert np.trace(confusion) == round(metrics["accuracy"] * 200)
     assert sum(row["support"] for row in metrics["per_class"].values()) == 200
-    for name in ("confusion_matrix.png", "misclassified.png"):
+    assert 0 <= metrics["ece"] <= 1 and 0 <= metrics["brier"] <= 2
+    assert metrics["nll"] == metrics["loss"] >= 0
+    for name in ("confusion_matrix.png", "misclassified.png", "reliability.png"):
         assert (out / name).stat().st_size > 5_000
 
 
@@ -217,6 +267,41 @@ def test_classification_metrics_by_hand():
     assert metrics["per_class"]["1"]["precision"] == 0.5
     # Three right at 0.91 and one wrong, whose true class got 0.01.
     assert metrics["loss"] == pytest.approx((-3 * np.log(0.91) - np.log(0.01)) / 4)
+    assert metrics["nll"] == metrics["loss"]
+    # All four at confidence 0.91, in one bin, where 3 of 4 are right.
+    assert metrics["ece"] == pytest.approx(0.91 - 0.75)
+    right = 0.09**2 + 9 * 0.01**2
+    assert metrics["brier"] == pytest.approx((3 * right + 0.91**2 + 0.99**2 + 8 * 0.01**2) / 4)
+
+
+def test_a_model_from_before_calibration_is_evaluated_and_read(tmp_path, tiny_dataset, capsys):
+    """model.py's head was one Dense layer with a softmax, named "probabilities"; the models
+    saved so are still loaded (safe_mode), evaluated and read."""
+    import keras
+
+    import common
+    import evaluate
+    import predict
+    from test_predict import draw
+
+    pixels = keras.Input((28, 28, 1), name="pixels")
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(pixels))
+    head = keras.layers.Dense(10, activation="softmax", name="probabilities")
+    model = keras.Model(pixels, head(x), name="digit_cnn")
+    images, labels = synthetic_digits(600, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    model.fit(images[..., None], labels, epochs=3, verbose=0)
+    model.save(tmp_path / "old.keras")
+    out = tmp_path / "reports"
+    assert evaluate.main(["--data", str(tiny_dataset), "--model", str(tmp_path / "old.keras"),
+                          "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.9 and {"ece", "nll", "brier"} <= metrics.keys()
+    capsys.readouterr()
+    status = common.run_cli(predict.main, [str(draw(tmp_path / "a.png")), "--json", "--model",
+                                           str(tmp_path / "old.keras")])
+    assert status == common.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["digit"] is not None
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip file", "wrong arrays", "no test images"])
@@ -562,16 +647,36 @@ def test_sigterm_stops_a_script_as_ctrl_c_does_leaving_no_partial_file(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path):
-    """train.py and export.py import TensorFlow (seconds) before their error handling runs."""
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--help"], cwd=tmp_path,
-                               env=dict(os.environ, PYTHONPATH=str(ROOT)), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.0)  # Python and NumPy are loaded by then, TensorFlow not yet.
+def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path, tiny_dataset):
+    """train.py and export.py import TensorFlow (seconds) once they have checked their
+    options and files; Ctrl-C during that import is one line, not a traceback."""
+    code = ("import sys, common, train\n"
+            "common.quiet_tensorflow = lambda real=common.quiet_tensorflow: "
+            "(print('importing', flush=True), real())\n"
+            "sys.argv[0] = 'train.py'\n"
+            "sys.exit(common.run_cli(train.main, sys.argv[1:]))\n")
+    process = subprocess.Popen([sys.executable, "-c", code, "--data", str(tiny_dataset)],
+                               cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                               text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline() == "importing\n"  # TensorFlow's import has begun.
+    time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130 and stdout == ""
     assert stderr.strip() == "train.py: interrupted"
+    assert not (tmp_path / "models" / "digit_cnn.keras").exists()
+
+
+SCRIPTS = ["preprocess.py", "train.py", "evaluate.py", "export.py", "predict.py",
+           *sorted(f"benchmarks/{path.name}" for path in (ROOT / "benchmarks").glob("*.py"))]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_answers_without_importing_tensorflow(script, tmp_path):
+    """--help took seconds where a script imported TensorFlow before reading its options."""
+    result, imported = run_noting_imports(script, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage: ") and imported == set()
 
 
 def test_scripts_run_on_tensorflow_whatever_keras_is_set_to_elsewhere(tmp_path, trained):
@@ -643,6 +748,19 @@ def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp
     # The average of the first two members is what the saved ensemble computes itself.
     data = common.load_dataset(tiny_dataset)
     saved = common.load_classifier(ensemble)(data["x_val"])
+    # Each member divides its logits by the one temperature fitted to their average.
+    import keras
+
+    import calibration
+
+    temperature = json.loads(ensemble.with_suffix(".json").read_text())["calibration"][
+        "temperature"]
+    members = [layer for layer in common.load_keras_model(ensemble).layers
+               if isinstance(layer, keras.Model)]
+    logits = np.stack([keras.Model(member.inputs, member.get_layer("logits").output).predict(
+        data["x_val"][..., None], verbose=0) for member in members])
+    np.testing.assert_allclose(saved, calibration.averaged_probabilities(logits, temperature),
+                               atol=1e-5)
     assert rows[1]["val"] == round(100 * float((saved.argmax(1) == data["y_val"]).mean()), 2)
     assert rows[0]["val"] == rows[0]["val_alone"] and rows[2]["test_alone"] > 90
     assert 0 <= report["test_missed_by_all"] <= report["test_missed_by_half_or_more"]
@@ -672,7 +790,7 @@ def test_training_benchmark_refuses_bad_train_args_before_training(tmp_path, tin
 def test_linear_schedule_warms_up_then_falls_to_zero():
     import keras
 
-    from train import WarmupLinearDecay
+    from schedules import WarmupLinearDecay
 
     schedule = WarmupLinearDecay(0.01, warmup_steps=10, total_steps=100)
     rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100, 120)]

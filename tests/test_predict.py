@@ -321,3 +321,29 @@ def test_start_up_imports_no_tensorflow_keras_matplotlib_or_pillow_heif():
     assert result.returncode == 0 and "numpy" in imported
     # pillow-heif too: it is loaded only when a HEIC photo comes.
     assert not imported & {"tensorflow", "keras", "matplotlib", "pillow_heif"}
+
+
+def test_pictures_that_all_fail_load_no_model_and_no_tensorflow(tmp_path, tiny_model):
+    """predict.py missing.jpg took seconds, importing TensorFlow for the model first."""
+    from conftest import run_noting_imports
+
+    (tmp_path / "text.png").write_text("not a picture")
+    result, imported = run_noting_imports("predict.py", tmp_path / "missing.jpg",
+                                          tmp_path / "text.png", "--model", tiny_model,
+                                          cwd=tmp_path)
+    assert result.returncode == common.EXIT_SOME_FAILED and imported == set()
+    assert len(result.stderr.splitlines()) == 2 and "Traceback" not in result.stderr
+    # With one picture that has ink, the .keras model is loaded, and TensorFlow with it.
+    result, imported = run_noting_imports("predict.py", tmp_path / "missing.jpg",
+                                          draw(tmp_path / "seven.png"), "--model", tiny_model,
+                                          cwd=tmp_path)
+    assert result.returncode == common.EXIT_SOME_FAILED and "tensorflow" in imported
+    assert "seven.png" in result.stdout
+
+
+def test_a_missing_model_is_said_before_any_picture_is_read(tmp_path, capsys):
+    status, out, err = run([tmp_path / "missing.jpg", "--json"], tmp_path / "none.tflite",
+                           capsys)
+    assert status == common.EXIT_USAGE and out == [] and len(err) == 1
+    assert err[0].endswith(f": error: model {tmp_path / 'none.tflite'} not found: run "
+                           "`python train.py` first")
