@@ -118,7 +118,10 @@ def make_datasets(data, batch_size, seed, augmenting, distortion, elastic=0.0):
         return tf.cond(augmenting, lambda: augment(images), lambda: images)
 
     def one_hot(images, labels):
-        return images, tf.one_hot(labels, common.NUM_CLASSES)
+        # A picture with no digit (label NUM_CLASSES) has none of the ten as its target, but
+        # the same probability for each: outlier exposure (not_a_digit.py).
+        none = tf.cast(labels == common.NUM_CLASSES, "float32")[:, None] / common.NUM_CLASSES
+        return images, tf.one_hot(labels, common.NUM_CLASSES) + none
 
     train = (
         tf.data.Dataset.from_tensor_slices((data["x_train"][..., None], data["y_train"]))

@@ -36,6 +36,9 @@ REPORTS_DIR = Path("reports")
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 SPLIT_KEYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+# Pictures with no digit (not_a_digit.py), which preprocess.py adds to the dataset: training
+# teaches the model to be unsure of them, and validation measures it.
+NOT_A_DIGIT_KEYS = ("x_not_a_digit_train", "x_not_a_digit_val")
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -225,7 +228,8 @@ def check_images(name, x, y):
 
 
 def load_dataset(path=DATA_PATH):
-    """Loads the six arrays written by preprocess.py, checked, as a dict.
+    """Loads the arrays written by preprocess.py, checked, as a dict: the six splits, and the
+    pictures with no digit when the dataset holds them.
 
     Raises UserError, telling the user to rerun preprocess.py, when the file is missing,
     unreadable or not of the expected layout.
@@ -248,9 +252,12 @@ def load_dataset(path=DATA_PATH):
                 missing = [key for key in SPLIT_KEYS if key not in npz.files]
                 if missing:
                     raise ValueError(f"missing arrays {', '.join(missing)}")
-                data = {key: npz[key] for key in SPLIT_KEYS}
+                data = {key: npz[key] for key in SPLIT_KEYS + NOT_A_DIGIT_KEYS if key in npz.files}
             for split in ("train", "val", "test"):
                 check_images(split, data[f"x_{split}"], data[f"y_{split}"])
+            for key in NOT_A_DIGIT_KEYS:
+                if key in data and (data[key].dtype != np.uint8 or data[key].shape[1:] != (28, 28)):
+                    raise ValueError(f"{key}: images must be uint8 (N, 28, 28)")
         except safe_files.Refused as error:
             raise UserError(f"{path} is not a usable dataset ({error.reason}): {hint}") from None
         # A damaged array header makes NumPy raise a parser's errors (SyntaxError, TokenError)

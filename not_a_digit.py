@@ -49,9 +49,11 @@ def draw(count, seed, fonts=FONTS, kinds=("letter", "symbol", "shape", "blot")):
     font_files = [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name) for name in fonts]
     images = np.zeros((count, 28, 28), np.uint8)
     for index in range(count):
-        kind = kinds[int(rng.integers(len(kinds)))]
-        ink = draw_one(kind, rng, font_files)
-        images[index] = to_mnist(ink, ink > 0.3)
+        image = None
+        while image is None or lone_stroke(image > 127):  # as the model will see it
+            ink = draw_one(kinds[int(rng.integers(len(kinds)))], rng, font_files)
+            image = to_mnist(ink, ink > 0.3)
+        images[index] = image
     return images
 
 
@@ -65,12 +67,12 @@ def draw_one(kind, rng, font_files):
     else:
         ink = _blots(rng)
     ink = _as_written(ink, rng)
-    if _lone_stroke(ink > 0.3):  # a symbol the font lacks, or a stroke: draw a shape instead
+    if lone_stroke(ink > 0.3):  # a symbol the font lacks, or a stroke: draw a shape instead
         return draw_one("shape", rng, font_files)
     return ink
 
 
-def _lone_stroke(mask):
+def lone_stroke(mask):
     """Whether a mask holds nothing, or one straight stroke: its smallest rectangle at any
     angle is LONE_STROKE times longer than wide."""
     points = cv2.findNonZero(mask.view(np.uint8))

@@ -8,21 +8,23 @@ Reads:  pictures (files, folders of pictures, glob patterns) and the model: by d
 Writes: one line per picture to stdout, as a table or (--json) as JSON lines; with --show,
         a PNG with what the model saw for each picture
 
-Photos, scans and paint-app drawings in any format Pillow reads are brought into MNIST's form
-(white digit on black, fitted into 20x20 and centred by mass in 28x28) by
-digit_image.normalize(); with --multi, digit_image.segment() first cuts a number such as
-"2024" into digits, left to right, and several lines of them top to bottom. Answers whose
-confidence is below --min-confidence are marked uncertain. A picture that cannot be read is
-reported in one line on stderr while the others are still answered; the exit status is then
-1 (2 for bad options or model). The model is loaded when the first picture read needs it:
-a run whose pictures all fail loads none.
+Photos, scans and paint-app drawings in any raster format Pillow reads are brought into
+MNIST's form (white digit on black, fitted into 20x20 and centred by mass in 28x28) by
+digit_image, and recognize.py decides what each holds: a digit, a number such as "2024" (or
+several lines of them, top to bottom, "1999 2024"), or no digit. A picture is answered with
+no digit when nothing in it is a digit the model is sure of, at --min-confidence of its
+calibrated probability: a letter, a symbol, a drawing, a blank page. --multi reads every
+picture as a number, --single as one digit. A picture that cannot be read is reported in
+one line on stderr while the others are still answered; the exit status is then 1 (2 for bad
+options or model; a picture with no digit is an answer, not a failure). The model is loaded
+when the first picture read needs it: a run whose pictures all fail loads none.
 
-Each --json line holds "path", "digit" (null when the picture failed), "confidence" (its
-probability), "probabilities" (ten), "top" (the --top-k most likely digits), "uncertain" and
-"error" (null or the reason). With --multi, "number" is the digits read left to right (a
-picture with several lines of digits gives them top to bottom, separated by spaces, as
-"1999 2024"), "digits" one such object per digit, "confidence" the lowest of theirs and
-"digit" null.
+Each --json line holds "path"; "digit" (the digit, or null) or "number" (the digits read, as
+a string, or null); "confidence" (the answer's probability; a number's is its least sure
+digit's); "probabilities" (ten) and "top" (the --top-k most likely digits) of the picture
+read as one digit; "digits" (one such object per digit of a number); "uncertain" (a number
+with a digit under --min-confidence); "no_digit" (why there is no digit, or null) and
+"error" (why the picture could not be read, or null).
 
     python predict.py examples/
     python predict.py "scans/*.jpg" --json --top-k 3
@@ -46,6 +48,7 @@ import numpy as np
 
 import common
 import digit_image
+import recognize
 import safe_files
 
 SHOW_LIMIT = 40  # Pictures drawn by --show; a taller figure is unreadable.
@@ -71,16 +74,20 @@ def parse_args(argv):
              f"(default: {common.MODEL_PATH.with_suffix('.tflite')} while export.py's record "
              f"ties it to {common.MODEL_PATH} as that file is now, else {common.MODEL_PATH})",
     )
-    parser.add_argument(
-        "--multi", action="store_true", help='read several digits per picture, such as "2024"'
-    )
+    reading = parser.add_mutually_exclusive_group()
+    reading.add_argument("--multi", action="store_true",
+                         help='read every picture as a number, such as "2024" (by default a '
+                              "picture is read as a number when it holds several digits)")
+    reading.add_argument("--single", action="store_true",
+                         help="read every picture as one digit, all its marks together")
     parser.add_argument("--json", action="store_true", help="print one JSON object per picture")
     parser.add_argument("--top-k", type=int, default=2, help="most likely digits to list (1-10)")
     parser.add_argument(
         "--min-confidence",
         type=float,
-        default=0.5,
-        help="answers less probable than this are marked uncertain",
+        default=recognize.MIN_CONFIDENCE,
+        help="a digit less probable than this is not given (no digit), or marked uncertain "
+             "in a number",
     )
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
@@ -90,6 +97,7 @@ def parse_args(argv):
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
     args.model = getattr(args, "model", None)  # None: the model common.model_to_serve() picks.
+    args.mode = "number" if args.multi else "digit" if args.single else "auto"
     if not 1 <= args.top_k <= common.NUM_CLASSES:
         parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
     if not 0 <= args.min_confidence <= 1:
@@ -122,9 +130,8 @@ def loaded_when_needed(path, tta):
 
 
 def print_header(args):
-    runners_up = "runner-up" if args.top_k > 1 and not args.multi else ""
-    first = "number" if args.multi else "digit"
-    print(f"{first:>{answer_column_width(args)}}  {'confidence':>10}  "
+    runners_up = "runner-up" if args.top_k > 1 else ""
+    print(f"{'answer':>{ANSWER_WIDTH}}  {'confidence':>10}  "
           f"{runners_up:<{runners_up_width(args)}}path")
 
 
@@ -197,15 +204,18 @@ def ahead(items, count):
         waiting.extend(itertools.islice(items, 1))
 
 
-def classified(pictures, classify, args):
-    """(record, images) for each picture read, classified a batch at a time."""
-    while batch := list(itertools.islice(pictures, args.batch_size)):
-        images = [image for picture in batch for image in picture["images"]]
+def classified(readings, classify, args):
+    """(record, the 28x28 images the answer rests on) for each picture read, classified a
+    batch at a time."""
+    while batch := list(itertools.islice(readings, args.batch_size)):
+        images = [image for reading in batch for image in reading.images]
         probabilities = classify(np.stack(images)) if images else np.zeros((0, 10))
-        for picture in batch:
-            digits = len(picture["images"])
-            yield describe(picture, probabilities[:digits], args), picture["images"]
-            probabilities = probabilities[digits:]
+        for reading in batch:
+            count = len(reading.images)
+            record = recognize.answer(reading, probabilities[:count], args.mode,
+                                      args.min_confidence, args.top_k)
+            yield record, recognize.seen(reading, record)
+            probabilities = probabilities[count:]
 
 
 def expand(inputs):
@@ -311,71 +321,15 @@ def expand_folder(folder):
 
 
 def read_picture(path, error, args):
-    """Brings one picture into MNIST form: {"path", "images" (list of 28x28), "line_lengths"
-    (how many of them each line of writing holds), "error"}.
-
-    A picture that fails in a way digit_image did not foresee is answered with the error, as
-    an unreadable one is, so that the other pictures are still answered (--debug: raised)."""
-    lines = []
-    if error is None:
-        try:
-            lines = digit_image.segment(path) if args.multi else [[digit_image.normalize(path)]]
-        except digit_image.ImageError as image_error:
-            error = str(image_error)
-        except MemoryError:
-            error = "not enough memory to read the picture"
-        except Exception as bug:
-            if args.debug:
-                raise
-            error = f"could not be read ({type(bug).__name__}: {common.first_line(bug)})"
-    images = [image for line in lines for image in line]
-    return {"path": path, "images": images, "line_lengths": [len(line) for line in lines],
-            "error": error}
-
-
-def describe(picture, probabilities, args):
-    """The answer for one picture, as printed by --json."""
-    record = {"path": picture["path"], "error": picture["error"]}
-    if picture["error"] is not None:
-        record.update(digit=None, confidence=None, probabilities=None, top=None, uncertain=None)
-        if args.multi:
-            record.update(number=None, digits=[])
-        return record
-    digits = [rank(p, args) for p in probabilities]
-    if args.multi:
-        # Lines of writing, top to bottom, are separated by a space.
-        lines, start = [], 0
-        for length in picture["line_lengths"]:
-            lines.append("".join(str(d["digit"]) for d in digits[start : start + length]))
-            start += length
-        record.update(
-            digit=None,
-            number=" ".join(lines),
-            # A number is only as certain as its least certain digit.
-            confidence=min(d["confidence"] for d in digits),
-            probabilities=None,
-            top=None,
-            uncertain=any(d["uncertain"] for d in digits),
-            digits=digits,
-        )
-    else:
-        record.update(digits[0])
-    return record
-
-
-def rank(probabilities, args):
-    """The most likely digit, its probability, the top k and whether it is uncertain."""
-    ranked = np.argsort(probabilities)[::-1][: args.top_k]
-    confidence = float(probabilities[ranked[0]])
-    return {
-        "digit": int(ranked[0]),
-        "confidence": round(confidence, 6),
-        "probabilities": [round(float(p), 6) for p in probabilities],
-        "uncertain": confidence < args.min_confidence,
-        "top": [
-            {"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in ranked
-        ],
-    }
+    """recognize.read(); a picture that fails in a way nobody foresaw is answered with the
+    error, as an unreadable one is, so that the others are still answered (--debug: raised)."""
+    try:
+        return recognize.read(path, error)
+    except Exception as bug:
+        if args.debug:
+            raise
+        reason = f"could not be read ({type(bug).__name__}: {common.first_line(bug)})"
+        return recognize.read(path, reason)
 
 
 def report(record, args):
@@ -388,33 +342,33 @@ def report(record, args):
         # ASCII with escapes: valid JSON whatever encoding the output has.
         print(json.dumps(record))
         return
-    runners_up = ""
+    answer, confidence, runners_up, note = "-", "-", "", ""
     if record["error"] is not None:
-        answer, confidence, note = "-", "-", f"  (failed: {record['error']})"
-    else:
-        answer = record["number"] if args.multi else record["digit"]
-        confidence = f"{record['confidence']:.1%}"
+        note = f"  (failed: {record['error']})"
+    elif record["no_digit"] is not None:
+        note = f"  ({record['no_digit']})"
+    elif record["number"] is not None:
+        answer, confidence = record["number"], f"{record['confidence']:.1%}"
         note = "  (uncertain)" if record["uncertain"] else ""
-        if not args.multi:
-            runners_up = "".join(
-                f"{top['digit']} ({top['probability']:.1%})".ljust(12) for top in record["top"][1:]
-            )
-    width, answer_width = runners_up_width(args), answer_column_width(args)
-    print(f"{answer:>{answer_width}}  {confidence:>10}  {runners_up:<{width}}{path}{note}")
-    if args.multi and record["error"] is None:
+    else:
+        answer, confidence = record["digit"], f"{record['confidence']:.1%}"
+        runners_up = "".join(f"{top['digit']} ({top['probability']:.1%})".ljust(12)
+                             for top in record["top"][1:])
+    print(f"{answer:>{ANSWER_WIDTH}}  {confidence:>10}  {runners_up:<{runners_up_width(args)}}"
+          f"{path}{note}")
+    if record["number"] is not None:
         digits = ", ".join(f"{d['digit']} ({d['confidence']:.1%})" for d in record["digits"])
-        print(f"{'':>{answer_width}}  {'':>10}  digits: {digits}")
+        print(f"{'':>{ANSWER_WIDTH}}  {'':>10}  {'':<{runners_up_width(args)}}digits: {digits}")
 
 
-def answer_column_width(args):
-    """Characters of the table's first column: a digit, or with --multi a number (or two
-    lines of four digits: longer ones push the row's other columns right)."""
-    return 14 if args.multi else 6
+# Characters of the table's first column: a number of two lines of four digits (longer ones
+# push the row's other columns right).
+ANSWER_WIDTH = 14
 
 
 def runners_up_width(args):
     """Characters of the table's runner-up column: 12 for each digit after the first."""
-    return 0 if args.multi else 12 * (args.top_k - 1)
+    return 12 * (args.top_k - 1)
 
 
 def draw_panels(shown, path):
@@ -447,27 +401,28 @@ def draw_panels(shown, path):
             picture_axis.imshow(thumbnail, cmap="gray")
         for axis in (picture_axis, seen_axis):
             axis.set_axis_off()
-        if record["error"] is not None:
-            seen_axis.text(0, 0.5, record["error"], fontsize=8, wrap=True, color="tab:red",
-                           parse_math=False)
+        if not images:  # not read, or no ink: only the reason
+            reason = record["error"] or record["no_digit"]
+            seen_axis.text(0, 0.5, reason, fontsize=8, wrap=True, parse_math=False,
+                           color="tab:red" if record["error"] else "black")
             bars_axis.set_axis_off()
             continue
         seen_axis.imshow(np.hstack(images), cmap="gray", vmin=0, vmax=255)
         seen_axis.set_title("what the model saw", fontsize=9)
-        if record.get("number") is not None:
+        if record["number"] is not None:
             confidences = ", ".join(f"{d['confidence']:.0%}" for d in record["digits"])
             bars_axis.text(0, 0.5, f"{record['number']}\n({confidences})", fontsize=12)
             bars_axis.set_axis_off()
             continue
+        best = int(np.argmax(record["probabilities"]))
         colours = ["tab:blue"] * 10
-        colours[record["digit"]] = "tab:red" if record["uncertain"] else "tab:green"
+        colours[best] = "tab:green" if record["digit"] is not None else "tab:gray"
         bars_axis.bar(range(10), record["probabilities"], color=colours)
         bars_axis.set_xticks(range(10))
         bars_axis.set_ylim(0, 1)
-        uncertain = " (uncertain)" if record["uncertain"] else ""
-        bars_axis.set_title(
-            f"{record['digit']}: {record['confidence']:.1%}{uncertain}", fontsize=10
-        )
+        title = (f"{record['digit']}: {record['confidence']:.1%}" if record["digit"] is not None
+                 else f"no digit (best guess {best}: {record['probabilities'][best]:.0%})")
+        bars_axis.set_title(title, fontsize=10)
     with warnings.catch_warnings():  # A long number's text may not fit its panel.
         warnings.simplefilter("ignore", UserWarning)
         figure.tight_layout()

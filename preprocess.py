@@ -2,7 +2,9 @@
 
 Reads:  --source (a folder of the four idx files, .gz or raw, or Keras's mnist.npz), or else
         a mirror (--mirror or $MNIST_MIRROR: http://, https://, file://), then public mirrors.
-Writes: data/mnist.npz   x_train, y_train, x_val, y_val, x_test, y_test (uint8)
+Writes: data/mnist.npz   x_train, y_train, x_val, y_val, x_test, y_test (uint8), and pictures
+                         with no digit for training and validation (x_not_a_digit_train,
+                         x_not_a_digit_val: not_a_digit.py draws them)
         data/mnist.json  source, checksums, counts per split and class, pixel statistics
         data/raw/        verified downloads, so that --force does not download again
 
@@ -86,6 +88,9 @@ def parse_args(argv):
                         help="images at the end of the training file held out for validation")
     parser.add_argument("--timeout", type=float, default=30,
                         help=f"seconds a download may stall, or receive under {MIN_RATE:,} bytes/s")
+    parser.add_argument("--not-a-digit", type=int, default=6000,
+                        help="pictures with no digit to draw for training (and a sixth as many "
+                             "for validation; not_a_digit.py)")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
@@ -94,6 +99,8 @@ def parse_args(argv):
         parser.error(f"--out must name a .npz file, not {args.out}")
     if args.val_size < 1:
         parser.error("--val-size must be at least 1")
+    if args.not_a_digit < 0:
+        parser.error("--not-a-digit must be at least 0")
     if not 0 < args.timeout < float("inf"):
         parser.error("--timeout must be a positive number of seconds")
     return args
@@ -407,10 +414,11 @@ def main(argv=None):
     # Where the dataset's record stands, a damaged dataset beside it is replaced too.
     npz_kind = "any" if safe_files.is_output(info_path, "record:dataset") else "dataset npz"
     common.check_outputs({args.out: npz_kind, info_path: "record:dataset"}, inputs=[args.source])
-    settings = {"val_size": args.val_size, "validation": "end of the training file"}
+    settings = {"val_size": args.val_size, "validation": "end of the training file",
+                "not_a_digit": args.not_a_digit}
     if not args.force and is_up_to_date(args.out, info_path, settings):
-        print(f"{args.out} is already built with val_size={args.val_size}: "
-              "nothing to do (--force rebuilds it)")
+        print(f"{args.out} is already built with val_size={args.val_size}, "
+              f"not_a_digit={args.not_a_digit}: nothing to do (--force rebuilds it)")
         return common.EXIT_OK
 
     cache = args.out.parent / "raw"
@@ -450,6 +458,14 @@ def main(argv=None):
     dataset = {"x_train": x_train[train_part], "y_train": y_train[train_part],
                "x_val": x_train[val_part], "y_val": y_train[val_part],
                "x_test": arrays["x_test"], "y_test": arrays["y_test"]}
+    if args.not_a_digit:
+        print(f"Drawing {args.not_a_digit + args.not_a_digit // 6:,} pictures with no digit "
+              "(not_a_digit.py)")
+        import not_a_digit  # Draws with OpenCV, Pillow and matplotlib's fonts: only when needed.
+
+        # Seeds of their own, so that the same count always draws the same pictures.
+        dataset["x_not_a_digit_train"] = not_a_digit.draw(args.not_a_digit, seed=0)
+        dataset["x_not_a_digit_val"] = not_a_digit.draw(max(1, args.not_a_digit // 6), seed=1)
     labels = {split: dataset[f"y_{split}"] for split in ("train", "val", "test")}
     # From the mean square: x_train.std() would make a 350 MB float copy of the pixels.
     pixel_mean = dataset["x_train"].mean(dtype=np.float64)
@@ -481,6 +497,8 @@ def main(argv=None):
         info_path: ("record:dataset", common.json_writer(info)),  # Dumped when written.
     }, inputs=[args.source])
     sizes = ", ".join(f"{len(y)} {split}" for split, y in labels.items())
+    if args.not_a_digit:
+        sizes += f"; {args.not_a_digit} and {args.not_a_digit // 6} pictures with no digit"
     print(f"Wrote {args.out} ({sizes}) and {info_path}")
     return common.EXIT_OK
 

@@ -23,6 +23,9 @@ import numpy as np
 import digit_image
 
 MODES = ("auto", "number", "digit")
+# Below this calibrated probability a reading is not a digit the model is sure of: a
+# picture whose readings all fall below it has no digit (docs/no_digit.md).
+MIN_CONFIDENCE = 0.5
 # A "no ink found" refusal of digit_image means the picture holds no digit; every other
 # ImageError means it could not be read.
 NO_INK = "no ink found"
@@ -64,7 +67,7 @@ def read(path, error=None):
     return reading
 
 
-def answer(reading, probabilities, mode="auto", min_confidence=0.5, top_k=2):
+def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, top_k=2):
     """The record of one picture (as predict.py --json prints it) from its Reading and the
     model's probabilities for its images, in order."""
     record = {"path": reading.path, "digit": None, "number": None, "confidence": None,
@@ -94,8 +97,8 @@ def answer(reading, probabilities, mode="auto", min_confidence=0.5, top_k=2):
                       confidence=min(digit["confidence"] for digit in pieces))
     else:
         best = whole if chosen != "number" else max(pieces, key=lambda digit: digit["confidence"])
-        record["no_digit"] = (f"no digit found: the marks look like none of 0-9 (best guess "
-                              f"{best['digit']} at {best['confidence']:.0%})")
+        record["no_digit"] = (f"no digit: the marks look like none of 0-9, best guess "
+                              f"{best['digit']} at {best['confidence']:.0%}")
         record.update(probabilities=whole["probabilities"], top=whole["top"])
     return record
 
@@ -111,3 +114,11 @@ def ranked(probabilities, min_confidence, top_k):
         "uncertain": confidence < min_confidence,
         "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order],
     }
+
+
+def seen(reading, record):
+    """The 28x28 images an answer rests on: the number's digits, else the picture read as
+    one digit (none when it could not be read)."""
+    if record["number"] is not None:
+        return reading.images[1:]
+    return reading.images[:1]

@@ -34,6 +34,7 @@ import numpy as np
 
 import calibration
 import common
+import recognize
 import safe_files
 
 # TensorFlow, Keras and the modules that import them (model, augment, callbacks, schedules)
@@ -90,6 +91,11 @@ def build_parser():
         help="train N models (seeds seed..seed+N-1) and save one model averaging them",
     )
     parser.add_argument(
+        "--not-a-digit", type=int,
+        help="pictures with no digit to train on, of those the dataset holds (default: all): "
+             "the model learns to be unsure of them (not_a_digit.py)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="2,000 images, 1 epoch: a smoke test of seconds"
     )
     parser.add_argument(
@@ -107,6 +113,8 @@ def parse_args(argv):
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.width > MAX_WIDTH:
         parser.error(f"--width must be at most {MAX_WIDTH}")
+    if args.not_a_digit is not None and args.not_a_digit < 0:
+        parser.error("--not-a-digit must be at least 0")
     if args.clean_epochs < 0:
         parser.error("--clean-epochs must be at least 0")
     args.clean_epochs = min(args.clean_epochs, args.epochs)
@@ -305,6 +313,19 @@ def calibrate(logits, labels):
                          "before": measured(1.0), "after": measured(temperature)}
 
 
+def refusals(model, data):
+    """The share of the validation digits, and of the validation pictures with no digit, whose
+    top probability is under recognize.MIN_CONFIDENCE: predict.py gives no digit for them."""
+    def refused(images):
+        probabilities = model.predict(images[..., None], batch_size=1024, verbose=0)
+        return float((probabilities.max(axis=1) < recognize.MIN_CONFIDENCE).mean())
+
+    no_digit = data.get("x_not_a_digit_val", np.zeros((0, 28, 28), np.uint8))
+    return {"validation_digits_refused": refused(data["x_val"]),
+            "validation_pictures_with_no_digit": len(no_digit),
+            "validation_pictures_with_no_digit_refused": refused(no_digit) if len(no_digit) else 0.0}
+
+
 def check_resumable(run_dir, config):
     """Raises UserError unless run_dir holds a run that this train.py started with the same
     options: resuming with others would mix two recipes in one history."""
@@ -378,6 +399,14 @@ def main(argv=None):
         args.epochs, args.clean_epochs = 1, 0  # a smoke test runs the augmenting pipeline
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
         data["x_val"], data["y_val"] = data["x_val"][:500], data["y_val"][:500]
+        args.not_a_digit = 200 if args.not_a_digit is None else args.not_a_digit
+    # Pictures with no digit join the training images with a label of their own, which the
+    # input pipeline turns into the same probability for every digit (augment.py).
+    no_digit = data.get("x_not_a_digit_train", np.zeros((0, 28, 28), np.uint8))
+    no_digit = no_digit[: args.not_a_digit]
+    data["x_train"] = np.concatenate([data["x_train"], no_digit])
+    data["y_train"] = np.concatenate([data["y_train"],
+                                      np.full(len(no_digit), common.NUM_CLASSES, np.uint8)])
 
     config = {key: (str(value) if isinstance(value, Path) else value)
               for key, value in vars(args).items() if key not in ("debug", "resume")}
@@ -444,9 +473,11 @@ def main(argv=None):
         val_accuracy = calibrated["after"]["accuracy"]
     wall_seconds = sum(member["wall_seconds"] for member in members)
 
+    refused = refusals(model, data)
     record = {
         "config": config,
         "train_size": len(data["x_train"]),
+        "not_a_digit": {"trained_on": len(no_digit), **refused},
         "val_size": len(data["x_val"]),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
                      "numpy": np.__version__, "python": sys.version.split()[0]},
@@ -492,6 +523,10 @@ def main(argv=None):
         f"Temperature {temperature:.3f}, fitted on the validation split{bound if at_bound else ''}"
         f": log-loss {before['log_loss']:.4f} -> {after['log_loss']:.4f}, ECE "
         f"{100 * before['ece']:.2f}% -> {100 * after['ece']:.2f}%.\n"
+        f"Below {recognize.MIN_CONFIDENCE:.0%}, where predict.py answers that there is no digit:"
+        f" {refused['validation_digits_refused']:.2%} of the validation digits, "
+        f"{refused['validation_pictures_with_no_digit_refused']:.1%} of "
+        f"{refused['validation_pictures_with_no_digit']} pictures with no digit.\n"
         f"Wrote {args.out}, {json_path} and {curves}."
     )
     return common.EXIT_OK

@@ -67,7 +67,7 @@ def main(argv=None):
         rows = [crop(path, label, box, margin, folder) for path, label, box in boxes]
         ci.write_csv(folder / "labels.csv", rows)
         records, _ = ci.read_with_pipeline([folder / row["file"] for row in rows], classify)
-        guesses = np.array([-1 if record["error"] else record["digit"] for record in records])
+        guesses = ci.digits_read(records)
         labels = np.array([row["label"] for row in rows])
         results["by_margin"][f"{margin:g}"] = {
             **ci.score(guesses, labels), "unanswered": int((guesses == -1).sum()),

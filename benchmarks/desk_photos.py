@@ -51,7 +51,7 @@ def main(argv=None):
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}
     for kind in ("plain", "desk", "note"):
         records, _ = ci.read_with_pipeline([args.out / row[kind] for row in rows], classify)
-        guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
+        guesses = ci.digits_read(records)
         results[kind] = ci.score(guesses, labels)
         if kind == "note":
             results["note_by_desk"] = {

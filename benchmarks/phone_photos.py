@@ -50,7 +50,7 @@ def main(argv=None):
         rows = build_set(args.out, args.seed, args.count)
     labels = np.array([int(row["label"]) for row in rows])
     records, seconds = ci.read_with_pipeline([args.out / row["file"] for row in rows], classify)
-    guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
+    guesses = ci.digits_read(records)
     # The stroke's width in the picture digit_image first looks at (WORK_SIZE a side).
     widths = np.array([float(row["pen_pixels"]) * digit_image.WORK_SIZE / max(SIZE)
                        for row in rows])

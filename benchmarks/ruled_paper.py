@@ -43,7 +43,7 @@ def main(argv=None):
         if not chosen:  # A small --count may draw no squared (or ruled) paper.
             return None
         records, _ = ci.read_with_pipeline([args.out / row[kind] for row in chosen], classify)
-        guesses = np.array([-1 if r["error"] else r["digit"] for r in records])
+        guesses = ci.digits_read(records)
         return ci.score(guesses, np.array([row["label"] for row in chosen]))
 
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}

@@ -109,7 +109,7 @@ def test_a_special_file_in_a_source_folder_is_named(tmp_path, special):
         (folder / f"{name}.gz").write_bytes(gzip.compress(b"not MNIST"))
     (folder / "train-images-idx3-ubyte.gz").unlink()  # The first file read.
     _, words = make_special(folder / "train-images-idx3-ubyte.gz", special)
-    result = script("preprocess.py", "--source", folder, cwd=tmp_path)
+    result = script("preprocess.py", "--not-a-digit", "0", "--source", folder, cwd=tmp_path)
     assert result.returncode == common.EXIT_USAGE
     assert f"{folder}/train-images-idx3-ubyte.gz {words}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -121,7 +121,7 @@ def test_special_files_in_a_file_mirror_and_the_cache_are_refused(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     os.mkfifo(mirror / "train-images-idx3-ubyte.gz")
-    result = script("preprocess.py", "--mirror", mirror.as_uri(), cwd=tmp_path,
+    result = script("preprocess.py", "--not-a-digit", "0", "--mirror", mirror.as_uri(), cwd=tmp_path,
                     env={"MNIST_MIRROR": ""})
     assert result.returncode == common.EXIT_USAGE
     assert (f"{mirror.as_uri()}: train-images-idx3-ubyte.gz: {mirror}/train-images-idx3-ubyte.gz "
@@ -352,7 +352,8 @@ def test_preprocess_removes_the_leftovers_of_a_dead_process_at_start(tmp_path):
                  tmp_path / "data" / "raw" / f".train-images-idx3-ubyte.{pid}.tmp-x1y2z3w4.gz"]
     for path in leftovers:
         path.write_bytes(bytes(1000))
-    result = script("preprocess.py", "--source", tmp_path / "data" / "raw", cwd=tmp_path)
+    result = script("preprocess.py", "--not-a-digit", "0", "--source", tmp_path / "data" / "raw",
+                    cwd=tmp_path)
     assert result.returncode == common.EXIT_USAGE  # It starts, then finds no idx file.
     assert not any(path.exists() for path in leftovers)
 

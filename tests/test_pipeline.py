@@ -299,7 +299,7 @@ def test_a_model_from_before_calibration_is_evaluated_and_read(tmp_path, tiny_da
     assert metrics["accuracy"] > 0.9 and {"ece", "nll", "brier"} <= metrics.keys()
     capsys.readouterr()
     status = common.run_cli(predict.main, [str(draw(tmp_path / "a.png")), "--json", "--model",
-                                           str(tmp_path / "old.keras")])
+                                           str(tmp_path / "old.keras"), "--min-confidence", "0"])
     assert status == common.EXIT_OK
     assert json.loads(capsys.readouterr().out)["digit"] is not None
 
@@ -403,7 +403,8 @@ def test_a_model_that_cannot_be_written_is_found_before_training(tmp_path, tiny_
 def test_real_mnist_one_epoch_is_accurate(tmp_path):
     """preprocess -> train (2 epochs) -> evaluate on the real MNIST: well above 98.5%."""
     mirror = f"file://{SHARED_MNIST}/"
-    assert run_script("preprocess.py", "--mirror", mirror, cwd=tmp_path).returncode == 0
+    assert run_script("preprocess.py", "--mirror", mirror, "--not-a-digit", "60",
+                      cwd=tmp_path).returncode == 0
     result = run_script("train.py", "--epochs", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     result = run_script("evaluate.py", cwd=tmp_path)

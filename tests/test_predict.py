@@ -53,8 +53,11 @@ def draw(path, text="7", size=(200, 200)):
 
 
 def run(argv, model, capsys):
-    """Runs predict.py in this process; returns (exit status, stdout lines, stderr lines)."""
-    status = common.run_cli(predict.main, [*map(str, argv), "--model", str(model)])
+    """Runs predict.py in this process; returns (exit status, stdout lines, stderr lines).
+    The tiny model is unsure of every picture: it is asked for its answers all the same
+    (--min-confidence 0) unless argv says otherwise."""
+    status = common.run_cli(predict.main, ["--min-confidence", "0", *map(str, argv),
+                                           "--model", str(model)])
     captured = capsys.readouterr()
     return status, captured.out.splitlines(), captured.err.splitlines()
 
@@ -63,7 +66,7 @@ def test_table_lists_each_picture_with_digit_confidence_and_runner_up(tmp_path, 
     first, second = draw(tmp_path / "a.png"), draw(tmp_path / "b.jpg")
     status, out, err = run([first, second], tiny_model, capsys)
     assert status == common.EXIT_OK and err == []
-    assert out[0].split() == ["digit", "confidence", "runner-up", "path"]
+    assert out[0].split() == ["answer", "confidence", "runner-up", "path"]
     assert str(first) in out[1] and str(second) in out[2]
     assert "%" in out[1]
 
@@ -74,16 +77,10 @@ def test_json_schema_and_top_k(tmp_path, tiny_model, capsys):
     )
     assert status == common.EXIT_OK
     record = json.loads(out[0])
-    assert set(record) == {
-        "path",
-        "digit",
-        "confidence",
-        "probabilities",
-        "error",
-        "uncertain",
-        "top",
-    }
-    assert record["error"] is None and isinstance(record["uncertain"], bool)
+    assert set(record) == {"path", "digit", "number", "confidence", "probabilities", "top",
+                           "digits", "uncertain", "no_digit", "error"}
+    assert record["error"] is None and record["no_digit"] is None and record["number"] is None
+    assert record["digits"] == [] and record["uncertain"] is False
     assert 0 <= record["digit"] <= 9 and len(record["probabilities"]) == 10
     assert sum(record["probabilities"]) == pytest.approx(1, abs=1e-3)
     assert record["confidence"] == max(record["probabilities"])
@@ -92,14 +89,31 @@ def test_json_schema_and_top_k(tmp_path, tiny_model, capsys):
     assert record["top"][0]["digit"] == record["digit"]
 
 
-def test_min_confidence_marks_answers_uncertain(tmp_path, tiny_model, capsys):
+def test_below_min_confidence_a_picture_has_no_digit(tmp_path, tiny_model, capsys):
     picture = draw(tmp_path / "seven.png")
-    _, out, _ = run([picture, "--json", "--min-confidence", "1"], tiny_model, capsys)
-    assert json.loads(out[0])["uncertain"] is True
+    status, out, err = run([picture, "--json", "--min-confidence", "1"], tiny_model, capsys)
+    record = json.loads(out[0])
+    # An answer, not a failure: the reason is given, the status is 0 and stderr is quiet.
+    assert status == common.EXIT_OK and err == [] and record["error"] is None
+    assert record["digit"] is None and record["number"] is None
+    assert record["no_digit"].startswith("no digit: the marks look like none of 0-9")
+    assert len(record["probabilities"]) == 10  # the best guesses stay visible
     _, out, _ = run([picture, "--json", "--min-confidence", "0"], tiny_model, capsys)
-    assert json.loads(out[0])["uncertain"] is False
+    assert json.loads(out[0])["digit"] is not None
     _, out, _ = run([picture, "--min-confidence", "1"], tiny_model, capsys)
-    assert out[1].endswith("(uncertain)")
+    assert out[1].split()[:2] == ["-", "-"] and out[1].endswith(")") and "(no digit:" in out[1]
+
+
+def test_a_number_is_read_as_a_number_and_a_digit_as_a_digit(tmp_path, tiny_model, capsys):
+    number, seven = draw(tmp_path / "2024.png", "2024", size=(520, 200)), draw(tmp_path / "7.png")
+    _, out, _ = run([number, seven, "--json"], tiny_model, capsys)
+    read_number, read_seven = map(json.loads, out)
+    assert len(read_number["digits"]) == 4 and read_number["digit"] is None
+    assert read_seven["number"] is None and read_seven["digit"] is not None
+    _, out, _ = run([number, "--json", "--single"], tiny_model, capsys)
+    assert json.loads(out[0])["number"] is None
+    _, out, _ = run([seven, "--json", "--multi"], tiny_model, capsys)
+    assert json.loads(out[0])["number"] is not None
 
 
 def test_multi_reads_each_digit_of_a_number(tmp_path, tiny_model, capsys):
@@ -160,14 +174,16 @@ def test_broken_inputs_get_one_line_each_and_the_rest_is_answered(tmp_path, tiny
     assert status == common.EXIT_SOME_FAILED
     records = [json.loads(line) for line in out]
     assert records[0]["error"] is None and records[0]["digit"] is not None
-    assert all(r["error"] and r["digit"] is None for r in records[1:]) and len(records) == 8
-    assert len(err) == 7 and not any("Traceback" in line for line in err)
+    assert all(r["digit"] is None for r in records[1:]) and len(records) == 8
+    # A blank page is read, and holds no digit: an answer, not a failure.
+    assert records[4]["error"] is None and records[4]["no_digit"].startswith("no ink found")
+    assert all(r["error"] for r in records[1:4] + records[5:])
+    assert len(err) == 6 and not any("Traceback" in line for line in err)
     reasons = " | ".join(err)
     for expected in [
         "empty file",
         "not an image",
         "SVG",
-        "no ink found",
         "holds no pictures",
         "not found",
         "no files match",
@@ -210,7 +226,7 @@ def test_names_with_line_breaks_or_dollars_keep_one_line_each(tmp_path, tiny_mod
     assert status == common.EXIT_SOME_FAILED and (tmp_path / "seen.png").is_file()
     assert err[0].endswith(f": {tmp_path}/a\\nb.png: not an image file (Pillow cannot identify it)")
     assert len(err) == 2 and err[1].startswith("wrote ")  # --show's line
-    assert len(out) == 3 and out[2].startswith(" " * 5 + "-") and "a\\nb.png" in out[2]
+    assert len(out) == 3 and out[2].startswith(" " * 13 + "-") and "a\\nb.png" in out[2]
 
 
 def test_json_is_valid_whatever_the_output_encoding(tmp_path, tiny_model):

@@ -83,8 +83,22 @@ def fake(tmp_path, monkeypatch):
 
 
 def run(*argv):
-    """Runs the CLI as a user would (status, one-line errors); a small validation split."""
-    return common.run_cli(preprocess.main, ["--val-size", "5", *argv])
+    """Runs the CLI as a user would (status, one-line errors); a small validation split, and
+    no pictures with no digit unless argv asks for some (drawing them takes seconds)."""
+    return common.run_cli(preprocess.main, ["--val-size", "5", "--not-a-digit", "0", *map(str, argv)])
+
+
+def test_pictures_with_no_digit_are_drawn_into_the_dataset(fake):
+    assert run("--source", fake.folder, "--not-a-digit", "12") == 0
+    dataset, info = load_output()
+    assert dataset["x_not_a_digit_train"].shape == (12, 28, 28)
+    assert dataset["x_not_a_digit_val"].shape == (2, 28, 28)
+    assert info["not_a_digit"] == 12
+    # Another count is another dataset: it is built again; the same count is not.
+    assert run("--source", fake.folder, "--not-a-digit", "18") == 0
+    assert load_output()[0]["x_not_a_digit_train"].shape == (18, 28, 28)
+    assert run("--source", fake.folder, "--not-a-digit", "0") == 0
+    assert "x_not_a_digit_train" not in load_output()[0]
 
 
 def load_output(data=Path("data")):
@@ -510,7 +524,7 @@ def test_command_line_exit_status_without_traceback(fake, tmp_path):
     # In a fresh process the real MNIST checksums apply, so the fake files are refused.
     out = tmp_path / "data" / "mnist.npz"
     result = subprocess.run(
-        [sys.executable, str(REPO / "preprocess.py"), "--source", str(fake.folder),
+        [sys.executable, str(REPO / "preprocess.py"), "--not-a-digit", "0", "--source", str(fake.folder),
          "--out", str(out)],
         capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False,
     )
