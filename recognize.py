@@ -44,16 +44,14 @@ class Reading:
     no_digit: str | None = None
 
 
-def read(path, error=None):
-    """The Reading of one picture (error: a reason it cannot be read, known beforehand).
-
-    A failure digit_image did not foresee is answered with its reason, as an unreadable file
-    is, so that one strange picture never stops the others."""
-    reading = Reading(str(path), error=error)
+def read(source, error=None, name=None):
+    """The Reading of one picture: source is its path, or the bytes of its file (an upload,
+    then known by name); error is a reason it cannot be read, known beforehand."""
+    reading = Reading(name if name is not None else str(source), error=error)
     if error is not None:
         return reading
     try:
-        found = digit_image.find_digits(path)
+        found = digit_image.find_digits(source)
         lines = found.lines()
         reading.images = [found.as_one(), *(image for line in lines for image in line)]
         reading.line_lengths = [len(line) for line in lines]

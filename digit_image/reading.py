@@ -7,7 +7,9 @@ handed to Ghostscript. Pillow stays the decoder because it knows the formats peo
 refuses decompression bombs; OpenCV takes over once there are pixels.
 """
 
+import contextlib
 import errno
+import io
 import os
 import stat
 import warnings
@@ -48,17 +50,24 @@ def open_picture(source, size=WORK_SIZE):
     """A picture as its user sees it: first frame, EXIF orientation applied, decoded at no
     less than size pixels a side where the format can decode smaller (JPEG).
 
-    source is a path, or a PIL image, which is left as it was (an upright copy comes back
-    when its EXIF says it is turned). Every failure is an ImageError with a one-line reason.
+    source is a path; the bytes of a picture file (an upload), read as a file is; or a PIL
+    image, which is left as it was (an upright copy comes back when its EXIF says it is
+    turned). Every failure is an ImageError with a one-line reason.
     """
     if isinstance(source, Image.Image):
         return _upright(source)
-    path = Path(source)
-    if path.suffix.lower() in SVG_SUFFIXES:
-        raise ImageError("SVG drawings are not supported: export the drawing as PNG")
-    if path.suffix.lower() in HEIF_SUFFIXES:
-        enable_heif()
-    with _regular_file(path) as file, warnings.catch_warnings():
+    if isinstance(source, bytes):
+        if not source:
+            raise ImageError("empty file (0 bytes)")
+        opened = contextlib.nullcontext(io.BytesIO(source))
+    else:
+        path = Path(source)
+        if path.suffix.lower() in SVG_SUFFIXES:
+            raise ImageError("SVG drawings are not supported: export the drawing as PNG")
+        if path.suffix.lower() in HEIF_SUFFIXES:
+            enable_heif()
+        opened = _regular_file(path)
+    with opened as file, warnings.catch_warnings():
         # Pillow's other warnings (corrupt EXIF data, say) are no news to the user: the
         # picture is read or refused all the same.
         warnings.simplefilter("ignore")
@@ -83,7 +92,7 @@ def open_picture(source, size=WORK_SIZE):
                                  "pictures are read (export the page as PNG or JPEG)") from None
             if start[4:12] in HEIF_BRANDS and "HEIF" not in Image.OPEN:
                 enable_heif()  # a HEIF photo whose name does not say so
-                return open_picture(path, size)
+                return open_picture(source, size)
             raise ImageError("not an image file (Pillow cannot identify it)") from None
         except MemoryError:
             raise ImageError("not enough memory to decode the picture") from None
