@@ -38,10 +38,13 @@ import errno
 import glob
 import itertools
 import json
+import multiprocessing
 import os
 import sys
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+import concurrent.futures
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +59,10 @@ SHOW_SUFFIXES = (".png", ".pdf", ".svg")
 # What --show may replace: only a panel of its own (safe_files.output_kind), never a picture.
 SHOW_KIND = "figure!:predict.py --show"
 GLOB_CHARACTERS = set("*?[")
+# Runs shorter than this are read in this process: starting reading processes costs about
+# 0.3 s (each imports NumPy, OpenCV and Pillow), more than reading 64 small drawings takes.
+PROCESS_START = 64
+READ_CHUNK = 8  # pictures per task handed to a reading process: fewer round trips
 
 
 def parse_args(argv):
@@ -92,7 +99,7 @@ def parse_args(argv):
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
     parser.add_argument("--workers", type=int, default=cores(),
-                        help="pictures read side by side (this machine's cores)")
+                        help="processes reading pictures side by side (this machine's cores)")
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
@@ -181,27 +188,87 @@ def main(argv=None):
 def answer(inputs, classify, args):
     """Yields (record, 28x28 images) for each picture the inputs name, in order.
 
-    Pictures are read args.workers at a time, side by side (decoding and OpenCV release
-    Python's lock, so threads share the cores), and classified in batches of args.batch_size.
-    Reading runs at most a few batches ahead of the answers, and everything is a generator,
-    so a million paths never become a million pictures in memory.
+    With --workers above 1 and more than a few pictures, they are read by that many processes
+    side by side (reading is mostly Python, which threads could not run at once), and
+    classified here in batches of args.batch_size. Everything is a generator and reading runs
+    at most a few batches ahead of the answers, so a million paths never become a million
+    pictures in memory.
     """
-    pool = ThreadPoolExecutor(args.workers)
+    named = expand(inputs)
+    first = list(itertools.islice(named, PROCESS_START))
+    named = itertools.chain(first, named)
+    if args.workers > 1 and len(first) == PROCESS_START:
+        readings = read_in_processes(named, args.workers, 2 * args.batch_size, args.debug)
+    else:
+        readings = (read_picture(path, error, args.debug) for path, error in named)
+    yield from classified(readings, classify, args)
+
+
+def read_in_processes(named, workers, ahead, debug):
+    """The Readings of the (path, error) pairs in order, read by workers processes, at most
+    ahead pictures before the one yielded.
+
+    A process that dies (a crash inside a decoder, the kernel's out-of-memory killer) costs
+    only the picture it was on: the pool is started again, its chunk is read again a picture
+    at a time, and a picture on which a reading process dies twice is answered with that.
+    """
+    chunks = iter(lambda: list(itertools.islice(named, READ_CHUNK)), [])
+    context = multiprocessing.get_context("spawn")  # No copy of a loaded model or its threads.
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    window = collections.deque()  # (chunk, deaths, future), in input order
     try:
-        reads = (pool.submit(read_picture, path, error, args) for path, error in expand(inputs))
-        pictures = (future.result() for future in ahead(reads, 2 * args.batch_size))
-        yield from classified(pictures, classify, args)
+        while True:
+            while len(window) * READ_CHUNK < ahead and (chunk := next(chunks, None)):
+                window.append((chunk, 0, submit(pool, chunk, debug)))
+            if not window:
+                return
+            chunk, deaths, future = window.popleft()
+            try:
+                yield from future.result()
+                continue
+            except BrokenProcessPool:
+                pass
+            stop(pool)
+            pool = ProcessPoolExecutor(workers, mp_context=context)
+            # Chunks already read keep their result; the others are read again.
+            window = collections.deque(
+                (c, d, f if f.done() and not f.exception() else submit(pool, c, debug))
+                for c, d, f in window)
+            if len(chunk) > 1 or deaths == 0:
+                for path, error in reversed(chunk):
+                    window.appendleft(([(path, error)], deaths + (len(chunk) == 1),
+                                       submit(pool, [(path, error)], debug)))
+            else:
+                path, error = chunk[0]
+                yield recognize.read(path, error or "could not be read (the reading process "
+                                     "stopped: a crash in a decoder, or out of memory)")
     finally:  # Stopped early (Ctrl-C, a closed pipe): the reads not yet begun are dropped.
         pool.shutdown(cancel_futures=True)
 
 
-def ahead(items, count):
-    """The items of an iterator in order, while keeping up to count more drawn from it:
-    futures submitted that far ahead are being worked on while the first is waited for."""
-    waiting = collections.deque(itertools.islice(items, count))
-    while waiting:
-        yield waiting.popleft()
-        waiting.extend(itertools.islice(items, 1))
+def submit(pool, chunk, debug):
+    """The future of reading a chunk; a pool broken meanwhile gives one that says so (the
+    pool may also fail on its own closed pipes then)."""
+    try:
+        return pool.submit(read_chunk, chunk, debug)
+    except (BrokenProcessPool, OSError, ValueError) as broken:
+        future = concurrent.futures.Future()
+        future.set_exception(BrokenProcessPool(broken))
+        return future
+
+
+def stop(pool):
+    """Shuts a broken pool down without waiting, its processes stopped. Python 3.11's pool can
+    start a process just after it found another dead, and then waits for it forever."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.kill()
+
+
+def read_chunk(chunk, debug):
+    """Readings of some (path, error) pairs: the task of a reading process."""
+    return [read_picture(path, error, debug) for path, error in chunk]
 
 
 def classified(readings, classify, args):
@@ -320,13 +387,13 @@ def expand_folder(folder):
         yield str(folder), "folder holds no pictures"
 
 
-def read_picture(path, error, args):
+def read_picture(path, error, debug=False):
     """recognize.read(); a picture that fails in a way nobody foresaw is answered with the
-    error, as an unreadable one is, so that the others are still answered (--debug: raised)."""
+    error, as an unreadable one is, so that the others are still answered (debug: raised)."""
     try:
         return recognize.read(path, error)
     except Exception as bug:
-        if args.debug:
+        if debug:
             raise
         reason = f"could not be read ({type(bug).__name__}: {common.first_line(bug)})"
         return recognize.read(path, reason)

@@ -31,6 +31,7 @@ second; nothing here imports TensorFlow.
 """
 
 import dataclasses
+import functools
 
 import cv2
 import numpy as np
@@ -88,6 +89,11 @@ class Found:
 
     def as_one(self):
         """All the marks as one digit, as MNIST would show it: uint8 (28, 28)."""
+        return self._one
+
+    @functools.cached_property
+    def _one(self):
+        # Laid out once: a picture of one digit is also its only line's only digit.
         return to_mnist(self.ink, self.mask())
 
     def lines(self):
@@ -100,7 +106,11 @@ class Found:
             images = []
             for digit in digits:
                 mask = self.mask(digit)
-                for columns in split_touching(mask, height):
+                parts = split_touching(mask, height)
+                if len(parts) == 1 and len(digit) == len(self.marks):
+                    images.append(self.as_one())  # every mark, uncut: the same picture
+                    continue
+                for columns in parts:
                     part = np.zeros_like(mask)
                     part[:, columns] = mask[:, columns]
                     images.append(to_mnist(self.ink, part))

@@ -12,7 +12,7 @@ BOX_SIZE = 20  # MNIST fits each digit into 20x20 and pads it to 28x28.
 CENTRE = 14.0  # Where MNIST's centres of mass lie (row, column), measured on its training set.
 # Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
 # measured the same way, is 2.1 pixels.
-STROKE_WIDTH = 2.0
+STROKE_WIDTH = 1.5
 
 
 def to_mnist(ink, mask):

@@ -153,6 +153,44 @@ def test_folders_globs_and_unusual_names_in_order(tmp_path, tiny_model, capsys):
     assert [Path(json.loads(line)["path"]).name for line in out] == expected
 
 
+def test_many_pictures_read_by_processes_are_answered_as_by_one(tmp_path, tiny_model, capsys):
+    # Past predict.PROCESS_START pictures, --workers 2 reads them in two processes.
+    count = predict.PROCESS_START + 30
+    for i in range(count):
+        draw(tmp_path / f"{i:03d}.png", "0247"[i % 4] * (1 + i % 3), size=(120 + i, 100))
+    (tmp_path / "050_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    answers = {}
+    for workers in ("1", "2"):
+        status, out, err = run([tmp_path, "--json", "--workers", workers, "--batch-size", "16"],
+                               tiny_model, capsys)
+        answers[workers] = [json.loads(line) for line in out]
+        assert status == common.EXIT_SOME_FAILED and len(err) == 1 and "050_broken" in err[0]
+    assert len(answers["2"]) == count + 1
+    assert answers["2"] == answers["1"]
+
+
+def test_a_reading_process_that_dies_costs_no_picture(tmp_path, tiny_model):
+    import signal
+
+    paths = [draw(tmp_path / f"{i:03d}.jpg", "7", size=(900, 900)) for i in range(200)]
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "predict.py"), tmp_path, "--json", "--workers", "2",
+         "--batch-size", "16", "--min-confidence", "0", "--model", tiny_model],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()  # Reading is under way, a few batches ahead.
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    readers = [child for child in children
+               if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    assert len(readers) == 2, children
+    os.kill(int(readers[0]), signal.SIGKILL)  # as the out-of-memory killer would
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-2000:]
+    records = [json.loads(line) for line in [first, *out.splitlines()]]
+    assert [record["path"] for record in records] == [str(path) for path in paths]
+    assert all(record["error"] is None for record in records)
+    assert "Traceback" not in err
+
+
 def test_broken_inputs_get_one_line_each_and_the_rest_is_answered(tmp_path, tiny_model, capsys):
     good = draw(tmp_path / "good.png")
     (tmp_path / "empty.png").write_bytes(b"")
