@@ -2,9 +2,13 @@
 tiny trained model of the project's CNN."""
 
 import ast
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +54,29 @@ def run_noting_imports(script, *args, cwd):
         raise AssertionError(f"{script} did not finish: {result.stderr[-2000:]}")
     result.stderr = "".join(line + "\n" for line in rest)
     return result, set(ast.literal_eval(last.removeprefix("imported: ")))
+
+
+@contextlib.contextmanager
+def served(app):
+    """Serves an ASGI app (serve.make_app) with uvicorn on a free loopback port, in a thread
+    of this process; yields its base URL."""
+    import uvicorn
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        if not server.started:
+            raise AssertionError("uvicorn did not start")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
 
 
 def synthetic_digits(count, seed):
