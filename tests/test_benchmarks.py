@@ -215,7 +215,10 @@ def test_close_crops_cuts_each_picture_to_its_digit_and_scores_every_margin(tmp_
             with Image.open(crops / name) as crop:
                 assert abs(crop.width - expected[0]) <= 8 and abs(crop.height - expected[1]) <= 8
         score = report["by_margin"][margin]
-        assert score["errors"] == len(score["wrong"]) and score["unanswered"] == 0
+        # Every crop is read (no error); the tiny model may refuse some as not sure enough.
+        assert score["errors"] == len(score["wrong"])
+        assert all(wrong["error"] is None for wrong in score["wrong"])
+        assert score["unanswered"] == sum(wrong["read"] is None for wrong in score["wrong"])
         assert score["accuracy"] == round(1 - score["errors"] / 3, 4)
 
 

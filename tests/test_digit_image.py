@@ -475,6 +475,22 @@ def test_a_circled_number_is_still_segmented():
     assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
 
 
+@pytest.mark.parametrize("desk", [(190, 150, 105), (232, 232, 228)], ids=["wood", "white"])
+def test_a_notes_hard_shadow_is_not_part_of_the_number(desk):
+    """A sticky note lit from one side casts a hard shadow, an L along two of its sides,
+    which joined the digits written on it: "42" read as one digit."""
+    ink = draw("42", size=(420, 400), box=(60, 90, 360, 310), width=14)
+    note = Image.new("RGB", ink.size, (250, 235, 120))
+    note.paste((30, 30, 40), mask=ImageOps.invert(ink))
+    photo = Image.new("RGB", (1400, 1050), desk)
+    photo.paste(tuple(int(0.55 * c) for c in desk), (518, 342, 938, 742))  # the shadow
+    photo.paste(note, (500, 320))
+    plain = one_line(draw("42", size=(420, 400), box=(60, 90, 360, 310), width=14))
+    digits = one_line(photo)
+    assert len(digits) == 2
+    assert all(best_of_shifts(a, b) > 0.9 for a, b in zip(digits, plain))
+
+
 @pytest.mark.parametrize("inner", ["dot", "none"])
 def test_a_zero_with_a_dot_or_nothing_inside_keeps_its_ring(inner):
     picture = draw("0", width=8)
