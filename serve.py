@@ -27,13 +27,17 @@ server's event loop, so requests are served side by side; the model runs one cal
 import argparse
 import asyncio
 import base64
+import contextlib
 import copy
 import io
 import logging
-import os
+import re
+import signal
 import socket
+import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -199,12 +203,48 @@ def png_data_url(image):
 def listening_socket(host, port):
     """A socket bound to host:port and listening; UserError when it cannot be."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=128)
-    except OSError as error:  # A busy port, an address not of this machine, a bad name.
-        # create_server adds the address to the reason; a name lookup's errno is negative.
-        reason = os.strerror(error.errno) if (error.errno or 0) > 0 else error.strerror or error
-        raise common.UserError(f"cannot listen on {host}:{port}: {reason}") from None
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+        # A socket of protocol 0 (socket.create_server's) would hand asyncio connections it
+        # does not know as TCP, left without TCP_NODELAY: each answer's body would then wait
+        # for the client's delayed acknowledgement of its headers, 40 ms.
+        sock = socket.socket(family, kind, protocol)
+    except OSError as error:  # A bad name; its errno is negative.
+        raise common.UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # A restart binds at once.
+        sock.bind(address)
+        sock.listen(128)
+        return sock
+    except OSError as error:  # A busy port, an address not of this machine.
+        sock.close()
+        raise common.UserError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
+@contextlib.contextmanager
+def spawned(model, log, timeout=120):
+    """serve.py with model in a child process on a free loopback port, its log written to the
+    file log (a pipe would fill and stop it): yields (process, base URL) once the model is
+    loaded and the port takes requests, and stops it as Ctrl-C does. For the screenshot, the
+    load benchmark and the tests."""
+    with open(log, "w") as log_file:
+        process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--port", "0",
+                                    "--model", str(model)], stdout=subprocess.DEVNULL,
+                                   stderr=log_file)
+    try:
+        deadline = time.monotonic() + timeout
+        while not (serving := re.search(r": serving (http://\S+)/ with", Path(log).read_text())):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve.py did not start: {Path(log).read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield process, serving[1]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def main(argv=None):

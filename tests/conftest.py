@@ -4,7 +4,6 @@ tiny trained model of the project's CNN."""
 import ast
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -62,7 +61,9 @@ def served(app):
     of this process; yields its base URL."""
     import uvicorn
 
-    sock = socket.create_server(("127.0.0.1", 0))
+    import serve
+
+    sock = serve.listening_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

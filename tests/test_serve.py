@@ -17,7 +17,7 @@ import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx2
+import httpx
 import numpy as np
 import pytest
 from conftest import ROOT, run_noting_imports, served
@@ -235,10 +235,10 @@ def test_requests_are_served_side_by_side_off_the_event_loop(classify, tmp_path)
         return classify(images)
 
     with served(serve.make_app(slow_classify, "tiny")) as url, ThreadPoolExecutor(8) as pool:
-        answers = [pool.submit(httpx2.post, f"{url}/api/predict", timeout=60,
+        answers = [pool.submit(httpx.post, f"{url}/api/predict", timeout=60,
                                files={"image": (f"seven{i}.png", picture)}) for i in range(8)]
         assert model_busy.wait(30)
-        health = httpx2.get(f"{url}/api/health", timeout=5)
+        health = httpx.get(f"{url}/api/health", timeout=5)
         assert health.status_code == 200
         go_on.set()
         responses = [answer.result() for answer in answers]
@@ -279,8 +279,8 @@ def test_serve_py_serves_until_interrupted_with_one_log_line_a_request(tmp_path,
         first = process.stderr.readline()
         assert first.startswith("serve.py: serving http://127.0.0.1:"), first
         url = first.split()[2].rstrip("/")
-        assert httpx2.get(f"{url}/api/health", timeout=60).json()["model"] == str(tiny_model)
-        statuses = [httpx2.post(f"{url}/api/predict", timeout=60, files={"image": upload}).status_code
+        assert httpx.get(f"{url}/api/health", timeout=60).json()["model"] == str(tiny_model)
+        statuses = [httpx.post(f"{url}/api/predict", timeout=60, files={"image": upload}).status_code
                     for upload in [("notes.txt", b"text"), ("empty.png", b""),
                                    ("seven.png", draw(tmp_path / "seven.png").read_bytes())]]
         assert statuses == [415, 422, 200]

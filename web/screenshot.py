@@ -1,21 +1,32 @@
-"""Takes the README's screenshots of the page: a digit drawn on the pad, and its answer.
+"""Takes the README's screenshot of the page: a number drawn on the pad, and its answer.
 
-Reads:  the page and its answers from a running server (`make serve`, or --url)
-Writes: docs/web_page.png (a desktop's window) and docs/web_page_phone.png (a phone's screen,
-        the digit drawn with a finger)
+Reads:  the model (by default the one predict.py answers with), which serve.py serves for
+        the time of the screenshot on a free port of the loopback
+Writes: docs/images/page.png
 
 Drives Debian's headless Chromium (apt-get install chromium chromium-driver) with Selenium;
-tests/test_web_page.py drives it with the same functions.
+tests/test_serve.py drives the page with the same functions.
 
-    python serve.py &
     python web/screenshot.py
 """
 
 import argparse
+import contextlib
+import io
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from PIL import Image, PngImagePlugin
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import common  # (the project root is only on the path from here on)
+import safe_files
+import serve
+
+PURPOSE = "web/screenshot.py"  # The mark that lets a later run replace its own screenshot.
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -25,7 +36,7 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
 PHONE = {"width": 390, "height": 844, "pixelRatio": 3, "touch": True}  # An iPhone 12-15's screen.
-# A 7 and a 4 as strokes of points on the pad, as shares of its side.
+# Digits as strokes of points on the pad, as shares of its side.
 SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]]
 FOUR = [[(0.55, 0.2), (0.3, 0.6), (0.72, 0.6)], [(0.6, 0.4), (0.6, 0.82)]]
 
@@ -42,21 +53,34 @@ def missing():
     return None
 
 
-def chromium(profile, phone=False):
-    """A headless Chromium with a new empty profile in the folder profile: a 1000x800 window,
-    or with phone, a phone's screen and touch."""
+@contextlib.contextmanager
+def chromium(phone=False):
+    """A headless Chromium with a new empty profile: a 1000x760 window, or with phone, a
+    phone's screen and touch."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
-        options.add_argument(flag)
-    if phone:
-        options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
-    else:
-        options.add_argument("--window-size=1000,800")
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    with tempfile.TemporaryDirectory() as profile:
+        for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
+            options.add_argument(flag)
+        if phone:
+            options.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
+        else:
+            options.add_argument("--window-size=1000,760")
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+
+def beside(*digits):
+    """The strokes of digits drawn side by side on the pad, each squeezed into its share."""
+    share = 1 / len(digits)
+    return [[(share * (index + x), y) for x, y in stroke]
+            for index, strokes in enumerate(digits) for stroke in strokes]
 
 
 def draw(driver, strokes, pointer="mouse"):
@@ -99,23 +123,32 @@ def answer_after(driver, before, timeout=20):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:8000/", help="the page")
-    parser.add_argument("--out", type=Path, default=Path("docs"), help="folder of the PNGs")
+    parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
+                        help="a model file (default: the one predict.py answers with)")
+    parser.add_argument("--out", type=Path, default=Path("docs/images/page.png"))
     args = parser.parse_args(argv)
-    if missing():
-        raise SystemExit(f"screenshot.py: error: {missing()}")
-    for name, phone, strokes in (("web_page.png", False, SEVEN), ("web_page_phone.png", True, FOUR)):
-        with tempfile.TemporaryDirectory() as profile:
-            driver = chromium(profile, phone)
-            try:
-                driver.get(args.url)
-                draw(driver, strokes, "touch" if phone else "mouse")
-                answer_after(driver, "")
-                driver.save_screenshot(str(args.out / name))
-            finally:
-                driver.quit()
-        print(f"wrote {args.out / name}")
+    reason = missing()
+    if reason:
+        raise common.UserError(reason)
+    model = getattr(args, "model", None) or common.model_to_serve()
+    common.check_model_path(model)
+    common.writable_folder(args.out.parent)
+    with tempfile.TemporaryDirectory() as scratch, \
+            serve.spawned(model, Path(scratch) / "server.log") as (_, url), \
+            chromium() as driver:
+        driver.get(url + "/")
+        draw(driver, beside(FOUR, SEVEN))
+        print(f"answer: {answer_after(driver, '')!r}")
+        png = driver.get_screenshot_as_png()
+    info = PngImagePlugin.PngInfo()
+    for key, value in safe_files.figure_metadata(PURPOSE).items():
+        info.add_text(key, value)
+    image = Image.open(io.BytesIO(png))
+    common.atomic_write(args.out, lambda tmp: image.save(tmp, pnginfo=info, optimize=True),
+                        f"figure!:{PURPOSE}")
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1000} kB)")
+    return common.EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(common.run_cli(main))
