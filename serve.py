@@ -209,8 +209,9 @@ def listening_socket(host, port):
         # does not know as TCP, left without TCP_NODELAY: each answer's body would then wait
         # for the client's delayed acknowledgement of its headers, 40 ms.
         sock = socket.socket(family, kind, protocol)
-    except OSError as error:  # A bad name; its errno is negative.
-        raise common.UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    except OSError as error:  # A name that is no address.
+        reason = error.strerror or error
+        raise common.UserError(f"cannot listen on {host}:{port}: {reason}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # A restart binds at once.
         sock.bind(address)

@@ -8,10 +8,8 @@ import io
 import itertools
 import json
 import re
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import zlib
@@ -20,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-from conftest import ROOT, run_noting_imports, served
+from conftest import ROOT, fit_bars, run_noting_imports, served
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageDraw
 from test_predict import draw
 
 import common
@@ -59,13 +57,15 @@ def png_bomb(side):
     """A valid 1-bit PNG of side x side white pixels (side a multiple of 1,000): tens of KB
     that would decode to side**2 pixels, over Pillow's limit for side > 9,459."""
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     row = b"\0" + b"\xff" * ((side + 7) // 8)  # Filter type 0, then the row's bits.
     squeeze = zlib.compressobj(9)
     data = b"".join(squeeze.compress(row * 1000) for _ in range(side // 1000)) + squeeze.flush()
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data)
+            + chunk(b"IEND", b""))
 
 
 def test_health_and_page(client, tiny_model):
@@ -272,22 +272,194 @@ def test_help_bad_model_and_busy_port_say_one_line_without_tensorflow(tmp_path, 
 
 
 def test_serve_py_serves_until_interrupted_with_one_log_line_a_request(tmp_path, tiny_model):
-    process = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), "--port", "0",
-                                "--model", str(tiny_model)], cwd=tmp_path, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        first = process.stderr.readline()
-        assert first.startswith("serve.py: serving http://127.0.0.1:"), first
-        url = first.split()[2].rstrip("/")
+    log = tmp_path / "server.log"
+    with serve.spawned(tiny_model, log) as (process, url):
         assert httpx.get(f"{url}/api/health", timeout=60).json()["model"] == str(tiny_model)
-        statuses = [httpx.post(f"{url}/api/predict", timeout=60, files={"image": upload}).status_code
-                    for upload in [("notes.txt", b"text"), ("empty.png", b""),
+        statuses = [httpx.post(f"{url}/api/predict", files={"image": upload}, timeout=60)
+                    .status_code for upload in [("notes.txt", b"text"), ("empty.png", b""),
                                    ("seven.png", draw(tmp_path / "seven.png").read_bytes())]]
         assert statuses == [415, 422, 200]
-    finally:
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and stdout == ""
-    assert "Traceback" not in stderr and stderr.rstrip().endswith("serve.py: interrupted")
-    requests = [line for line in stderr.splitlines() if '"POST /api/predict' in line]
+    text = log.read_text()
+    assert process.returncode == 130 and text.startswith("serve.py: serving http://127.0.0.1:")
+    assert "Traceback" not in text and text.rstrip().endswith("serve.py: interrupted")
+    requests = [line for line in text.splitlines() if '"POST /api/predict' in line]
     assert [line.split('" ')[1].split()[0] for line in requests] == ["415", "422", "200"]
+
+
+def test_connections_are_sent_without_delay(tmp_path):
+    """The listening socket is one asyncio knows as TCP, so that it sets TCP_NODELAY on each
+    connection: else an answer's body waits 40 ms for the acknowledgement of its headers."""
+    async def nodelay_of_a_connection():
+        sock = serve.listening_socket("127.0.0.1", 0)
+        accepted = asyncio.get_running_loop().create_future()
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport):
+                accepted.set_result(transport.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Protocol, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            nodelay = await asyncio.wait_for(accepted, 10)
+            writer.close()
+        return nodelay
+
+    assert asyncio.run(nodelay_of_a_connection()) == 1
+
+
+# --- The page in a real browser -----------------------------------------------------------
+
+sys.path.insert(0, str(ROOT / "web"))
+import screenshot  # noqa: E402  (web/ is no package)
+
+
+class Counted:
+    """An ASGI app that counts the pictures posted to it."""
+
+    def __init__(self, app):
+        self.app, self.posts = app, 0
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/api/predict":
+            self.posts += 1
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def sure_model(tmp_path_factory):
+    """A tiny model sure of a bar: the page then shows digits and numbers, where tiny_model's
+    answers are all "no digit"."""
+    return fit_bars(tmp_path_factory.mktemp("sure") / "sure.keras", epochs=30, seed=0)
+
+
+@pytest.fixture(scope="module")
+def page_server(sure_model):
+    """(URL, Counted app, TestClient of the same model) of the page and its API, for the
+    browser: the client tells what the page should show for a picture."""
+    reason = screenshot.missing()
+    if reason:
+        pytest.skip(reason)
+    classify = common.load_classifier(sure_model)
+    app = Counted(serve.make_app(classify, str(sure_model)))
+    with served(app) as url, TestClient(serve.make_app(classify, str(sure_model))) as client:
+        yield url, app, client
+
+
+def shown(record):
+    """The text of #answer for an API answer, as the page writes it: the answer, then why."""
+    def percent(probability):
+        return f"{100 * probability:.1f}%"
+
+    if record.get("error"):
+        return f"Could not read the picture\n{record['error']}"
+    if record["no_digit"]:
+        return f"No digit found\n{record['no_digit']}"
+    if record["number"] is not None:
+        uncertain = " (uncertain: some digits are below the threshold)" * record["uncertain"]
+        return f"{record['number']}\nleast sure digit: {percent(record['confidence'])}{uncertain}"
+    return f"{record['digit']}\n{percent(record['confidence'])} sure"
+
+
+def pad_png(driver):
+    """The pad's picture as the page sends it."""
+    url = driver.execute_script("return document.getElementById('pad').toDataURL('image/png')")
+    return base64.b64decode(url.split(",", 1)[1])
+
+
+def answered(driver, app, posts, record):
+    """Waits until the page has posted posts pictures in all and shows record's answer, with
+    nothing on its way; returns #answer's text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def done(driver):
+        text = driver.find_element(By.ID, "answer").text
+        idle = driver.find_element(By.ID, "status").text == ""
+        return text if app.posts == posts and idle and text == shown(record) else False
+
+    return WebDriverWait(driver, 20).until(done)
+
+
+# Strokes on the pad, as shares of its side: a dash, and two of them side by side.
+DASH = [[(0.3, 0.5), (0.7, 0.5)]]
+TWO_DASHES = [[(0.1, 0.5), (0.4, 0.5)], [(0.6, 0.5), (0.9, 0.5)]]
+
+
+def test_the_page_answers_a_drawing_clears_and_answers_a_photo(page_server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    url, app, client = page_server
+    posts = app.posts
+    with screenshot.chromium() as driver:
+        driver.get(url + "/")
+        answer = driver.find_element(By.ID, "answer")
+        assert answer.text == ""
+        screenshot.draw(driver, DASH)
+        drawing = pad_png(driver)
+        ink = np.asarray(Image.open(io.BytesIO(drawing)).convert("L")) < 128
+        assert 0.01 < ink.mean() < 0.1  # A marker's stroke, not a hairline.
+        record = post(client, "drawing.png", drawing).json()  # What the page is answered.
+        assert record["digit"] is not None
+        text = answered(driver, app, posts + 1, record)  # One post for one stroke.
+        print(f"drawn dash answered: {text!r}")
+        seen = driver.find_elements(By.CSS_SELECTOR, "#seen img")
+        assert len(seen) == len(record["seen"]) == 1 and seen[0].is_displayed()
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar")) == 10
+
+        driver.find_element(By.ID, "clear").click()
+        assert answer.text == "" and not driver.find_element(By.ID, "bars").text
+        assert not (np.asarray(Image.open(io.BytesIO(pad_png(driver))).convert("L")) < 128).any()
+
+        photo = tmp_path / "photo.jpg"  # Two dashes in pen on paper.
+        paper = Image.new("RGB", (600, 300), (235, 230, 220))
+        for left in (60, 340):
+            ImageDraw.Draw(paper).line([(left, 150), (left + 200, 150)], (30, 30, 60), 18)
+        paper.save(photo, quality=85)
+        record = post(client, "photo.jpg", photo.read_bytes()).json()
+        assert record["number"] is not None
+        driver.find_element(By.ID, "upload").send_keys(str(photo))
+        print(f"uploaded photo answered: {answered(driver, app, posts + 2, record)!r}")
+        assert driver.find_element(By.ID, "picture").is_displayed()
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#seen img")) == 2
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar")) == 20
+
+        # A file dropped on the page is answered the same way.
+        dropped = draw(tmp_path / "2024.png", "2024", size=(400, 160)).read_bytes()
+        record = post(client, "2024.png", dropped).json()
+        driver.execute_script(DROP, base64.b64encode(dropped).decode(), "2024.png")
+        print(f"dropped 2024.png answered: {answered(driver, app, posts + 3, record)!r}")
+
+
+# Drops a file (base64, name) on the page as a user drags one from their desktop.
+DROP = """
+const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+const transfer = new DataTransfer();
+transfer.items.add(new File([bytes], arguments[1], {type: "image/png"}));
+document.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true,
+                                              cancelable: true}));
+"""
+
+
+def test_on_a_phone_a_finger_draws_without_scrolling_and_undo_answers_again(page_server):
+    from selenium.webdriver.common.by import By
+
+    url, app, client = page_server
+    with screenshot.chromium(phone=True) as driver:
+        driver.get(url + "/")
+        width = driver.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1]  # The page fits the phone's width.
+        assert driver.find_element(By.ID, "pad").size["width"] > 0.8 * width[1]
+        posts = app.posts
+        # The second stroke goes from right to left and upwards: a finger moving so on a page
+        # that let it would scroll it.
+        screenshot.draw(driver, [DASH[0], [(0.8, 0.7), (0.5, 0.3)]], "touch")
+        assert driver.execute_script("return scrollY") == 0
+        record = post(client, "drawing.png", pad_png(driver)).json()
+        # Two strokes in quick succession: one answer, after the second.
+        print(f"drawn dashes answered: {answered(driver, app, posts + 1, record)!r}")
+        driver.find_element(By.ID, "undo").click()  # The second dash goes.
+        record = post(client, "drawing.png", pad_png(driver)).json()
+        assert record["digit"] is not None
+        print(f"after undo: {answered(driver, app, posts + 2, record)!r}")

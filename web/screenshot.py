@@ -38,7 +38,7 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
 PHONE = {"width": 390, "height": 844, "pixelRatio": 3, "touch": True}  # An iPhone 12-15's screen.
 # Digits as strokes of points on the pad, as shares of its side.
 SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]]
-FOUR = [[(0.55, 0.2), (0.3, 0.6), (0.72, 0.6)], [(0.6, 0.4), (0.6, 0.82)]]
+FOUR = [[(0.55, 0.2), (0.3, 0.6), (0.72, 0.6)], [(0.6, 0.82), (0.6, 0.4)]]  # Stem drawn upwards.
 
 
 def missing():
