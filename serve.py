@@ -16,9 +16,10 @@ The API, at http://HOST:PORT:
                        is an answer (200, "no_digit" says why).
 A request that cannot be answered gets a JSON object whose "error" says why in one line: 413
 over MAX_UPLOAD_BYTES; 415 not a raster picture (text, SVG, PostScript, PDF); 422 empty,
-broken or cut short, too many pixels (a decompression bomb), or no field "image"; 400 a form
-that is not valid multipart. Pictures are read (cores at a time) and classified off the
-server's event loop, so requests are served side by side; the model runs one call at a time.
+broken or cut short, too many pixels (a decompression bomb), or no field "image"; 400 a body
+that is not a valid multipart form, or holds more than one file; 503 not enough memory.
+Pictures are read (cores at a time) and classified off the server's event loop, so requests
+are served side by side; the model runs one call at a time.
 
     python serve.py                      # then open http://127.0.0.1:8000
     python serve.py --host 0.0.0.0       # reachable from a phone on the same network (README)

@@ -5,10 +5,11 @@ answers with by default (or --model). --clients threads, each on its own kept-al
 connection, post MNIST test digits drawn as 112x112 PNG files (benchmarks/picture_speed.py's
 drawings, the pad's common case) to POST /api/predict for --seconds, one after the other.
 Reported: answers a second, p50 and p99 latency, errors (any answer but 200, any failed
-connection), answers that differ from predict.py's for the same file, and the server's
-resident memory before (model loaded, one picture answered) and after. In the same run,
-before and after the load, predict.py's batch throughput on the same files (predict.answer,
-as picture_speed.py measures it). Goal: no error, and at least half predict.py's throughput.
+connection), answers that differ from predict.py's for the same file, the server's resident
+memory before (model loaded, one picture answered) and after, and the machine's load average
+(other work slows both sides). In the same run, before and after the load, predict.py's
+batch throughput on the same files (predict.answer, as picture_speed.py measures it).
+Goal: no error, and at least half predict.py's throughput.
 
 Reads:  ../shared/mnist (the test split), the model
 Writes: runs/picture_speed/ (the PNG files, once), runs/serve_load/server.log and
@@ -21,6 +22,7 @@ Writes: runs/picture_speed/ (the PNG files, once), runs/serve_load/server.log an
 import argparse
 import http.client
 import json
+import os
 import platform
 import socket
 import statistics
@@ -147,6 +149,7 @@ def main(argv=None):
     common.check_model_path(model)
     paths = picture_speed.drawings(args.out, args.count, args.mnist_dir)
     bodies = {path.name: form(path) for path in paths}
+    load_before = os.getloadavg()[0]  # Other work on the machine slows both sides alike.
     classify = common.load_classifier(model)
     classify(np.zeros((256, 28, 28), np.uint8))  # The first call sets the model up: not timed.
     before_rate, expected = predict_rate(paths, classify)
@@ -161,6 +164,7 @@ def main(argv=None):
         elapsed = time.perf_counter() - started
         memory_after = resident_mib(process.pid)
     after_rate, _ = predict_rate(paths, classify)
+    load_after = os.getloadavg()[0]
     answered = [(latency, record) for latency, status, record in results if status == 200]
     latencies = sorted(latency for latency, _ in answered)
     differ = sum(answer_of(record) != answer_of(expected[record["path"]])
@@ -178,6 +182,7 @@ def main(argv=None):
                        if latencies else None
                        for name, share in (("p50", 0.5), ("p99", 0.99), ("max", 1))},
         "server_rss_mib": {"before": memory_before, "after": memory_after},
+        "load_average": {"before": round(load_before, 1), "after": round(load_after, 1)},
         "predict_files_per_second": {"before": round(before_rate, 1),
                                      "after": round(after_rate, 1),
                                      "mean": round(predict_files_per_second, 1)},
@@ -203,6 +208,8 @@ def print_table(report):
         ("latency p50 / p99 / max (ms)", f"{latency['p50']} / {latency['p99']} / {latency['max']}"),
         ("server RSS before / after (MiB)", f"{memory['before']} / {memory['after']}"),
         ("predict.py files/s before / after", f"{rates['before']} / {rates['after']}"),
+        ("machine's load average before / after", " / ".join(
+            str(report["load_average"][when]) for when in ("before", "after"))),
         ("serving / predict.py", f"{report['share_of_predict']:.2f} (goal: at least 0.5 and "
                                  f"no error; {'met' if report['goal_met'] else 'NOT met'})"),
     ]
