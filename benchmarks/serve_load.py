@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import socket
-import statistics
 import sys
 import threading
 import time

@@ -328,22 +328,18 @@ class Counted:
 
 
 @pytest.fixture(scope="module")
-def sure_model(tmp_path_factory):
-    """A tiny model sure of a bar: the page then shows digits and numbers, where tiny_model's
-    answers are all "no digit"."""
-    return fit_bars(tmp_path_factory.mktemp("sure") / "sure.keras", epochs=30, seed=0)
-
-
-@pytest.fixture(scope="module")
-def page_server(sure_model):
+def page_server(tmp_path_factory):
     """(URL, Counted app, TestClient of the same model) of the page and its API, for the
-    browser: the client tells what the page should show for a picture."""
+    browser: the client tells what the page should show for a picture. The model is a tiny
+    one sure of a bar, so that the page shows digits and numbers, where tiny_model's answers
+    are all "no digit"."""
     reason = screenshot.missing()
     if reason:
         pytest.skip(reason)
-    classify = common.load_classifier(sure_model)
-    app = Counted(serve.make_app(classify, str(sure_model)))
-    with served(app) as url, TestClient(serve.make_app(classify, str(sure_model))) as client:
+    model = fit_bars(tmp_path_factory.mktemp("sure") / "sure.keras", epochs=30, seed=0)
+    classify = common.load_classifier(model)
+    app = Counted(serve.make_app(classify, str(model)))
+    with served(app) as url, TestClient(serve.make_app(classify, str(model))) as client:
         yield url, app, client
 
 
