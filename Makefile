@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export MNIST_MIRROR
 
-.PHONY: run test test-fast venv data train evaluate export predict benchmark clean
+.PHONY: run test test-fast venv data train evaluate export predict serve benchmark clean
 
 run: data train evaluate export predict
 
@@ -35,6 +35,10 @@ export: venv
 predict: venv
 	$(PY) predict.py examples
 	$(PY) predict.py --multi examples/2024.png examples/1999_2024_lines.jpg
+
+# The page and its API at http://127.0.0.1:8000 (serve.py --help: --host, --port, --model).
+serve: venv
+	$(PY) serve.py
 
 test: venv
 	$(PY) -m pytest

@@ -2,9 +2,12 @@
 tiny trained model of the project's CNN."""
 
 import ast
+import contextlib
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +55,31 @@ def run_noting_imports(script, *args, cwd):
     return result, set(ast.literal_eval(last.removeprefix("imported: ")))
 
 
+@contextlib.contextmanager
+def served(app):
+    """Serves an ASGI app (serve.make_app) with uvicorn on a free loopback port, in a thread
+    of this process; yields its base URL."""
+    import uvicorn
+
+    import serve
+
+    sock = serve.listening_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        if not server.started:
+            raise AssertionError("uvicorn did not start")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
 def synthetic_digits(count, seed):
     """Images whose class is a bright 8x8 square at one of ten places, plus noise.
 
@@ -89,11 +117,21 @@ def pytest_runtest_setup(item):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
     """The project's CNN, narrowed and fitted for a few steps on synthetic digits."""
+    return fit_bars(tmp_path_factory.mktemp("model") / "tiny.keras", epochs=2)
+
+
+def fit_bars(path, epochs, seed=None):
+    """Saves to path the project's CNN, narrowed and fitted for epochs on synthetic digits:
+    a bar whose height tells the class. Two epochs leave it unsure of everything; thirty
+    make it sure of a bar (a dash drawn by hand, say, is then a 4)."""
     import common
     from model import build_model
 
     common.quiet_tensorflow()
+    if seed is not None:
+        import keras
 
+        keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, 300)
     images = np.zeros((300, 28, 28), np.uint8)
@@ -101,7 +139,6 @@ def tiny_model(tmp_path_factory):
         image[4 + 2 * label : 6 + 2 * label, 6:22] = 255  # A bar whose height tells the class.
     model = build_model(width=4)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(images[..., None], labels, epochs=2, batch_size=50, verbose=0)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.fit(images[..., None], labels, epochs=epochs, batch_size=50, verbose=0)
     model.save(path)
     return path

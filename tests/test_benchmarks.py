@@ -256,3 +256,21 @@ def test_writer_order_finds_writers_kept_together_in_the_training_file(tmp_path)
         assert by_gap["2"] > 0.2 and by_gap["1000"] < 0.05 and by_gap["5000"] < 0.05
     thickness = report["mean_thickness"]
     assert thickness["training file, odd places"] - thickness["training file, even places"] > 0.3
+
+
+def test_serve_load_posts_drawings_to_a_real_server_and_reports_the_table(tmp_path, tiny_model):
+    result = run_benchmark("serve_load.py", "--clients", 2, "--seconds", 2, "--count", 20,
+                           "--model", tiny_model, "--out", tmp_path / "drawings",
+                           "--log", tmp_path / "server.log", "--report", tmp_path / "load.json",
+                           cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "load.json").read_text())
+    assert report["clients"] == 2 and report["pictures"] == 20
+    assert report["answers"] == report["requests"] > 0 and report["errors"] == 0
+    assert report["differ_from_predict"] == 0  # The server's answers are predict.py's.
+    assert report["answers_per_second"] > 0 and report["predict_files_per_second"]["mean"] > 0
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+    assert report["server_rss_mib"]["before"] > 0 and report["server_rss_mib"]["after"] > 0
+    assert "| answers/s |" in result.stdout
+    log = (tmp_path / "server.log").read_text()
+    assert log.count('"POST /api/predict HTTP/1.1" 200') == report["requests"] + 1  # + warm-up
