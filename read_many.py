@@ -56,8 +56,12 @@ MAX_PICTURE_BYTES = 200_000_000
 # predict.py --json writes "error" last: a line that ends so is a picture that was read.
 READ_ENDING = b'"error": null}'
 FAILURES_SHOWN = 10
-# What a cluster's workers are sent of the project: its code alone (gitignore patterns).
-CODE_ONLY = ["/*", "!/*.py", "!/digit_image/", "__pycache__/"]
+# What a cluster's workers are sent of the project, as patterns of what to leave out (as in
+# .gitignore): everything at the top ("/*" would leave out the top folder itself) but the
+# scripts and digit_image.
+CODE_ONLY = ["/[!.]*", "/.?*", "!/*.py", "!/digit_image", "!/digit_image/*.py"]
+# The last line of this form in a Ray error is the worker's own exception.
+EXCEPTION_LINE = re.compile(r"[\w.]+(Error|Exception): .+")
 
 
 def parse_args(argv):
@@ -123,23 +127,28 @@ def main(argv=None):
                                "another --output, or move them")
 
     pending = [shard for shard in shards if shard.table is not None]
-    failures, start_up, workers, reading_seconds = [], 0.0, 0, 0.0
-    if pending:
-        with ray_session(args.address, args.progress) as (start_up, cores):
-            workers = args.workers or cores
-            reading_started = time.perf_counter()
-            failures = read_pending(pending, model.name, model_bytes, reading, args, workers)
-            reading_seconds = time.perf_counter() - reading_started
-
     read = sum(shard.count for shard in pending)
+    failures, ray_start, start_up, speed, workers = [], None, None, None, 0
+    if pending:
+        session_started = time.perf_counter()
+        with ray_session(args.address, args.progress, args.debug) as (ray_start, cores):
+            workers = args.workers or cores
+            failures, (first_answers, first_count) = read_pending(
+                pending, model.name, model_bytes, reading, args, workers)
+            finished = time.perf_counter()
+        # Start-up: Ray, then its workers (each loads the model) until the first answers.
+        start_up = first_answers - session_started
+        if read > first_count:
+            speed = (read - first_count) / (finished - first_answers)
     failed = len(failures) + sum(failed_in(args.output / shard.name)
                                  for shard in shards if shard.table is None)
     summary = {
         "pictures": sum(shard.count for shard in shards), "failures": failed,
         "shards": len(shards), "shards_skipped": len(shards) - len(pending),
         "read": read, "seconds": round(time.perf_counter() - started, 2),
-        "start_up_seconds": round(start_up, 2),
-        "pictures_per_second": round(read / reading_seconds, 1) if read else None,
+        "ray_start_seconds": ray_start and round(ray_start, 2),
+        "start_up_seconds": start_up and round(start_up, 2),
+        "pictures_per_second": speed and round(speed, 1),
         "workers": workers, "address": args.address, "model": str(model),
         "shard_size": args.shard_size,
         "first_failures": [{"path": path, "error": error} for path, error in failures[:100]],
@@ -224,7 +233,7 @@ def failed_in(shard_path):
 
 
 @contextlib.contextmanager
-def ray_session(address, progress):
+def ray_session(address, progress, debug):
     """Starts Ray on this machine's cores, or joins the cluster at address, and gives (its
     start-up in seconds, its CPU cores); stops it at the end. A Ray already started in this
     process (by a notebook, a test) is used as it is and left running."""
@@ -232,14 +241,16 @@ def ray_session(address, progress):
 
     started = time.perf_counter()
     owned = not ray.is_initialized()
+    # What the workers print (Ray's retries and warnings) goes to Ray's log files, unless
+    # --debug; a job that fails still says why in one line.
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": debug}
     if owned and address is None:
-        ray.init(num_cpus=predict.cores(), include_dashboard=False, logging_level=logging.ERROR)
+        ray.init(num_cpus=predict.cores(), include_dashboard=False, **quiet)
     elif owned:
         check_reachable(address)
         # The workers get the project's code with the job, as Ray sends a working folder.
-        ray.init(address=address, logging_level=logging.ERROR,
-                 runtime_env={"working_dir": str(Path(__file__).resolve().parent),
-                              "excludes": CODE_ONLY})
+        ray.init(address=address, runtime_env={
+            "working_dir": str(Path(__file__).resolve().parent), "excludes": CODE_ONLY}, **quiet)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # "Starting execution of ..."
@@ -268,32 +279,47 @@ def check_reachable(address):
 
 def read_pending(shards, model_name, model_bytes, reading, args, workers):
     """Reads the shards' pictures on Ray Data and writes each shard as soon as all its
-    records are in; returns the (path, error) of the pictures that failed."""
+    records are in; returns the (path, error) of the pictures that failed, and when the
+    first answers came (time.perf_counter()) and how many they were."""
     import ray
 
     # Blocks of one model batch each, so that every worker has work from the first shard.
     blocks = [pyarrow.Table.from_batches([batch]) for shard in shards
               for batch in shard.table.to_batches(max_chunksize=args.batch_size)]
-    answers = ray.data.from_arrow(blocks).map_batches(
+    # from_blocks, not from_arrow: the tables are here, and from_arrow would send a Ray task
+    # per block only to count its rows (39,000 tasks for ten million pictures).
+    answers = ray.data.from_blocks(blocks).map_batches(
         Reader, batch_size=args.batch_size,
         fn_constructor_kwargs={"model_name": model_name, "model_bytes": model_bytes,
                                "folder": os.getcwd(), "reading": reading},
-        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1)
+        compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))), num_cpus=1)
     by_index = {shard.index: shard for shard in shards}
-    waiting, failures = {}, []
-    for batch in answers.iter_batches(batch_size=None, batch_format="numpy"):
-        for index, position, line, failed in zip(batch["shard"], batch["position"],
-                                                 batch["record"], batch["failed"]):
-            lines = waiting.setdefault(int(index), {})
-            lines[int(position)] = line
-            if failed:
-                record = json.loads(line)
-                failures.append((record["path"], record["error"]))
-            shard = by_index[int(index)]
-            if len(lines) == shard.count:
-                write_shard(args.output / shard.name, [lines[i] for i in range(shard.count)])
-                del waiting[int(index)]
-    return failures
+    waiting, failures, first = {}, [], None
+    try:
+        for batch in answers.iter_batches(batch_size=None, batch_format="numpy"):
+            first = first or (time.perf_counter(), len(batch["record"]))
+            for index, position, line, failed in zip(batch["shard"], batch["position"],
+                                                     batch["record"], batch["failed"]):
+                lines = waiting.setdefault(int(index), {})
+                lines[int(position)] = line
+                if failed:
+                    record = json.loads(line)
+                    failures.append((record["path"], record["error"]))
+                shard = by_index[int(index)]
+                if len(lines) == shard.count:
+                    write_shard(args.output / shard.name, [lines[i] for i in range(shard.count)])
+                    del waiting[int(index)]
+    except ray.exceptions.RayError as error:
+        raise common.UserError(f"the job stopped: {worker_exception(error)}") from error
+    return failures, first
+
+
+def worker_exception(error):
+    """A Ray error in one line: the last "...Error: message" line of its text, which wraps
+    the worker's traceback (the exception the worker raised), else its first line."""
+    lines = [line.strip() for line in str(error).splitlines()
+             if EXCEPTION_LINE.fullmatch(line.strip())]
+    return lines[-1] if lines else common.first_line(error)
 
 
 def write_shard(path, lines):
@@ -363,9 +389,12 @@ def report(summary, failures, summary_path):
     if len(failures) > FAILURES_SHOWN:
         print(f"{prog}: ... and {len(failures) - FAILURES_SHOWN} more failures: their records "
               'hold the reason in "error"', file=sys.stderr)
-    speed = (f"{summary['read']:,} read in {summary['seconds']:.1f} s "
-             f"({summary['pictures_per_second']:,.0f} pictures/s once Ray had started, in "
-             f"{summary['start_up_seconds']:.1f} s)" if summary["read"] else "nothing to read")
+    speed = "nothing to read"
+    if summary["read"]:
+        speed = (f"{summary['read']:,} read in {summary['seconds']:.1f} s: Ray and its workers "
+                 f"started in {summary['start_up_seconds']:.1f} s")
+    if summary["pictures_per_second"]:
+        speed += f", then {summary['pictures_per_second']:,.0f} pictures/s"
     print(f"{summary['pictures']:,} pictures in {summary['shards']} shards "
           f"({summary['shards_skipped']} done before), {summary['failures']:,} failed; "
           f"{speed}; wrote {summary_path}")
