@@ -128,18 +128,14 @@ def main(argv=None):
 
     pending = [shard for shard in shards if shard.table is not None]
     read = sum(shard.count for shard in pending)
-    failures, ray_start, start_up, speed, workers = [], None, None, None, 0
+    failures, ray_start, speed, workers = [], None, None, 0
     if pending:
-        session_started = time.perf_counter()
         with ray_session(args.address, args.progress, args.debug) as (ray_start, cores):
             workers = args.workers or cores
-            failures, (first_answers, first_count) = read_pending(
-                pending, model.name, model_bytes, reading, args, workers)
-            finished = time.perf_counter()
-        # Start-up: Ray, then its workers (each loads the model) until the first answers.
-        start_up = first_answers - session_started
-        if read > first_count:
-            speed = (read - first_count) / (finished - first_answers)
+            reading_started = time.perf_counter()
+            failures = read_pending(pending, model.name, model_bytes, reading, args, workers)
+            # Ray's start is not counted; its workers' start (loading the model) is.
+            speed = read / (time.perf_counter() - reading_started)
     failed = len(failures) + sum(failed_in(args.output / shard.name)
                                  for shard in shards if shard.table is None)
     summary = {
@@ -147,7 +143,6 @@ def main(argv=None):
         "shards": len(shards), "shards_skipped": len(shards) - len(pending),
         "read": read, "seconds": round(time.perf_counter() - started, 2),
         "ray_start_seconds": ray_start and round(ray_start, 2),
-        "start_up_seconds": start_up and round(start_up, 2),
         "pictures_per_second": speed and round(speed, 1),
         "workers": workers, "address": args.address, "model": str(model),
         "shard_size": args.shard_size,
@@ -253,7 +248,8 @@ def ray_session(address, progress, debug):
             "working_dir": str(Path(__file__).resolve().parent), "excludes": CODE_ONLY}, **quiet)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # "Starting execution of ..."
+    if not progress:
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # "Starting execution of ..."
     try:
         yield time.perf_counter() - started, int(ray.cluster_resources().get("CPU", 1))
     finally:
@@ -279,8 +275,7 @@ def check_reachable(address):
 
 def read_pending(shards, model_name, model_bytes, reading, args, workers):
     """Reads the shards' pictures on Ray Data and writes each shard as soon as all its
-    records are in; returns the (path, error) of the pictures that failed, and when the
-    first answers came (time.perf_counter()) and how many they were."""
+    records are in; returns the (path, error) of the pictures that failed."""
     import ray
 
     # Blocks of one model batch each, so that every worker has work from the first shard.
@@ -294,10 +289,9 @@ def read_pending(shards, model_name, model_bytes, reading, args, workers):
                                "folder": os.getcwd(), "reading": reading},
         compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))), num_cpus=1)
     by_index = {shard.index: shard for shard in shards}
-    waiting, failures, first = {}, [], None
+    waiting, failures = {}, []
     try:
         for batch in answers.iter_batches(batch_size=None, batch_format="numpy"):
-            first = first or (time.perf_counter(), len(batch["record"]))
             for index, position, line, failed in zip(batch["shard"], batch["position"],
                                                      batch["record"], batch["failed"]):
                 lines = waiting.setdefault(int(index), {})
@@ -311,7 +305,7 @@ def read_pending(shards, model_name, model_bytes, reading, args, workers):
                     del waiting[int(index)]
     except ray.exceptions.RayError as error:
         raise common.UserError(f"the job stopped: {worker_exception(error)}") from error
-    return failures, first
+    return failures
 
 
 def worker_exception(error):
@@ -391,10 +385,9 @@ def report(summary, failures, summary_path):
               'hold the reason in "error"', file=sys.stderr)
     speed = "nothing to read"
     if summary["read"]:
-        speed = (f"{summary['read']:,} read in {summary['seconds']:.1f} s: Ray and its workers "
-                 f"started in {summary['start_up_seconds']:.1f} s")
-    if summary["pictures_per_second"]:
-        speed += f", then {summary['pictures_per_second']:,.0f} pictures/s"
+        speed = (f"{summary['read']:,} read in {summary['seconds']:.1f} s, "
+                 f"{summary['pictures_per_second']:,.0f} pictures/s after Ray's start "
+                 f"({summary['ray_start_seconds']:.1f} s)")
     print(f"{summary['pictures']:,} pictures in {summary['shards']} shards "
           f"({summary['shards_skipped']} done before), {summary['failures']:,} failed; "
           f"{speed}; wrote {summary_path}")
