@@ -6,13 +6,16 @@ default), and a read_many.py job on a Ray started once. Start-up is measured apa
 (ray.init), a job of two pictures (what every job pays before its first answers: its workers
 start and load the model), and the whole command on two pictures in a fresh process. The
 jobs' pictures a second are given with the job's start-up and without it (the two-picture
-job's time taken off).
+job's time taken off). Ray runs its workers at a lower priority (nice 15) than the rest; on
+a machine busy with other work that slows them, and RAY_worker_niceness=0 in the environment
+runs them at predict.py's.
 
 Reads:  ../shared/mnist (the test split), the model (predict.py's default)
 Writes: runs/ray_speed/ (the PNG files, once, and the jobs' answers) and reports/ray_speed.json
 
     python benchmarks/ray_speed.py
     python benchmarks/ray_speed.py --count 10000 --repeats 5
+    RAY_worker_niceness=0 python benchmarks/ray_speed.py
 """
 
 import argparse
@@ -119,6 +122,7 @@ def main(argv=None):
         "machine": f"{platform.machine()}, {cores} cores ({os.cpu_count()} in all)",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "model": str(args.model), "pictures": len(paths), "repeats": args.repeats,
+        "ray_worker_niceness": int(os.environ.get("RAY_worker_niceness", 15)),
         "ray_start_seconds": round(ray_start, 2),
         "pictures_per_second": {name: round(medians[name], 1)
                                 for name in ("predict", "ray", "ray_with_start_up")},
