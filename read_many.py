@@ -109,7 +109,9 @@ def main(argv=None):
     if common.check_model_path(model) == "savedmodel":
         raise common.UserError(f"model {model}: read_many.py takes a model file (.tflite, "
                                ".keras or .onnx), not a SavedModel folder")
-    # The workers get the model's bytes with the job: a cluster's nodes need no copy of it.
+    # Loaded here first, so that a model that cannot be used is refused in one line before
+    # Ray starts; the workers get its bytes with the job: a cluster's nodes need no copy.
+    common.load_classifier(model)
     model_bytes = common.read_model_bytes(model)
     common.writable_folder(args.output)
     summary_path = args.output / "summary.json"
@@ -123,7 +125,7 @@ def main(argv=None):
     others = other_shards(args.output, {shard.name for shard in shards})
     if others:
         raise common.UserError(f"{args.output} holds {len(others)} shards of another job (other "
-                               f"pictures, model or version), such as {others[0]}: choose "
+                               f"pictures, model or reading), such as {others[0]}: choose "
                                "another --output, or move them")
 
     pending = [shard for shard in shards if shard.table is not None]
@@ -248,8 +250,9 @@ def ray_session(address, progress, debug):
             "working_dir": str(Path(__file__).resolve().parent), "excludes": CODE_ONLY}, **quiet)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
-    if not progress:
-        logging.getLogger("ray.data").setLevel(logging.ERROR)  # "Starting execution of ..."
+    if not (progress or debug):
+        # Its "Starting execution" lines, and a failed job's traceback (said in one line).
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     try:
         yield time.perf_counter() - started, int(ray.cluster_resources().get("CPU", 1))
     finally:
@@ -362,11 +365,15 @@ class Reader:
         """The bytes of the file at uri, through the pyarrow file system of its scheme and
         bucket (made once per worker: an S3 one looks up its bucket's region)."""
         parts = urllib.parse.urlsplit(uri)
+        path = urllib.parse.unquote(parts.path)
+        if parts.scheme == "file" and safe_files.kind(path) != "file":
+            # Only regular files are opened: a FIFO would block, a device never end.
+            found = safe_files.kind(path)
+            raise FileNotFoundError(path) if found == "not found" else ValueError(found)
         key = (parts.scheme, parts.netloc)
         if key not in self.filesystems:
             self.filesystems[key], _ = pyarrow.fs.FileSystem.from_uri(
                 f"{parts.scheme}://{parts.netloc}/")
-        path = urllib.parse.unquote(parts.path)
         with self.filesystems[key].open_input_stream(
                 path if parts.scheme == "file" else parts.netloc + path) as stream:
             content = stream.read(MAX_PICTURE_BYTES + 1)

@@ -32,14 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
 import picture_speed
 import predict
 import read_many
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv):

@@ -8,7 +8,6 @@ import logging
 import os
 import shutil
 import socket
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -147,8 +146,9 @@ def test_a_rerun_reads_only_the_shards_not_written(first_run, tiny_litert, pictu
 def test_list_files_name_paths_patterns_and_uris(local_ray, pictures, tiny_litert,
                                                  tmp_path):
     listed = tmp_path / "list.txt"
+    os.mkfifo(tmp_path / "fifo.png")  # Would block a reader that opened it.
     listed.write_text(f"{(pictures / '000.png').as_uri()}\n\n{pictures}/00[1-3].png\n"
-                      f"{(pictures / 'gone.png').as_uri()}\n")
+                      f"{(pictures / 'gone.png').as_uri()}\n{(tmp_path / 'fifo.png').as_uri()}\n")
     status, _, err = read_many_here(listed, "--output", tmp_path / "answers", "--model",
                                     tiny_litert)
     records = [json.loads(line) for line in shard_lines(tmp_path / "answers")]
@@ -158,26 +158,29 @@ def test_list_files_name_paths_patterns_and_uris(local_ray, pictures, tiny_liter
     assert records[:4] == expected
     assert records[4]["path"] == (pictures / "gone.png").as_uri()
     assert records[4]["error"] == "not found"
+    assert records[5]["error"] == "cannot be read (is a FIFO (named pipe), not a file)"
     assert status == common.EXIT_SOME_FAILED
-    assert err.endswith("gone.png: not found\n")
+    assert err.splitlines()[0].endswith("gone.png: not found")
 
 
 def test_bad_arguments_stop_before_any_work_in_one_line(pictures, tiny_litert, tmp_path,
                                                         capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "a_file").write_text("not a folder\n")
+    (tmp_path / "bad.tflite").write_text("not a model\n")
     other_job = tmp_path / "other_job"
     other_job.mkdir()
     (other_job / "part-00000-0123456789ab.jsonl").write_text("{}\n")
-    for inputs, output, message in [
-        ([tmp_path / "missing"], tmp_path / "out", "missing: not found"),
-        ([tmp_path / "*.heic"], tmp_path / "out", "no files match this pattern"),
-        ([tmp_path / "empty"], tmp_path / "out", "empty: folder holds no pictures"),
-        ([pictures], tmp_path / "a_file", "it is a file, not a folder"),
-        ([pictures], other_job, "holds 1 shards of another job"),
+    for inputs, output, model, message in [
+        ([tmp_path / "missing"], tmp_path / "out", tiny_litert, "missing: not found"),
+        ([tmp_path / "*.heic"], tmp_path / "out", tiny_litert, "no files match this pattern"),
+        ([tmp_path / "empty"], tmp_path / "out", tiny_litert, "empty: folder holds no pictures"),
+        ([pictures], tmp_path / "a_file", tiny_litert, "it is a file, not a folder"),
+        ([pictures], other_job, tiny_litert, "holds 1 shards of another job"),
+        ([pictures], tmp_path / "out", tmp_path / "bad.tflite", "not a usable LiteRT model"),
     ]:
         status = common.run_cli(read_many.main, [*map(str, inputs), "--output", str(output),
-                                                 "--model", str(tiny_litert)])
+                                                 "--model", str(model)])
         err = capsys.readouterr().err
         assert status == common.EXIT_USAGE
         assert message in err and err.count("\n") == 1, err
