@@ -364,7 +364,7 @@ def _export_mismatch(keras_path, tflite):
     return None
 
 
-def load_classifier(path=MODEL_PATH):
+def load_classifier(path=MODEL_PATH, threads=None):
     """Loads a trained model and returns predict(images) -> (N, 10) float32 probabilities.
 
     images are uint8 (N, 28, 28) in MNIST form. path is a .keras file, a SavedModel folder,
@@ -374,10 +374,13 @@ def load_classifier(path=MODEL_PATH):
     before anything reads it), is larger than MAX_MODEL_BYTES, is not a model of its format,
     does not map 28x28 images to 10 classes, gives something other than probabilities for a
     blank image (scores before a softmax, NaN), or (a .keras file) would run code on load;
-    predict raises it too when a batch's outputs are not probabilities.
+    predict raises it too when a batch's outputs are not probabilities. threads is how many
+    CPU threads a LiteRT model runs on (default: every core; read_many.py's workers, one per
+    core, take one each).
     """
     path = Path(path)
-    loader = {"savedmodel": _load_saved_model, ".keras": _load_keras, ".tflite": _load_tflite,
+    loader = {"savedmodel": _load_saved_model, ".keras": _load_keras,
+              ".tflite": lambda tflite: _load_tflite(tflite, threads or os.cpu_count()),
               ".onnx": _load_onnx}[check_model_path(path)]
     return checked_probabilities(path, loader(path))
 
@@ -515,7 +518,7 @@ def keras_predict(model):
     )
 
 
-def _load_tflite(path):
+def _load_tflite(path, threads):
     # The LiteRT runtime alone imports in a fraction of a second; TensorFlow takes seconds.
     from ai_edge_litert.interpreter import Interpreter
 
@@ -524,7 +527,7 @@ def _load_tflite(path):
         # LiteRT announces on stderr that it uses XNNPACK (its fast CPU kernels) the first time
         # it allocates, and no setting turns that off; its errors come back as exceptions.
         with native_stderr_silenced():
-            interpreter = Interpreter(model_content=content, num_threads=os.cpu_count())
+            interpreter = Interpreter(model_content=content, num_threads=threads)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise UserError(f"model {path} is not a usable LiteRT model: {first_line(error)}") from None

@@ -387,16 +387,18 @@ def expand_folder(folder):
         yield str(folder), "folder holds no pictures"
 
 
-def read_picture(path, error, debug=False):
+def read_picture(source, error, debug=False, name=None):
     """recognize.read(); a picture that fails in a way nobody foresaw is answered with the
-    error, as an unreadable one is, so that the others are still answered (debug: raised)."""
+    error, as an unreadable one is, so that the others are still answered (debug: raised).
+    source is a path or a file's bytes; name, when given, is the record's "path" (read_many.py
+    reads a picture by its absolute path, or a URI's bytes, under the name it was given)."""
     try:
-        return recognize.read(path, error)
+        return recognize.read(source, error, name=name)
     except Exception as bug:
         if debug:
             raise
         reason = f"could not be read ({type(bug).__name__}: {common.first_line(bug)})"
-        return recognize.read(path, reason)
+        return recognize.read(source, reason, name=name)
 
 
 def report(record, args):

@@ -1,0 +1,404 @@
+"""Reads a large collection of pictures on Ray Data, with the answers predict.py gives.
+
+Reads:  pictures named by files, folders and glob patterns (expanded as predict.py does),
+        URIs (s3://, gs://, file://: read through pyarrow's file systems, as Ray Data reads)
+        and .txt files listing such names one a line; the model (predict.py's default, or
+        --model)
+Writes: OUTPUT/part-NNNNN-DIGEST.jsonl, the records of --shard-size pictures each, in the
+        order named, one a line as `predict.py --json` prints it; OUTPUT/summary.json
+        (pictures, failures, pictures per second, seconds)
+
+With no --address, Ray starts on this machine's cores and stops at the end; --address joins a
+running Ray cluster, whose nodes must see the same paths (a shared file system) or read URIs.
+Each worker loads the model once (the LiteRT export by default: no TensorFlow) and reads its
+pictures through predict.py's own reader, in its batches. A picture that cannot be read is
+recorded with the reason in "error" and the job goes on (exit status 1); a name on the command
+line that gives no picture stops it before it starts (status 2). A shard is written whole (a
+temporary file, renamed) and named by a digest of its pictures, the model and the reading, so
+the same command run again skips the shards already written: an interrupted job goes on where
+it stopped.
+
+    python read_many.py scans/ --output answers/
+    python read_many.py "forms/**/*.png" more_forms.txt --output answers/ --shard-size 5000
+    python read_many.py uris.txt --output answers/ --address 10.0.0.5:6379
+"""
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyarrow
+import pyarrow.fs
+
+import common
+import predict
+import safe_files
+
+SHARD_NAME = re.compile(r"part-\d{5,}-[0-9a-f]{12}\.jsonl")
+SUMMARY_KIND = "record:read_many"
+URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# A picture from a URI is held in memory whole; a 200-megapixel phone JPEG is some 60 MB.
+MAX_PICTURE_BYTES = 200_000_000
+# predict.py --json writes "error" last: a line that ends so is a picture that was read.
+READ_ENDING = b'"error": null}'
+FAILURES_SHOWN = 10
+# What a cluster's workers are sent of the project, as patterns of what to leave out (as in
+# .gitignore): everything at the top ("/*" would leave out the top folder itself) but the
+# scripts and digit_image.
+CODE_ONLY = ["/[!.]*", "/.?*", "!/*.py", "!/digit_image", "!/digit_image/*.py"]
+# The last line of this form in a Ray error is the worker's own exception.
+EXCEPTION_LINE = re.compile(r"[\w.]+(Error|Exception): .+")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="PICTURES",
+                        help="picture files, folders, glob patterns, URIs, or .txt files "
+                             "listing them one a line")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="folder of the shards and summary.json")
+    parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
+                        help="a .tflite, .keras or .onnx file (default: predict.py's)")
+    parser.add_argument("--shard-size", type=int, default=10_000,
+                        help="pictures per shard, the work a rerun can skip")
+    parser.add_argument("--batch-size", type=int, default=256,
+                        help="pictures per model call in a worker")
+    parser.add_argument("--workers", type=int, default=argparse.SUPPRESS,
+                        help="Ray workers, a core each (default: every core Ray has)")
+    parser.add_argument("--address", default=argparse.SUPPRESS,
+                        help="a running Ray cluster to join: HOST:PORT, ray://HOST:PORT or auto "
+                             "(default: Ray on this machine's cores)")
+    parser.add_argument("--progress", action="store_true", help="show Ray Data's progress bars")
+    common.add_debug_flag(parser)
+    args = parser.parse_intermixed_args(argv)
+    args.model = getattr(args, "model", None)
+    args.workers = getattr(args, "workers", None)
+    args.address = getattr(args, "address", None)
+    if args.shard_size < 1 or args.batch_size < 1 or (args.workers or 1) < 1:
+        parser.error("--shard-size, --batch-size and --workers must be at least 1")
+    return args
+
+
+@dataclasses.dataclass
+class Shard:
+    index: int
+    name: str
+    count: int
+    table: pyarrow.Table | None = None  # The pictures still to read, None when done.
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.perf_counter()
+    model = args.model if args.model is not None else common.model_to_serve()
+    if common.check_model_path(model) == "savedmodel":
+        raise common.UserError(f"model {model}: read_many.py takes a model file (.tflite, "
+                               ".keras or .onnx), not a SavedModel folder")
+    # Loaded here first, so that a model that cannot be used is refused in one line before
+    # Ray starts; the workers get its bytes with the job: a cluster's nodes need no copy.
+    common.load_classifier(model)
+    model_bytes = common.read_model_bytes(model)
+    common.writable_folder(args.output)
+    summary_path = args.output / "summary.json"
+    common.check_outputs({summary_path: SUMMARY_KIND})
+    # predict.py's reading, from its own parser: its defaults, this job's batch size.
+    reading = predict.parse_args(["-", "--batch-size", str(args.batch_size),
+                                  *(["--debug"] if args.debug else [])])
+    job = json.dumps([hashlib.sha256(model_bytes).hexdigest(), reading.mode,
+                      reading.min_confidence, reading.top_k, os.getcwd()])
+    shards = list(plan(args.inputs, job, args.shard_size, args.output))
+    others = other_shards(args.output, {shard.name for shard in shards})
+    if others:
+        raise common.UserError(f"{args.output} holds {len(others)} shards of another job (other "
+                               f"pictures, model or reading), such as {others[0]}: choose "
+                               "another --output, or move them")
+
+    pending = [shard for shard in shards if shard.table is not None]
+    read = sum(shard.count for shard in pending)
+    failures, ray_start, speed, workers = [], None, None, 0
+    if pending:
+        with ray_session(args.address, args.progress, args.debug) as (ray_start, cores):
+            workers = args.workers or cores
+            reading_started = time.perf_counter()
+            failures = read_pending(pending, model.name, model_bytes, reading, args, workers)
+            # Ray's start is not counted; its workers' start (loading the model) is.
+            speed = read / (time.perf_counter() - reading_started)
+    failed = len(failures) + sum(failed_in(args.output / shard.name)
+                                 for shard in shards if shard.table is None)
+    summary = {
+        "pictures": sum(shard.count for shard in shards), "failures": failed,
+        "shards": len(shards), "shards_skipped": len(shards) - len(pending),
+        "read": read, "seconds": round(time.perf_counter() - started, 2),
+        "ray_start_seconds": ray_start and round(ray_start, 2),
+        "pictures_per_second": speed and round(speed, 1),
+        "workers": workers, "address": args.address, "model": str(model),
+        "shard_size": args.shard_size,
+        "first_failures": [{"path": path, "error": error} for path, error in failures[:100]],
+    }
+    common.write_record(summary_path, "read_many", summary)
+    report(summary, failures, summary_path)
+    return common.EXIT_SOME_FAILED if failed else common.EXIT_OK
+
+
+def plan(inputs, job, shard_size, output):
+    """The job's shards, in order: shard_size pictures each, named by their index and a
+    digest of the job and their names; those whose file exists are done (no table)."""
+    names = pictures(inputs)
+    for index in itertools.count():
+        chunk = list(itertools.islice(names, shard_size))
+        if not chunk:
+            return
+        digest = hashlib.sha256(job.encode())
+        for name, error in chunk:
+            digest.update(os.fsencode(f"{name}\0{error}\n"))
+        shard = Shard(index, f"part-{index:05d}-{digest.hexdigest()[:12]}.jsonl", len(chunk))
+        if not os.path.lexists(output / shard.name):
+            # Names as bytes: a file name need not be valid UTF-8, and Arrow strings must be.
+            shard.table = pyarrow.table({
+                "name": pyarrow.array([os.fsencode(name) for name, _ in chunk], pyarrow.binary()),
+                "error": pyarrow.array([error for _, error in chunk], pyarrow.string()),
+                "shard": pyarrow.array([index] * len(chunk), pyarrow.int64()),
+                "position": pyarrow.array(range(len(chunk)), pyarrow.int64()),
+            })
+        yield shard
+
+
+def pictures(inputs):
+    """(name, error) for each picture the inputs name, in order: files, folders and patterns
+    as predict.py expands them, URIs as they are, and the names .txt files list, one a line.
+    A name on the command line that gives no picture (not found, no match, a folder with no
+    pictures) is a UserError: a mistyped name should not start a long job."""
+    for name in inputs:
+        if URI.match(name):
+            yield name, None
+        elif Path(name).suffix.lower() == ".txt" and os.path.isfile(name):
+            yield from listed(name)
+        else:
+            found = predict.expand([name])
+            path, error = next(found)
+            if error is not None and path == name:
+                raise common.UserError(f"{name}: {error}")
+            yield path, error
+            yield from found
+
+
+def listed(list_file):
+    """(name, error) for each picture a list file names, read a line at a time: a list of ten
+    million paths is never held whole. A listed name that gives no picture is recorded with
+    why, as predict.py records it."""
+    try:
+        file = safe_files.open_input(list_file)
+    except safe_files.Refused as error:
+        raise common.UserError(str(error)) from None
+    with file:
+        for line in file:
+            name = os.fsdecode(line.rstrip(b"\r\n"))
+            if not name.strip():
+                continue
+            if URI.match(name):
+                yield name, None
+            else:
+                yield from predict.expand([name])
+
+
+def other_shards(folder, names):
+    """The shard files in folder that this job would not write, by name."""
+    with os.scandir(folder) as entries:
+        return sorted(entry.name for entry in entries
+                      if SHARD_NAME.fullmatch(entry.name) and entry.name not in names)
+
+
+def failed_in(shard_path):
+    """How many records of a finished shard are failures."""
+    with open(shard_path, "rb") as file:
+        return sum(not line.rstrip(b"\n").endswith(READ_ENDING) for line in file)
+
+
+@contextlib.contextmanager
+def ray_session(address, progress, debug):
+    """Starts Ray on this machine's cores, or joins the cluster at address, and gives (its
+    start-up in seconds, its CPU cores); stops it at the end. A Ray already started in this
+    process (by a notebook, a test) is used as it is and left running."""
+    import ray  # Ray takes a second to import: not paid by --help or a mistyped name.
+
+    started = time.perf_counter()
+    owned = not ray.is_initialized()
+    # What the workers print (Ray's retries and warnings) goes to Ray's log files, unless
+    # --debug; a job that fails still says why in one line.
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": debug}
+    if owned and address is None:
+        ray.init(num_cpus=predict.cores(), include_dashboard=False, **quiet)
+    elif owned:
+        check_reachable(address)
+        # The workers get the project's code with the job, as Ray sends a working folder.
+        ray.init(address=address, runtime_env={
+            "working_dir": str(Path(__file__).resolve().parent), "excludes": CODE_ONLY}, **quiet)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = progress
+    if not (progress or debug):
+        # Its "Starting execution" lines, and a failed job's traceback (said in one line).
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
+    try:
+        yield time.perf_counter() - started, int(ray.cluster_resources().get("CPU", 1))
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+def check_reachable(address):
+    """Raises UserError unless something answers at a Ray address: Ray itself would retry
+    an address where nothing listens for minutes, printing a warning every few seconds."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise common.UserError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT "
+                               "or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise common.UserError(f"--address {address}: no Ray cluster answers there "
+                               f"({error.strerror or error})") from None
+
+
+def read_pending(shards, model_name, model_bytes, reading, args, workers):
+    """Reads the shards' pictures on Ray Data and writes each shard as soon as all its
+    records are in; returns the (path, error) of the pictures that failed."""
+    import ray
+
+    # Blocks of one model batch each, so that every worker has work from the first shard.
+    blocks = [pyarrow.Table.from_batches([batch]) for shard in shards
+              for batch in shard.table.to_batches(max_chunksize=args.batch_size)]
+    # from_blocks, not from_arrow: the tables are here, and from_arrow would send a Ray task
+    # per block only to count its rows (39,000 tasks for ten million pictures).
+    answers = ray.data.from_blocks(blocks).map_batches(
+        Reader, batch_size=args.batch_size,
+        fn_constructor_kwargs={"model_name": model_name, "model_bytes": model_bytes,
+                               "folder": os.getcwd(), "reading": reading},
+        compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))), num_cpus=1)
+    by_index = {shard.index: shard for shard in shards}
+    waiting, failures = {}, []
+    try:
+        for batch in answers.iter_batches(batch_size=None, batch_format="numpy"):
+            for index, position, line, failed in zip(batch["shard"], batch["position"],
+                                                     batch["record"], batch["failed"]):
+                lines = waiting.setdefault(int(index), {})
+                lines[int(position)] = line
+                if failed:
+                    record = json.loads(line)
+                    failures.append((record["path"], record["error"]))
+                shard = by_index[int(index)]
+                if len(lines) == shard.count:
+                    write_shard(args.output / shard.name, [lines[i] for i in range(shard.count)])
+                    del waiting[int(index)]
+    except ray.exceptions.RayError as error:
+        raise common.UserError(f"the job stopped: {worker_exception(error)}") from error
+    return failures
+
+
+def worker_exception(error):
+    """A Ray error in one line: the last "...Error: message" line of its text, which wraps
+    the worker's traceback (the exception the worker raised), else its first line."""
+    lines = [line.strip() for line in str(error).splitlines()
+             if EXCEPTION_LINE.fullmatch(line.strip())]
+    return lines[-1] if lines else common.first_line(error)
+
+
+def write_shard(path, lines):
+    common.atomic_write(path, lambda tmp: Path(tmp).write_text("".join(
+        line + "\n" for line in lines)))
+
+
+class Reader:
+    """A Ray worker: loads the model once, then answers a batch of pictures at a time with
+    predict.py's reader and batches, so that each record is the one predict.py gives."""
+
+    def __init__(self, model_name, model_bytes, folder, reading):
+        # A worker per core: OpenCV's and LiteRT's own threads would only contend.
+        cv2.setNumThreads(1)
+        with tempfile.TemporaryDirectory() as scratch:  # The loaders read a file.
+            path = Path(scratch) / model_name
+            path.write_bytes(model_bytes)
+            self.classify = common.load_classifier(path, threads=1)
+        self.folder, self.reading, self.filesystems = folder, reading, {}
+
+    def __call__(self, batch):
+        readings = (self.read(os.fsdecode(name), error)
+                    for name, error in zip(batch["name"], batch["error"]))
+        records = [record for record, _ in
+                   predict.classified(readings, self.classify, self.reading)]
+        return {"shard": batch["shard"], "position": batch["position"],
+                "record": np.array([json.dumps(record) for record in records], object),
+                "failed": np.array([record["error"] is not None for record in records])}
+
+    def read(self, name, error):
+        """The recognize.Reading of one picture, named as the user named it."""
+        if error is not None or not URI.match(name):
+            # By its absolute path: a worker's current folder need not be the driver's.
+            path = os.path.join(self.folder, name)
+            return predict.read_picture(path, error, self.reading.debug, name=name)
+        try:
+            content = self.fetch(name)
+        except FileNotFoundError:
+            return predict.read_picture(name, "not found", self.reading.debug)
+        except (OSError, ValueError, pyarrow.ArrowException) as failure:
+            reason = f"cannot be read ({common.first_line(failure)})"
+            return predict.read_picture(name, reason, self.reading.debug)
+        return predict.read_picture(content, None, self.reading.debug, name=name)
+
+    def fetch(self, uri):
+        """The bytes of the file at uri, through the pyarrow file system of its scheme and
+        bucket (made once per worker: an S3 one looks up its bucket's region)."""
+        parts = urllib.parse.urlsplit(uri)
+        path = urllib.parse.unquote(parts.path)
+        if parts.scheme == "file" and safe_files.kind(path) != "file":
+            # Only regular files are opened: a FIFO would block, a device never end.
+            found = safe_files.kind(path)
+            raise FileNotFoundError(path) if found == "not found" else ValueError(found)
+        key = (parts.scheme, parts.netloc)
+        if key not in self.filesystems:
+            self.filesystems[key], _ = pyarrow.fs.FileSystem.from_uri(
+                f"{parts.scheme}://{parts.netloc}/")
+        with self.filesystems[key].open_input_stream(
+                path if parts.scheme == "file" else parts.netloc + path) as stream:
+            content = stream.read(MAX_PICTURE_BYTES + 1)
+        if len(content) > MAX_PICTURE_BYTES:
+            raise ValueError(f"larger than {MAX_PICTURE_BYTES:,} bytes")
+        return content
+
+
+def report(summary, failures, summary_path):
+    """The first failures on stderr, as predict.py says them, and the job in one line."""
+    prog = Path(sys.argv[0]).name
+    for path, error in failures[:FAILURES_SHOWN]:
+        print(f"{prog}: {path}: {error}", file=sys.stderr)
+    if len(failures) > FAILURES_SHOWN:
+        print(f"{prog}: ... and {len(failures) - FAILURES_SHOWN} more failures: their records "
+              'hold the reason in "error"', file=sys.stderr)
+    speed = "nothing to read"
+    if summary["read"]:
+        speed = (f"{summary['read']:,} read in {summary['seconds']:.1f} s, "
+                 f"{summary['pictures_per_second']:,.0f} pictures/s after Ray's start "
+                 f"({summary['ray_start_seconds']:.1f} s)")
+    print(f"{summary['pictures']:,} pictures in {summary['shards']} shards "
+          f"({summary['shards_skipped']} done before), {summary['failures']:,} failed; "
+          f"{speed}; wrote {summary_path}")
+
+
+if __name__ == "__main__":
+    sys.exit(common.run_cli(main))
