@@ -39,10 +39,11 @@ import glob
 import itertools
 import json
 import multiprocessing
+import concurrent.futures
 import os
+import signal
 import sys
 import warnings
-import concurrent.futures
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -213,13 +214,12 @@ def read_in_processes(named, workers, ahead, debug):
     at a time, and a picture on which a reading process dies twice is answered with that.
     """
     chunks = iter(lambda: list(itertools.islice(named, READ_CHUNK)), [])
-    context = multiprocessing.get_context("spawn")  # No copy of a loaded model or its threads.
-    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pool = reading_pool(workers)
     window = collections.deque()  # (chunk, deaths, future), in input order
     try:
         while True:
             while len(window) * READ_CHUNK < ahead and (chunk := next(chunks, None)):
-                window.append((chunk, 0, submit(pool, chunk, debug)))
+                window.append((chunk, 0, submit(pool, read_chunk, chunk, debug)))
             if not window:
                 return
             chunk, deaths, future = window.popleft()
@@ -229,15 +229,15 @@ def read_in_processes(named, workers, ahead, debug):
             except BrokenProcessPool:
                 pass
             stop(pool)
-            pool = ProcessPoolExecutor(workers, mp_context=context)
+            pool = reading_pool(workers)
             # Chunks already read keep their result; the others are read again.
             window = collections.deque(
-                (c, d, f if f.done() and not f.exception() else submit(pool, c, debug))
-                for c, d, f in window)
+                (c, d, f if f.done() and not f.exception() else
+                 submit(pool, read_chunk, c, debug)) for c, d, f in window)
             if len(chunk) > 1 or deaths == 0:
                 for path, error in reversed(chunk):
                     window.appendleft(([(path, error)], deaths + (len(chunk) == 1),
-                                       submit(pool, [(path, error)], debug)))
+                                       submit(pool, read_chunk, [(path, error)], debug)))
             else:
                 path, error = chunk[0]
                 yield recognize.read(path, error or "could not be read (the reading process "
@@ -246,11 +246,18 @@ def read_in_processes(named, workers, ahead, debug):
         pool.shutdown(cancel_futures=True)
 
 
-def submit(pool, chunk, debug):
-    """The future of reading a chunk; a pool broken meanwhile gives one that says so (the
-    pool may also fail on its own closed pipes then)."""
+def reading_pool(workers):
+    """A pool of workers processes to read pictures in (serve.py's too). Started afresh, not
+    forked: no copy of a loaded model or of its threads. Ctrl-C is the parent's to handle."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+
+
+def submit(pool, function, *arguments):
+    """pool.submit(); a pool broken meanwhile gives a future that says so (the pool may also
+    fail on its own closed pipes then)."""
     try:
-        return pool.submit(read_chunk, chunk, debug)
+        return pool.submit(function, *arguments)
     except (BrokenProcessPool, OSError, ValueError) as broken:
         future = concurrent.futures.Future()
         future.set_exception(BrokenProcessPool(broken))

@@ -18,8 +18,8 @@ A request that cannot be answered gets a JSON object whose "error" says why in o
 over MAX_UPLOAD_BYTES; 415 not a raster picture (text, SVG, PostScript, PDF); 422 empty,
 broken or cut short, too many pixels (a decompression bomb), or no field "image"; 400 a body
 that is not a valid multipart form, or holds more than one file; 503 not enough memory.
-Pictures are read (cores at a time) and classified off the server's event loop, so requests
-are served side by side; the model runs one call at a time.
+Pictures are read in a pool of processes (as many as cores) and classified in a thread, off
+the server's event loop, so requests are served side by side; the model runs one call at a time.
 
     python serve.py                      # then open http://127.0.0.1:8000
     python serve.py --host 0.0.0.0       # reachable from a phone on the same network (README)
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -92,23 +92,31 @@ def make_app(classify, model_name):
     """The page and the API, answering with classify(images) -> probabilities."""
     app = FastAPI(title="digit-cnn", docs_url=None, redoc_url=None, openapi_url=None)
     page = PAGE.read_text(encoding="utf-8")
-    readers = ThreadPoolExecutor(predict.cores(), thread_name_prefix="read")
+    readers = Readers(predict.cores())
     model_lock = threading.Lock()  # A LiteRT interpreter must not be called from two threads.
     options = predict.parse_args(["upload"])  # predict.py's defaults: mode, --top-k, ...
 
-    def classify_one_at_a_time(images):
+    def classified(reading):
+        """predict.py's record of a Reading, and the 28x28 images it rests on."""
         with model_lock:
-            return classify(images)
+            (record, seen), = predict.classified(iter([reading]), classify, options)
+        return record, seen
 
-    def answer(data, name):
+    async def answer(data, name):
         """(status, response) for the bytes of one picture file: predict.py's record."""
-        try:
-            reading = recognize.read(data, name=name)
+        loop = asyncio.get_running_loop()
+        try:  # In a reading process: reading is mostly Python, which threads run one at a time.
+            reading = await readers.read(data, name)
+        except BrokenProcessPool:
+            reason = ("could not be read (its reading process stopped: out of memory, or a crash"
+                      " in a decoder)")
+            log.error("%s: %s", name, reason)
+            return 503, recognize.answer(recognize.read(data, reason, name), [])
         except Exception as bug:  # noqa: BLE001  Answered, as predict.py answers it, not raised.
             reason = f"could not be read ({type(bug).__name__}: {common.first_line(bug)})"
             log.error("%s: %s", name, reason)
             return 500, recognize.answer(recognize.read(data, reason, name), [])
-        (record, seen), = predict.classified(iter([reading]), classify_one_at_a_time, options)
+        record, seen = await loop.run_in_executor(None, classified, reading)
         if record["error"] is None:
             return 200, {**record, "seen": [png_data_url(image) for image in seen]}
         if record["error"].startswith(NOT_A_PICTURE):
@@ -145,11 +153,37 @@ def make_app(classify, model_name):
                                        "bytes: send a smaller one")
         if isinstance(upload, str):
             return error_response(422, upload)
-        status, record = await asyncio.get_running_loop().run_in_executor(
-            readers, answer, upload[0], upload[1])
+        status, record = await answer(*upload)
         return JSONResponse(record, status)
 
     return app
+
+
+class Readers:
+    """predict.py's pool of reading processes, started at once (each takes about 0.3 s) and
+    started again when one of them dies: that picture fails, the server goes on."""
+
+    def __init__(self, workers):
+        self.workers = workers
+        self.pool = self.started()
+
+    def started(self):
+        pool = predict.reading_pool(self.workers)
+        for _ in range(self.workers):
+            pool.submit(int)  # Each submission before the first answer starts a process.
+        return pool
+
+    async def read(self, data, name):
+        """The recognize.Reading of a picture file's bytes, read in one of the processes."""
+        pool = self.pool
+        try:
+            future = predict.submit(pool, recognize.read, data, None, name)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool:
+            if self.pool is pool:  # The first request to find it broken starts a new one.
+                predict.stop(pool)
+                self.pool = self.started()
+            raise
 
 
 class TooLarge(Exception):

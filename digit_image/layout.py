@@ -12,7 +12,7 @@ BOX_SIZE = 20  # MNIST fits each digit into 20x20 and pads it to 28x28.
 CENTRE = 14.0  # Where MNIST's centres of mass lie (row, column), measured on its training set.
 # Strokes thinner than this in the 20-pixel box are thickened to it; MNIST's median width,
 # measured the same way, is 2.1 pixels.
-STROKE_WIDTH = 1.5
+STROKE_WIDTH = 2.0
 
 
 def to_mnist(ink, mask):
@@ -50,7 +50,8 @@ def to_mnist(ink, mask):
     small /= max(small.max(), 1e-6)  # MNIST strokes reach full white.
 
     # Shift by whole pixels, as MNIST did, to put the centre of mass on pixel (14, 14).
-    moments = cv2.moments(small)
+    # (A zero column more: OpenCV takes an array two columns wide for a list of points.)
+    moments = cv2.moments(np.pad(small, ((0, 0), (0, 1))))
     down = round(CENTRE - moments["m01"] / moments["m00"])
     across = round(CENTRE - moments["m10"] / moments["m00"])
     height, width = small.shape

@@ -225,7 +225,7 @@ def test_the_limit_is_the_picture_s_size(client):
 
 def test_requests_are_served_side_by_side_off_the_event_loop(classify, tmp_path):
     """Eight pictures at once are all answered; while the model is busy with one of them,
-    the server still answers (reading and the model run in threads, not on the loop)."""
+    the server still answers (reading and the model run off the event loop)."""
     picture = draw(tmp_path / "seven.png").read_bytes()
     model_busy, go_on = threading.Event(), threading.Event()
 
@@ -246,6 +246,28 @@ def test_requests_are_served_side_by_side_off_the_event_loop(classify, tmp_path)
     records = [response.json() for response in responses]
     assert [record.pop("path") for record in records] == [f"seven{i}.png" for i in range(8)]
     assert all(record == records[0] for record in records)
+
+
+def test_a_reading_process_that_dies_fails_one_request_and_the_server_goes_on(classify,
+                                                                              tmp_path):
+    import multiprocessing
+    import os
+    import signal
+
+    picture = draw(tmp_path / "seven.png").read_bytes()
+    with TestClient(serve.make_app(classify, "tiny")) as client:
+        assert post(client, "before.png", picture).status_code == 200
+        readers = [child for child in multiprocessing.active_children()
+                   if "SpawnProcess" in child.name]
+        assert readers
+        os.kill(readers[0].pid, signal.SIGKILL)  # as the out-of-memory killer would
+        readers[0].join(10)
+        first = post(client, "during.png", picture)
+        assert first.status_code in (200, 503)
+        if first.status_code == 503:
+            assert "reading process stopped" in first.json()["error"]
+        after = post(client, "after.png", picture)
+        assert after.status_code == 200 and after.json()["path"] == "after.png"
 
 
 def test_help_bad_model_and_busy_port_say_one_line_without_tensorflow(tmp_path, tiny_model):
