@@ -51,6 +51,7 @@ from starlette.requests import ClientDisconnect
 
 import common
 import predict
+import reading_pool
 import recognize
 
 PAGE = Path(__file__).resolve().parent / "web" / "index.html"
@@ -92,7 +93,7 @@ def make_app(classify, model_name):
     """The page and the API, answering with classify(images) -> probabilities."""
     app = FastAPI(title="digit-cnn", docs_url=None, redoc_url=None, openapi_url=None)
     page = PAGE.read_text(encoding="utf-8")
-    readers = Readers(predict.cores())
+    readers = Readers(reading_pool.cores())
     model_lock = threading.Lock()  # A LiteRT interpreter must not be called from two threads.
     options = predict.parse_args(["upload"])  # predict.py's defaults: mode, --top-k, ...
 
@@ -160,7 +161,7 @@ def make_app(classify, model_name):
 
 
 class Readers:
-    """predict.py's pool of reading processes, started at once (each takes about 0.3 s) and
+    """A pool of reading processes (reading_pool.py), started at once (each takes 0.3 s) and
     started again when one of them dies: that picture fails, the server goes on."""
 
     def __init__(self, workers):
@@ -168,7 +169,7 @@ class Readers:
         self.pool = self.started()
 
     def started(self):
-        pool = predict.reading_pool(self.workers)
+        pool = reading_pool.start(self.workers)
         for _ in range(self.workers):
             pool.submit(int)  # Each submission before the first answer starts a process.
         return pool
@@ -177,11 +178,11 @@ class Readers:
         """The recognize.Reading of a picture file's bytes, read in one of the processes."""
         pool = self.pool
         try:
-            future = predict.submit(pool, recognize.read, data, None, name)
+            future = reading_pool.submit(pool, recognize.read, data, None, name)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             if self.pool is pool:  # The first request to find it broken starts a new one.
-                predict.stop(pool)
+                reading_pool.stop(pool)
                 self.pool = self.started()
             raise
 

@@ -88,7 +88,7 @@ def worker_cpu_ms(paths, model, scratch):
     this process, on one core as in a worker, which the machine's other load does not change
     (docs/scaling.md builds on it). Last: the Reader sets OpenCV to one thread for good."""
     (shard,) = read_many.plan([str(path) for path in paths], "", len(paths), scratch)
-    reader = read_many.Reader(model.name, model.read_bytes(), os.getcwd(),
+    reader = ray_reading.Reader(model.name, model.read_bytes(), os.getcwd(),
                               predict.parse_args(["-"]))
     started = time.process_time()
     for batch in shard.table.to_batches(max_chunksize=256):
@@ -106,7 +106,7 @@ def main(argv=None):
     load_before = os.getloadavg()
     runs = {"predict": [], "ray_with_start_up": [], "ray": [], "job_start_up": [],
             "command_two_pictures": []}
-    with read_many.ray_session(None, False, False) as (ray_start, _):
+    with ray_reading.ray_session(None, False, False) as (ray_start, _):
         for _ in range(args.repeats):  # Alternating, so that a busy moment hits all alike.
             rate, _ = picture_speed.files_per_second(paths, classify, cores)
             runs["predict"].append(rate)
