@@ -32,6 +32,7 @@ with a digit under --min-confidence); "no_digit" (why there is no digit, or null
     python predict.py examples/7_photo_sideways.jpg --model models/digit_cnn.tflite
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import itertools
 import json

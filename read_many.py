@@ -23,6 +23,7 @@ it stopped.
     python read_many.py uris.txt --output answers/ --address 10.0.0.5:6379
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import dataclasses
 import hashlib

@@ -25,6 +25,7 @@ the server's event loop, so requests are served side by side; the model runs one
     python serve.py --host 0.0.0.0       # reachable from a phone on the same network (README)
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import asyncio
 import base64
