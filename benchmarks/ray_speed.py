@@ -13,9 +13,9 @@ runs them at predict.py's.
 Reads:  ../shared/mnist (the test split), the model (predict.py's default)
 Writes: runs/ray_speed/ (the PNG files, once, and the jobs' answers) and reports/ray_speed.json
 
-    python benchmarks/ray_speed.py
-    python benchmarks/ray_speed.py --count 10000 --repeats 5
-    RAY_worker_niceness=0 python benchmarks/ray_speed.py
+    python -m benchmarks.ray_speed
+    python -m benchmarks.ray_speed --count 10000 --repeats 5
+    RAY_worker_niceness=0 python -m benchmarks.ray_speed
 """
 
 import argparse
@@ -32,13 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
-import picture_speed
+import common
 import predict
+import reading_pool
 import read_many
+from benchmarks import picture_speed, sets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +48,7 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, medians reported")
     parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
                         help="the model (default: predict.py's)")
-    parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR)
+    parser.add_argument("--mnist-dir", type=Path, default=sets.MNIST_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/ray_speed"))
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ray_speed.json")
     common.add_debug_flag(parser)
@@ -102,7 +100,7 @@ def main(argv=None):
     paths = picture_speed.drawings(args.out / "drawings", args.count, args.mnist_dir)
     classify = common.load_classifier(args.model)
     classify(np.zeros((256, 28, 28), np.uint8))  # Sets the model up: not timed.
-    cores = predict.cores()
+    cores = reading_pool.cores()
     load_before = os.getloadavg()
     runs = {"predict": [], "ray_with_start_up": [], "ray": [], "job_start_up": [],
             "command_two_pictures": []}

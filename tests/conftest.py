@@ -17,12 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "mnist"
 
 
+def as_run(script):
+    """How a user runs a script: `python SCRIPT`, a benchmark `python -m benchmarks.NAME`."""
+    if script.startswith("benchmarks/"):
+        return ["-m", script.removesuffix(".py").replace("/", ".")]
+    return [str(ROOT / script)]
+
+
 def run_script(script, *args, cwd, env=None):
     """Runs one of the project's scripts (a path from the project root) as a user would,
     with env's variables added to the environment."""
     environment = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
-        [sys.executable, str(ROOT / script), *map(str, args)],
+        [sys.executable, *as_run(script), *map(str, args)],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
     )
 
@@ -34,9 +41,13 @@ _NOTING_IMPORTS = (
     "import atexit, os, runpy, sys\n"
     "atexit.register(lambda: print('imported:', sorted({'tensorflow', 'keras'} "
     "& set(sys.modules)), file=sys.stderr))\n"
-    "sys.argv = sys.argv[1:]\n"
-    "sys.path.insert(0, os.path.dirname(sys.argv[0]))  # As `python SCRIPT` has it.\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "if sys.argv[1] == '-m':  # As `python -m benchmarks.NAME` has it.\n"
+    "    sys.argv = sys.argv[2:]\n"
+    "    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+    "else:  # As `python SCRIPT` has it.\n"
+    "    sys.argv = sys.argv[1:]\n"
+    "    sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
+    "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 
 
@@ -45,7 +56,7 @@ def run_noting_imports(script, *args, cwd):
     result's stderr without the line that says so."""
     environment = dict(os.environ, PYTHONPATH=str(ROOT))
     result = subprocess.run(
-        [sys.executable, "-c", _NOTING_IMPORTS, str(ROOT / script), *map(str, args)],
+        [sys.executable, "-c", _NOTING_IMPORTS, *as_run(script), *map(str, args)],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
     )
     *rest, last = result.stderr.rstrip("\n").split("\n")
