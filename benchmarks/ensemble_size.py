@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
 import common
 from evaluate import classification_metrics
 

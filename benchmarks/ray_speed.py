@@ -35,6 +35,7 @@ import numpy as np
 import common
 import predict
 import reading_pool
+import ray_reading
 import read_many
 from benchmarks import picture_speed, sets
 

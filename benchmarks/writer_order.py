@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
 import common
 
 GAPS = (1, 2, 4, 10, 20, 50, 100, 200, 300, 500, 1000, 5000)
