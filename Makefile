@@ -54,7 +54,7 @@ test-fast: venv
 	$(PY) -m pytest -m "not slow"
 
 benchmark: venv
-	$(PY) benchmarks/train_speed.py
+	$(PY) -m benchmarks.train_speed
 
 clean:
 	rm -rf data models reports runs
