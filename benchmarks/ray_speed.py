@@ -1,4 +1,4 @@
-"""Measures read_many.py (Ray Data) against predict.py's own threads on the same pictures.
+"""Measures read_many.py (Ray Data) against predict.py's reading processes, same pictures.
 
 The pictures are MNIST test digits drawn as 112x112 PNG files (picture_speed.drawings). In
 one process, alternately: predict.answer with a worker thread per core (predict.py's
@@ -133,7 +133,8 @@ def main(argv=None):
         "runs": {name: [round(value, 2) for value in values] for name, values in runs.items()},
     }
     print(f"{len(paths)} drawings of 112x112, pictures/s (median of {args.repeats}): "
-          f"predict.py with {cores} threads {medians['predict']:.0f}; Ray Data with {cores} "
+          f"predict.py with {cores} reading processes {medians['predict']:.0f}; Ray Data with "
+          f"{cores} "
           f"workers {medians['ray']:.0f} ({results['ray_over_predict']}x) without its job's "
           f"start-up, {medians['ray_with_start_up']:.0f} with it")
     print(f"one worker: {cpu_ms:.2f} ms of CPU a picture ({1000 / cpu_ms:.0f} pictures/s on "
