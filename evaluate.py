@@ -22,6 +22,7 @@ import numpy as np
 
 import calibration
 import common
+import model_files
 
 
 def parse_args(argv):
@@ -177,7 +178,7 @@ def main(argv=None):
     common.check_outputs({args.out / name: kind for name, kind in REPORTS.items()},
                          inputs=[args.data, args.model])
     data = common.load_dataset(args.data)
-    predict = common.load_classifier(args.model)
+    predict = model_files.load_classifier(args.model)
     if args.tta:
         predict = common.with_shift_averaging(predict)
     x_test, y_test = data["x_test"], data["y_test"]

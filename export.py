@@ -19,7 +19,7 @@ replace the earlier ones, so a failed export leaves the previous set and record 
 were. No export replaces a file that is not an export of its format, nor one that another
 model's record lists. evaluate.py and predict.py take any of them with --model; predict.py
 answers with the float LiteRT model by default while the record's hash of the .keras
-matches the file (common.model_to_serve).
+matches the file (model_files.model_to_serve).
 
     python export.py
     python export.py --model models/digit_cnn.keras --calibration-size 1000
@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import common
+import model_files
 import safe_files
 
 # TensorFlow is imported by the functions that use it, once main() has checked the options
@@ -94,7 +95,7 @@ def check_agreement(kind, path, images, keras_labels):
     The export is loaded as evaluate.py and predict.py load it, so one that passes here is
     one they can use. Raises UserError below MIN_AGREEMENT.
     """
-    predict = common.load_classifier(path)
+    predict = model_files.load_classifier(path)
     share = float(np.mean(predict(images).argmax(axis=1) == keras_labels))
     if share < MIN_AGREEMENT[kind]:
         raise common.UserError(
@@ -199,14 +200,14 @@ def main(argv=None):
     stem = args.model.with_suffix("")
     path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _, _) in FORMATS.items()
                if kind != "onnx" or ONNX_INSTALLED}
-    json_path = common.export_record_path(args.model)
-    if common.model_kind(args.model) == "folder":  # Said as load_keras_model says it.
+    json_path = model_files.export_record_path(args.model)
+    if model_files.model_kind(args.model) == "folder":  # Said as load_keras_model says it.
         raise common.UserError(f"model {args.model} is a folder, not a .keras file")
     # What ties the exports to this .keras file: predict.py uses them only while it matches.
     # Taken before the model is read, and again once the exports are made: a file replaced
     # in between (trained again) is found, and nothing is put in place.
-    source_sha256 = common.file_sha256(args.model)
-    model = common.load_keras_model(args.model)  # The first to import TensorFlow.
+    source_sha256 = model_files.file_sha256(args.model)
+    model = model_files.load_keras_model(args.model)  # The first to import TensorFlow.
     data = common.load_dataset(args.data)
     # Checked before the work, and again before the set replaces the earlier one.
     outputs = {path_of[kind]: FORMATS[kind][2] for kind in path_of}
@@ -224,7 +225,7 @@ def main(argv=None):
     if len(check_images) == 0:
         raise common.UserError(f"{args.data} has no validation images to check the exports on")
     # Refuses, naming this model, one whose outputs are not probabilities, before exporting.
-    predict = common.checked_probabilities(args.model, common.keras_predict(model))
+    predict = model_files.checked_probabilities(args.model, model_files.keras_predict(model))
     keras_labels = predict(check_images).argmax(axis=1)
 
     # Each writer gets its file and the SavedModel written (and checked) before it.
@@ -246,7 +247,7 @@ def main(argv=None):
     staged = {kind: staging / path.name for kind, path in path_of.items()}
     try:
         agreement = stage_exports(writers, staged, check_images, keras_labels)
-        if common.file_sha256(args.model) != source_sha256:
+        if model_files.file_sha256(args.model) != source_sha256:
             raise common.UserError(f"{args.model} changed while it was being exported (trained "
                                    "again?): export it again; earlier exports were kept")
         record = export_record(args, source_sha256, path_of, staged, agreement,
@@ -282,7 +283,7 @@ def main(argv=None):
 def export_record(args, source_sha256, path_of, staged, agreement, calibration_count,
                   check_count, start):
     """What export.json holds: the exports (sized and hashed as staged), their agreement,
-    the settings. The hashes tie them to the .keras file (common.model_to_serve)."""
+    the settings. The hashes tie them to the .keras file (model_files.model_to_serve)."""
     import keras
     import tensorflow as tf
 
@@ -300,7 +301,7 @@ def export_record(args, source_sha256, path_of, staged, agreement, calibration_c
                 "format": FORMATS[kind][1],
                 "bytes": size_in_bytes(staged[kind]),
                 # A SavedModel is a folder: it is listed, not hashed.
-                **({} if staged[kind].is_dir() else {"sha256": common.file_sha256(staged[kind])}),
+                **({} if staged[kind].is_dir() else {"sha256": model_files.file_sha256(staged[kind])}),
                 "agreement_with_keras": share,
             }
             for kind, share in agreement.items()

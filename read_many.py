@@ -45,6 +45,7 @@ import pyarrow
 import pyarrow.fs
 
 import common
+import model_files
 import predict
 import safe_files
 
@@ -105,14 +106,14 @@ class Shard:
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    model = args.model if args.model is not None else common.model_to_serve()
-    if common.check_model_path(model) == "savedmodel":
+    model = args.model if args.model is not None else model_files.model_to_serve()
+    if model_files.check_model_path(model) == "savedmodel":
         raise common.UserError(f"model {model}: read_many.py takes a model file (.tflite, "
                                ".keras or .onnx), not a SavedModel folder")
     # Loaded here first, so that a model that cannot be used is refused in one line before
     # Ray starts; the workers get its bytes with the job: a cluster's nodes need no copy.
-    common.load_classifier(model)
-    model_bytes = common.read_model_bytes(model)
+    model_files.load_classifier(model)
+    model_bytes = model_files.read_model_bytes(model)
     common.writable_folder(args.output)
     summary_path = args.output / "summary.json"
     common.check_outputs({summary_path: SUMMARY_KIND})
@@ -334,7 +335,7 @@ class Reader:
         with tempfile.TemporaryDirectory() as scratch:  # The loaders read a file.
             path = Path(scratch) / model_name
             path.write_bytes(model_bytes)
-            self.classify = common.load_classifier(path, threads=1)
+            self.classify = model_files.load_classifier(path, threads=1)
         self.folder, self.reading, self.filesystems = folder, reading, {}
 
     def __call__(self, batch):

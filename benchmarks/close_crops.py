@@ -28,6 +28,7 @@ import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
 import digit_image
+import model_files
 
 
 def main(argv=None):
@@ -50,7 +51,7 @@ def main(argv=None):
             parser.error(f"{folder}/labels.csv lists no pictures (as file or plain)")
         if not all((row.get("label") or "").isdigit() for row in rows):
             parser.error(f"{folder}/labels.csv has a label that is not a digit")
-    classify = common.load_classifier(args.model)
+    classify = model_files.load_classifier(args.model)
     for folder in (args.out, args.report.parent):  # before any picture is cropped
         common.writable_folder(folder)
 

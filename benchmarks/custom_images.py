@@ -57,6 +57,7 @@ from PIL import Image, ImageDraw, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import common  # (the project root is only on the path from here on)
 import digit_image
+import model_files
 import predict
 
 MNIST_DIR = Path("../shared/mnist")
@@ -245,7 +246,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     x_test, y_test = load_mnist_test(args.mnist_dir)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     counts = {"labels.csv": args.count, "numbers.csv": args.numbers, "lines.csv": args.lines}
     built = is_built(args.out, args.seed, counts) and (args.out / "clean.npz").is_file()
     if args.force or not built:

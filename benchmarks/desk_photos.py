@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
+import model_files
 
 DESKS = {
     "dark wood": (95, 62, 40),
@@ -45,7 +46,7 @@ NOTES = {"yellow": (250, 235, 120), "white": (240, 238, 230), "pink": (245, 170,
 def main(argv=None):
     args = ci.photo_set_args("desk_photos", __doc__, argv)
     x_test, y_test = ci.load_mnist_test(args.mnist_dir)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
     labels = np.array([row["label"] for row in rows])
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}

@@ -23,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import common  # Importable only now that the project root is on the path.
+import model_files
 from evaluate import classification_metrics
 
 
@@ -41,7 +42,7 @@ def parse_args(argv):
 
 def members_of(path):
     """The classifiers inside a model file: an ensemble's members, or the model itself."""
-    model = common.load_keras_model(path)  # imports TensorFlow quietly
+    model = model_files.load_keras_model(path)  # imports TensorFlow quietly
     import keras
 
     inner = [layer for layer in model.layers if isinstance(layer, keras.Model)]
@@ -65,7 +66,7 @@ def main(argv=None):
     probabilities = {split: {"plain": [], "tta": []} for split in ("val", "test")}
     rows = []
     for name, model in members:
-        predict = common.keras_predict(model)
+        predict = model_files.keras_predict(model)
         for split, kinds in probabilities.items():
             kinds["plain"].append(predict(data[f"x_{split}"]))
             kinds["tta"].append(common.with_shift_averaging(predict)(data[f"x_{split}"]))

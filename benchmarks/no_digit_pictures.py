@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
+import model_files
 import not_a_digit
 
 KINDS = {"letter": 0.3, "word": 0.1, "symbol": 0.15, "shape": 0.25, "blot": 0.1, "blank": 0.1}
@@ -62,7 +63,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     if not ci.is_built(args.out, args.seed, {"labels.csv": args.count}):
         print(f"building {args.count} pictures in {args.out} (seed {args.seed})")
         build_set(args.out, args.seed, args.count)

@@ -32,6 +32,7 @@ import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
 import digit_image
+import model_files
 
 SIZE = (4032, 3024)  # pixels of a 12-megapixel phone photo
 PENS = {  # pen: (stroke width range in mm, ink colours)
@@ -43,7 +44,7 @@ PENS = {  # pen: (stroke width range in mm, ink colours)
 
 def main(argv=None):
     args = ci.photo_set_args("phone_photos", __doc__, argv, mnist=False, count=100)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     if ci.is_built(args.out, args.seed, {"labels.csv": args.count}):
         rows = ci.read_labels(args.out / "labels.csv")
     else:

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
+import model_files
 import predict
 
 
@@ -71,7 +72,7 @@ def files_per_second(paths, classify, workers):
 
 def main(argv=None):
     args = parse_args(argv)
-    classify = common.load_classifier(args.model)
+    classify = model_files.load_classifier(args.model)
     classify(np.zeros((256, 28, 28), np.uint8))  # The first call sets the model up: not timed.
     sets = {"drawings_112px_png": drawings(args.out, args.count, args.mnist_dir)}
     if args.photos:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
+import model_files
 import picture_speed
 import predict
 import read_many
@@ -55,7 +56,7 @@ def parse_args(argv):
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ray_speed.json")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
-    args.model = getattr(args, "model", None) or common.model_to_serve()
+    args.model = getattr(args, "model", None) or model_files.model_to_serve()
     if args.count < 2 or args.repeats < 1:
         parser.error("--count must be at least 2 and --repeats at least 1")
     return args
@@ -100,7 +101,7 @@ def worker_cpu_ms(paths, model, scratch):
 def main(argv=None):
     args = parse_args(argv)
     paths = picture_speed.drawings(args.out / "drawings", args.count, args.mnist_dir)
-    classify = common.load_classifier(args.model)
+    classify = model_files.load_classifier(args.model)
     classify(np.zeros((256, 28, 28), np.uint8))  # Sets the model up: not timed.
     cores = predict.cores()
     load_before = os.getloadavg()

@@ -28,6 +28,7 @@ import custom_images as ci
 
 import common  # (the project root is only on the path from here on)
 import digit_image
+import model_files
 
 LINE_COLOURS = {"grey": (150, 150, 155), "blue": (110, 140, 200), "dark": (70, 70, 80)}
 
@@ -35,7 +36,7 @@ LINE_COLOURS = {"grey": (150, 150, 155), "blue": (110, 140, 200), "dark": (70, 7
 def main(argv=None):
     args = ci.photo_set_args("ruled_paper", __doc__, argv)
     x_test, y_test = ci.load_mnist_test(args.mnist_dir)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
 
     def accuracy(kind, paper=None):

@@ -22,6 +22,7 @@ from conftest import ROOT, write_dataset
 from PIL import Image
 
 import common
+import model_files
 import preprocess
 import safe_files
 
@@ -143,7 +144,7 @@ def test_a_saved_model_holding_a_fifo_is_refused_before_tensorflow_reads_it(tmp_
     os.mkfifo(folder / "variables" / "variables.data-00000-of-00001")
     with pytest.raises(common.UserError, match="holds variables/variables.data-00000-of-00001, "
                        "which is a FIFO"):
-        common.load_classifier(folder)
+        model_files.load_classifier(folder)
 
 
 def test_an_archive_declaring_more_than_its_cap_or_a_bomb_is_refused(tmp_path, monkeypatch):
@@ -155,12 +156,12 @@ def test_an_archive_declaring_more_than_its_cap_or_a_bomb_is_refused(tmp_path, m
     with pytest.raises(common.UserError, match="a decompression bomb: x_train.npy declares "
                        "20,000,000 bytes stored in"):
         common.load_dataset(path)
-    monkeypatch.setattr(common, "MAX_MODEL_BYTES", 1000)
+    monkeypatch.setattr(model_files, "MAX_MODEL_BYTES", 1000)
     with zipfile.ZipFile(tmp_path / "big.keras", "w") as archive:
         archive.writestr("config.json", "{}" * 1000)
     with pytest.raises(common.UserError, match="too large: its archive holds 2,000 bytes, over "
                        "the limit of 1,000"):
-        common.load_classifier(tmp_path / "big.keras")
+        model_files.load_classifier(tmp_path / "big.keras")
 
 
 def gzip_bomb(path, gib):
@@ -403,7 +404,7 @@ def test_upper_case_suffixes_are_accepted(tmp_path, tiny_model):
     import shutil
 
     shutil.copy(tiny_model, tmp_path / "MODEL.KERAS")
-    probabilities = common.load_classifier(tmp_path / "MODEL.KERAS")(
+    probabilities = model_files.load_classifier(tmp_path / "MODEL.KERAS")(
         np.zeros((2, 28, 28), np.uint8))
     assert probabilities.shape == (2, 10)
     import train

@@ -23,6 +23,7 @@ from PIL import Image, PngImagePlugin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import common  # (the project root is only on the path from here on)
+import model_files
 import safe_files
 import serve
 
@@ -130,8 +131,8 @@ def main(argv=None):
     reason = missing()
     if reason:
         raise common.UserError(reason)
-    model = getattr(args, "model", None) or common.model_to_serve()
-    common.check_model_path(model)
+    model = getattr(args, "model", None) or model_files.model_to_serve()
+    model_files.check_model_path(model)
     common.writable_folder(args.out.parent)
     with tempfile.TemporaryDirectory() as scratch, \
             serve.spawned(model, Path(scratch) / "server.log") as (_, url), \
