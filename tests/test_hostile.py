@@ -252,21 +252,22 @@ def test_train_replaces_no_record_of_another_kind(tmp_path, tiny_dataset):
 
 
 def test_models_of_one_name_in_two_folders_share_no_run_and_no_curves(tmp_path):
-    import train
+    import runs
+    import training_curves
 
     cwd = Path.cwd()
     os.chdir(tmp_path)
     try:
         (tmp_path / "models").mkdir()
-        default = train.model_tag(Path("models/digit_cnn.keras"))
-        a, b = train.model_tag(Path("a/m.keras")), train.model_tag(Path("b/m.keras"))
-        in_models = train.model_tag(Path("./models/m.keras"))
+        default = runs.model_tag(Path("models/digit_cnn.keras"))
+        a, b = runs.model_tag(Path("a/m.keras")), runs.model_tag(Path("b/m.keras"))
+        in_models = runs.model_tag(Path("./models/m.keras"))
     finally:
         os.chdir(cwd)
     assert default == "digit_cnn" and in_models == "m"
     assert a != b and a.startswith("m-") and b.startswith("m-") and len(a) == len("m-") + 8
-    assert train.curves_path(default) == Path("reports/training_curves.png")
-    assert train.curves_path(a) != train.curves_path(b)
+    assert training_curves.path(default) == Path("reports/training_curves.png")
+    assert training_curves.path(a) != training_curves.path(b)
 
 
 def test_preprocess_never_writes_over_its_source(tmp_path):

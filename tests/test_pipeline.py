@@ -520,22 +520,22 @@ def test_a_second_training_into_the_same_run_stops_at_once(tmp_path, tiny_datase
 
 def test_a_run_whose_options_file_is_not_an_object_is_not_resumed(tmp_path):
     import common
-    import train
+    import runs
 
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / train.RUN_OPTIONS).write_text("[1, 2]")
+    (tmp_path / "run" / runs.RUN_OPTIONS).write_text("[1, 2]")
     with pytest.raises(common.UserError, match="not started by this version of train.py"):
-        train.check_resumable(tmp_path / "run", {"epochs": 7})
+        runs.check_resumable(tmp_path / "run", {"epochs": 7})
 
 
 def test_a_damaged_history_is_named_with_what_to_do(tmp_path):
     import common
-    import train
+    import runs
 
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss\n0,0.5\n1,x\n")
     with pytest.raises(common.UserError, match=r"history.csv is damaged .*without --resume"):
-        train.read_history(history)
+        runs.read_history(history)
 
 
 def test_a_run_left_by_an_older_train_py_is_not_resumed(tmp_path, tiny_dataset):
