@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import safe_files
+import safe_outputs
 
 DATA_PATH = Path("data/mnist.npz")
 MODEL_PATH = Path("models/digit_cnn.keras")
@@ -141,20 +142,20 @@ def atomic_write(path, write, kind="any", inputs=()):
     """Calls write(tmp_path) and renames the result to path, so path is never half-written.
 
     The temporary file sits in the destination folder (a rename across file systems is not
-    atomic), named for this process (safe_files.temporary_name) and with the destination's
+    atomic), named for this process (safe_outputs.temporary_name) and with the destination's
     suffix, since some writers (numpy, Keras) choose the format from it. kind says what the
-    file is (safe_files.output_kind): a file at path of another kind, or one of inputs, is
+    file is (safe_outputs.output_kind): a file at path of another kind, or one of inputs, is
     not replaced. On any failure the temporary file is removed and path is left as it was.
     """
     write_together({path: (kind, write)}, inputs)
 
 
 def write_together(writes, inputs=()):
-    """safe_files.write_together: {path: (kind, write)} written as one set, or none of them;
+    """safe_outputs.write_together: {path: (kind, write)} written as one set, or none of them;
     an output that cannot or must not be written is a UserError, before any is replaced."""
     try:
-        safe_files.write_together(writes, inputs)
-    except safe_files.CannotWrite as error:
+        safe_outputs.write_together(writes, inputs)
+    except safe_outputs.CannotWrite as error:
         raise UserError(str(error)) from None
 
 
@@ -162,10 +163,10 @@ def check_outputs(outputs, inputs=()):
     """Checks before the work that each output (path: kind) may be written, and is not one
     of the inputs: raises UserError otherwise, so that nothing is computed in vain."""
     try:
-        safe_files.check_not_inputs(outputs, inputs)
+        safe_outputs.check_not_inputs(outputs, inputs)
         for path, kind in outputs.items():
-            safe_files.check_output(path, kind, folder=kind == "savedmodel")
-    except safe_files.CannotWrite as error:
+            safe_outputs.check_output(path, kind, folder=kind == "savedmodel")
+    except safe_outputs.CannotWrite as error:
         raise UserError(str(error)) from None
 
 
@@ -187,7 +188,7 @@ def write_record(path, kind, data, inputs=()):
 def figure_writer(figure, purpose, **savefig_options):
     """write(tmp) saving a Matplotlib figure marked as written for purpose ("evaluate.py
     confusion matrix"), so that a later run knows the file as its own."""
-    return lambda tmp: figure.savefig(tmp, metadata=safe_files.figure_metadata(purpose),
+    return lambda tmp: figure.savefig(tmp, metadata=safe_outputs.figure_metadata(purpose),
                                       **savefig_options)
 
 

@@ -163,7 +163,7 @@ def plot_reliability(labels, probabilities):
     return figure
 
 
-# Each report and what it is (safe_files.output_kind): the file at its path that it replaces.
+# Each report and what it is (safe_outputs.output_kind): the file at its path that it replaces.
 REPORTS = {"metrics.json": "record:metrics",
            "confusion_matrix.png": "figure:evaluate.py confusion matrix",
            "misclassified.png": "figure:evaluate.py misclassified digits",

@@ -40,13 +40,14 @@ import numpy as np
 import common
 import model_files
 import safe_files
+import safe_outputs
 
 # TensorFlow is imported by the functions that use it, once main() has checked the options
 # and files (through common.quiet_tensorflow(), which keeps its start-up chatter quiet):
 # --help and a bad option answer at once.
 
 # What each artifact is called (after the model's stem), what it holds, and what an earlier
-# file at its path must be to be replaced (safe_files.output_kind).
+# file at its path must be to be replaced (safe_outputs.output_kind).
 FORMATS = {
     "savedmodel": ("_savedmodel", "TensorFlow SavedModel, float32", "savedmodel"),
     "float": (".tflite", "LiteRT flatbuffer, float32", "tflite"),
@@ -131,7 +132,7 @@ def check_not_anothers(paths, model):
     for record_path in model.parent.glob("*.json"):
         try:
             record = json.loads(safe_files.read_bytes(record_path, 1_000_000))
-            if (not isinstance(record, dict) or safe_files.record_kind(record) != "export"
+            if (not isinstance(record, dict) or safe_outputs.record_kind(record) != "export"
                     or Path(record["source_model"]).name == model.name):
                 continue
             listed = {Path(artifact["path"]).name for artifact in record["artifacts"].values()}
@@ -242,8 +243,8 @@ def main(argv=None):
 
     # Staged in a hidden folder beside the model, named for this process so that a later
     # export removes it if this one is killed.
-    safe_files.remove_leftovers(args.model.parent)
-    staging = safe_files.temporary_folder(path_of["savedmodel"])
+    safe_outputs.remove_leftovers(args.model.parent)
+    staging = safe_outputs.temporary_folder(path_of["savedmodel"])
     staged = {kind: staging / path.name for kind, path in path_of.items()}
     try:
         agreement = stage_exports(writers, staged, check_images, keras_labels)
@@ -258,7 +259,7 @@ def main(argv=None):
         common.check_outputs(outputs, inputs)
         check_not_anothers(outputs, args.model)
         try:
-            safe_files.replace_together([(staged[kind], path_of[kind]) for kind in agreement]
+            safe_outputs.replace_together([(staged[kind], path_of[kind]) for kind in agreement]
                                         + [(staged_record, json_path)])
         except OSError as error:
             raise common.UserError(f"cannot put the exports in place ({error.strerror}); the "

@@ -19,6 +19,7 @@ import numpy as np
 
 import common
 import safe_files
+import safe_outputs
 
 # The most a loader reads of a model, in bytes (uncompressed, for a .keras archive): beyond
 # it the file is refused before it is read. The widest model train.py makes (--width 512)
@@ -79,7 +80,7 @@ def _export_mismatch(keras_path, tflite):
         return f"no export record {record_path}"
     try:
         record = json.loads(safe_files.read_bytes(record_path, 1_000_000))
-        if not isinstance(record, dict) or safe_files.record_kind(record) != "export":
+        if not isinstance(record, dict) or safe_outputs.record_kind(record) != "export":
             return f"{record_path} is not an export record"
         source_hash = record.get("source_sha256")
         float_export = record.get("artifacts", {}).get("float", {})

@@ -35,6 +35,7 @@ import numpy as np
 import common
 import downloads
 import safe_files
+import safe_outputs
 
 # The decompressed files' SHA-256, as in ../shared/mnist/SHA256SUMS-decompressed.
 # Tests replace this dict to exercise the check on tiny fake files.
@@ -247,7 +248,7 @@ def main(argv=None):
     # Found now, not after the downloads: a dataset must not replace its source, nor a file
     # of another kind (a model's record beside --out models/x.npz, say).
     # Where the dataset's record stands, a damaged dataset beside it is replaced too.
-    npz_kind = "any" if safe_files.is_output(info_path, "record:dataset") else "dataset npz"
+    npz_kind = "any" if safe_outputs.is_output(info_path, "record:dataset") else "dataset npz"
     common.check_outputs({args.out: npz_kind, info_path: "record:dataset"}, inputs=[args.source])
     settings = {"val_size": args.val_size, "validation": "end of the training file",
                 "not_a_digit": args.not_a_digit}
@@ -258,7 +259,7 @@ def main(argv=None):
 
     cache = args.out.parent / "raw"
     for folder in (args.out.parent, cache):  # Temporary files of a killed preprocess.py.
-        safe_files.remove_leftovers(folder)
+        safe_outputs.remove_leftovers(folder)
     if args.source:
         sources = {f"--source {args.source}": lambda: load_local(args.source)}
     else:

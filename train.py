@@ -31,7 +31,7 @@ import common
 import ensemble
 import recognize
 import runs
-import safe_files
+import safe_outputs
 import training_curves
 
 # TensorFlow, Keras and the modules that import them (model, augment, callbacks, schedules)
@@ -286,7 +286,7 @@ def main(argv=None):
     outputs = {args.out: "keras", json_path: "record:training", curves: training_curves.KIND}
     common.check_outputs(outputs, inputs=[args.data])
     for folder in (args.out.parent, common.REPORTS_DIR, runs.RUNS_DIR):
-        safe_files.remove_leftovers(folder)  # Temporary files of a killed train.py.
+        safe_outputs.remove_leftovers(folder)  # Temporary files of a killed train.py.
     data, no_digit_count = training_data(args)
 
     config = {key: (str(value) if isinstance(value, Path) else value)

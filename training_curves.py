@@ -10,7 +10,7 @@ def path(tag):
     return common.REPORTS_DIR / (name if tag == common.MODEL_PATH.stem else f"{tag}_{name}")
 
 
-# What the curves are, as their PNG says (safe_files.output_kind): only such a file is replaced.
+# What the curves are, as their PNG says (safe_outputs.output_kind): only such a file is replaced.
 KIND = "figure:train.py training curves"
 
 

@@ -25,6 +25,7 @@ import common
 import model_files
 import preprocess
 import safe_files
+import safe_outputs
 
 TIMEOUT = 60  # seconds for any one run: every refusal here takes well under one
 
@@ -304,7 +305,7 @@ def test_a_set_whose_last_rename_fails_gets_its_earlier_files_back(tmp_path):
     for path in staged:
         path.write_text("new")
     with pytest.raises(OSError):
-        safe_files.replace_together(zip(staged, [first, second]))
+        safe_outputs.replace_together(zip(staged, [first, second]))
     assert first.read_text() == "earlier first" and (second / "inside").exists()
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
 
@@ -339,7 +340,7 @@ def test_a_writer_killed_mid_write_leaves_a_file_the_next_write_removes(tmp_path
     left = [path.name for path in (tmp_path / "data").iterdir()]
     assert len(left) == 1 and left[0].startswith(f".mnist.{process.pid}.tmp-")
     # A writer still running keeps its file: this process's own, here.
-    mine = safe_files.temporary_name(tmp_path / "data" / "other.npz")
+    mine = safe_outputs.temporary_name(tmp_path / "data" / "other.npz")
     common.atomic_write(tmp_path / "data" / "mnist.npz", lambda tmp: Path(tmp).write_bytes(b"x"))
     assert sorted(path.name for path in (tmp_path / "data").iterdir()) == sorted(
         ["mnist.npz", mine.name])

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import common  # (the project root is only on the path from here on)
 import model_files
-import safe_files
+import safe_outputs
 import serve
 
 PURPOSE = "web/screenshot.py"  # The mark that lets a later run replace its own screenshot.
@@ -142,7 +142,7 @@ def main(argv=None):
         print(f"answer: {answer_after(driver, '')!r}")
         png = driver.get_screenshot_as_png()
     info = PngImagePlugin.PngInfo()
-    for key, value in safe_files.figure_metadata(PURPOSE).items():
+    for key, value in safe_outputs.figure_metadata(PURPOSE).items():
         info.add_text(key, value)
     image = Image.open(io.BytesIO(png))
     common.atomic_write(args.out, lambda tmp: image.save(tmp, pnginfo=info, optimize=True),
