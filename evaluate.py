@@ -13,6 +13,7 @@ input, nor a file that is not this script's report of the same name.
     python evaluate.py --model models/digit_cnn_int8.tflite --out reports/int8
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import sys
 import time

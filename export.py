@@ -25,6 +25,7 @@ matches the file (model_files.model_to_serve).
     python export.py --model models/digit_cnn.keras --calibration-size 1000
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import importlib.util
 import json

@@ -32,39 +32,28 @@ with a digit under --min-confidence); "no_digit" (why there is no digit, or null
     python predict.py examples/7_photo_sideways.jpg --model models/digit_cnn.tflite
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
-import collections
-import errno
-import glob
 import itertools
 import json
-import multiprocessing
-import concurrent.futures
-import os
-import signal
 import sys
-import warnings
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 
 import common
-import digit_image
+import inputs
 import model_files
+import panels
+import reading_pool
 import recognize
-import safe_files
 
-SHOW_LIMIT = 40  # Pictures drawn by --show; a taller figure is unreadable.
-SHOW_SUFFIXES = (".png", ".pdf", ".svg")
-# What --show may replace: only a panel of its own (safe_files.output_kind), never a picture.
-SHOW_KIND = "figure!:predict.py --show"
-GLOB_CHARACTERS = set("*?[")
 # Runs shorter than this are read in this process: starting reading processes costs about
 # 0.3 s (each imports NumPy, OpenCV and Pillow), more than reading 64 small drawings takes.
 PROCESS_START = 64
-READ_CHUNK = 8  # pictures per task handed to a reading process: fewer round trips
+# Characters of the table's first column: a number of two lines of four digits (longer ones
+# push the row's other columns right).
+ANSWER_WIDTH = 14
 
 
 def parse_args(argv):
@@ -100,7 +89,7 @@ def parse_args(argv):
     )
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
-    parser.add_argument("--workers", type=int, default=cores(),
+    parser.add_argument("--workers", type=int, default=reading_pool.cores(),
                         help="processes reading pictures side by side (this machine's cores)")
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
@@ -113,8 +102,8 @@ def parse_args(argv):
         parser.error("--min-confidence must be between 0 and 1")
     if args.batch_size < 1 or args.workers < 1:
         parser.error("--batch-size and --workers must be at least 1")
-    if args.show and args.show.suffix.lower() not in SHOW_SUFFIXES:
-        parser.error(f"--show must name a {', '.join(SHOW_SUFFIXES)} file")
+    if args.show and args.show.suffix.lower() not in panels.SUFFIXES:
+        parser.error(f"--show must name a {', '.join(panels.SUFFIXES)} file")
     if args.show and args.show.is_dir():
         parser.error(f"--show {args.show} is a folder: name a file in it")
     return args
@@ -144,11 +133,6 @@ def print_header(args):
           f"{runners_up:<{runners_up_width(args)}}path")
 
 
-def cores():
-    """The CPU cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 def main(argv=None):
     args = parse_args(argv)
     if "stdout" in common.standard_streams():  # `>&-`: the answers would be lost.
@@ -161,13 +145,13 @@ def main(argv=None):
     if args.show:
         common.writable_folder(args.show.parent)
         # The panel replaces neither a picture it reads nor any file but an earlier panel.
-        picture = show_is_an_input(args.show, args.inputs)
+        picture = inputs.input_holding(args.show, args.inputs)
         if picture is not None:
             raise common.UserError(f"--show {args.show} is one of the pictures read ({picture}):"
                                    " choose another name for the panel")
     model = args.model if args.model is not None else model_files.model_to_serve()
     if args.show:
-        common.check_outputs({args.show: SHOW_KIND}, inputs=[model])
+        common.check_outputs({args.show: panels.KIND}, inputs=[model])
     model_files.check_model_path(model)  # Missing or of no known format: said before any picture.
     classify = loaded_when_needed(model, args.tta)
     shown, answered, any_failed = [], 0, False
@@ -178,16 +162,16 @@ def main(argv=None):
         answered += 1
         report(record, args)
         sys.stdout.flush()  # Each answer appears as soon as it is known, even in a pipe.
-        if args.show and len(shown) < SHOW_LIMIT:
+        if args.show and len(shown) < panels.LIMIT:
             shown.append((record, images))
     if args.show:
-        draw_panels(shown, args.show)
-        if answered > SHOW_LIMIT:
-            print(f"--show drew the first {SHOW_LIMIT} of {answered} pictures", file=sys.stderr)
+        panels.draw(shown, args.show)
+        if answered > panels.LIMIT:
+            print(f"--show drew the first {panels.LIMIT} of {answered} pictures", file=sys.stderr)
     return common.EXIT_SOME_FAILED if any_failed else common.EXIT_OK
 
 
-def answer(inputs, classify, args):
+def answer(names, classify, args):
     """Yields (record, 28x28 images) for each picture the inputs name, in order.
 
     With --workers above 1 and more than a few pictures, they are read by that many processes
@@ -196,87 +180,15 @@ def answer(inputs, classify, args):
     at most a few batches ahead of the answers, so a million paths never become a million
     pictures in memory.
     """
-    named = expand(inputs)
+    named = inputs.expand(names)
     first = list(itertools.islice(named, PROCESS_START))
     named = itertools.chain(first, named)
     if args.workers > 1 and len(first) == PROCESS_START:
-        readings = read_in_processes(named, args.workers, 2 * args.batch_size, args.debug)
+        readings = reading_pool.read_in_processes(named, args.workers, 2 * args.batch_size,
+                                                  args.debug)
     else:
-        readings = (read_picture(path, error, args.debug) for path, error in named)
+        readings = (reading_pool.read_picture(path, error, args.debug) for path, error in named)
     yield from classified(readings, classify, args)
-
-
-def read_in_processes(named, workers, ahead, debug):
-    """The Readings of the (path, error) pairs in order, read by workers processes, at most
-    ahead pictures before the one yielded.
-
-    A process that dies (a crash inside a decoder, the kernel's out-of-memory killer) costs
-    only the picture it was on: the pool is started again, its chunk is read again a picture
-    at a time, and a picture on which a reading process dies twice is answered with that.
-    """
-    chunks = iter(lambda: list(itertools.islice(named, READ_CHUNK)), [])
-    pool = reading_pool(workers)
-    window = collections.deque()  # (chunk, deaths, future), in input order
-    try:
-        while True:
-            while len(window) * READ_CHUNK < ahead and (chunk := next(chunks, None)):
-                window.append((chunk, 0, submit(pool, read_chunk, chunk, debug)))
-            if not window:
-                return
-            chunk, deaths, future = window.popleft()
-            try:
-                yield from future.result()
-                continue
-            except BrokenProcessPool:
-                pass
-            stop(pool)
-            pool = reading_pool(workers)
-            # Chunks already read keep their result; the others are read again.
-            window = collections.deque(
-                (c, d, f if f.done() and not f.exception() else
-                 submit(pool, read_chunk, c, debug)) for c, d, f in window)
-            if len(chunk) > 1 or deaths == 0:
-                for path, error in reversed(chunk):
-                    window.appendleft(([(path, error)], deaths + (len(chunk) == 1),
-                                       submit(pool, read_chunk, [(path, error)], debug)))
-            else:
-                path, error = chunk[0]
-                yield recognize.read(path, error or "could not be read (the reading process "
-                                     "stopped: a crash in a decoder, or out of memory)")
-    finally:  # Stopped early (Ctrl-C, a closed pipe): the reads not yet begun are dropped.
-        pool.shutdown(cancel_futures=True)
-
-
-def reading_pool(workers):
-    """A pool of workers processes to read pictures in (serve.py's too). Started afresh, not
-    forked: no copy of a loaded model or of its threads. Ctrl-C is the parent's to handle."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
-
-
-def submit(pool, function, *arguments):
-    """pool.submit(); a pool broken meanwhile gives a future that says so (the pool may also
-    fail on its own closed pipes then)."""
-    try:
-        return pool.submit(function, *arguments)
-    except (BrokenProcessPool, OSError, ValueError) as broken:
-        future = concurrent.futures.Future()
-        future.set_exception(BrokenProcessPool(broken))
-        return future
-
-
-def stop(pool):
-    """Shuts a broken pool down without waiting, its processes stopped. Python 3.11's pool can
-    start a process just after it found another dead, and then waits for it forever."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.kill()
-
-
-def read_chunk(chunk, debug):
-    """Readings of some (path, error) pairs: the task of a reading process."""
-    return [read_picture(path, error, debug) for path, error in chunk]
 
 
 def classified(readings, classify, args):
@@ -291,122 +203,6 @@ def classified(readings, classify, args):
                                       args.min_confidence, args.top_k)
             yield record, recognize.seen(reading, record)
             probabilities = probabilities[count:]
-
-
-def expand(inputs):
-    """Yields (path, error) for each picture named by the inputs, in order, lazily.
-
-    A folder gives its picture files sorted by name; a pattern such as "*.png" is expanded
-    here too, for shells that do not. error is a message when an input names nothing usable.
-    """
-    for name in inputs:
-        kind = kind_of(name) if name else "empty name"
-        if kind == "not found" and GLOB_CHARACTERS & set(name):
-            matches = matching(name)
-            if not matches:
-                yield name, "no files match this pattern"
-            for match in matches:
-                yield from named(match, kind_of(match))
-        else:
-            yield from named(name, kind)
-
-
-def kind_of(name):
-    """"folder", "file" (or anything else that exists), "not found", or why it cannot be
-    told: a name too long, a symbolic link loop, a folder on the way that may not be
-    entered, "-" (standard input, which is not read)."""
-    if name == "-":
-        return "reading standard input is not supported: name a picture file"
-    path = Path(name)
-    try:
-        if path.is_dir():
-            return "folder"
-        os.stat(path)
-        return "file"
-    except ValueError:  # A name holding a NUL character.
-        return "not found"
-    except OSError as error:
-        if error.errno in (errno.ENOENT, errno.ENOTDIR):
-            return "not found"
-        if error.errno == errno.ELOOP:
-            return "a symbolic link loop"
-        return f"cannot be read ({error.strerror})"
-
-
-def show_is_an_input(show, inputs):
-    """The input (a picture, or a folder or pattern that holds one) whose file --show would
-    replace, or None."""
-    if not os.path.lexists(show):
-        return None
-    for name in inputs:
-        if safe_files.same_file(show, name):
-            return name
-        if kind_of(name) == "folder" and safe_files.same_file(show, Path(name) / show.name):
-            return name
-        if GLOB_CHARACTERS & set(name) and any(safe_files.same_file(show, match)
-                                               for match in matching(name)):
-            return name
-    return None
-
-
-def named(name, kind):
-    """(path, error) for what a name of this kind_of() holds: a folder's pictures, a file, or
-    why there is none."""
-    if kind == "folder":
-        yield from expand_folder(Path(name))
-    else:
-        yield name, None if kind == "file" else kind
-
-
-def matching(pattern):
-    """The paths a pattern matches, sorted. "**" (any depth) does not follow links to folders,
-    which can loop back on themselves, and leaves out names beginning with "." (hidden), as a
-    shell's "*" does."""
-    if "**" not in pattern:
-        return sorted(glob.glob(pattern))
-    parts = Path(pattern).parts
-    first = next(index for index, part in enumerate(parts) if GLOB_CHARACTERS & set(part))
-    base = Path(*parts[:first])
-    return sorted(str(path) for path in base.glob(str(Path(*parts[first:])))
-                  if not any(part.startswith(".") for part in path.relative_to(base).parts))
-
-
-def expand_folder(folder):
-    """The folder's pictures, by name. Files whose name begins with "._" are left out: macOS
-    writes them beside a file copied to a foreign disk, and they hold its metadata."""
-    suffixes = digit_image.picture_suffixes()
-    try:
-        candidates = sorted(path for path in folder.iterdir() if path.suffix.lower() in suffixes
-                            and not path.name.startswith("._"))
-    except OSError as error:
-        yield str(folder), f"cannot list the folder ({error.strerror})"
-        return
-    found = False
-    for path in candidates:
-        try:
-            if not path.is_file():
-                continue
-        except OSError as error:  # a link into a folder that may not be entered
-            yield str(path), f"cannot be read ({error.strerror})"
-        else:
-            yield str(path), None
-        found = True
-    if not found:
-        yield str(folder), "folder holds no pictures"
-
-
-def read_picture(source, error, debug=False, name=None):
-    """recognize.read(); a picture that fails in a way nobody foresaw is answered with the
-    error, as an unreadable one is, so that the others are still answered (debug: raised).
-    source is a path or a file's bytes; name, when given, is the record's "path" (read_many.py
-    reads a picture by its absolute path, or a URI's bytes, under the name it was given)."""
-    try:
-        return recognize.read(source, error, name=name)
-    except Exception as bug:
-        if debug:
-            raise
-        reason = f"could not be read ({type(bug).__name__}: {common.first_line(bug)})"
-        return recognize.read(source, reason, name=name)
 
 
 def report(record, args):
@@ -438,85 +234,9 @@ def report(record, args):
         print(f"{'':>{ANSWER_WIDTH}}  {'':>10}  {'':<{runners_up_width(args)}}digits: {digits}")
 
 
-# Characters of the table's first column: a number of two lines of four digits (longer ones
-# push the row's other columns right).
-ANSWER_WIDTH = 14
-
-
 def runners_up_width(args):
     """Characters of the table's runner-up column: 12 for each digit after the first."""
     return 12 * (args.top_k - 1)
-
-
-def draw_panels(shown, path):
-    """One row per picture: the picture, the 28x28 the model saw, and the probabilities."""
-    import logging
-
-    # Where it cannot write its cache (no writable home), matplotlib says so on stderr.
-    logging.getLogger("matplotlib").setLevel(logging.ERROR)
-    import matplotlib
-
-    matplotlib.use("Agg")  # Files only; no window is opened.
-    from matplotlib import pyplot as plt
-
-    if not shown:
-        print("--show: no pictures to draw", file=sys.stderr)
-        return
-    figure, axes = plt.subplots(
-        len(shown),
-        3,
-        figsize=(9, 2.2 * len(shown)),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [1, 1, 1.6]},
-    )
-    for (record, images), (picture_axis, seen_axis, bars_axis) in zip(shown, axes):
-        name = Path(record["path"]).name
-        picture_axis.set_title(name if len(name) <= 30 else name[:27] + "...", fontsize=9,
-                               parse_math=False)  # "$12_$7.png" is a name, not a formula
-        thumbnail = read_thumbnail(record["path"])
-        if thumbnail is not None:
-            picture_axis.imshow(thumbnail, cmap="gray")
-        for axis in (picture_axis, seen_axis):
-            axis.set_axis_off()
-        if not images:  # not read, or no ink: only the reason
-            reason = record["error"] or record["no_digit"]
-            seen_axis.text(0, 0.5, reason, fontsize=8, wrap=True, parse_math=False,
-                           color="tab:red" if record["error"] else "black")
-            bars_axis.set_axis_off()
-            continue
-        seen_axis.imshow(np.hstack(images), cmap="gray", vmin=0, vmax=255)
-        seen_axis.set_title("what the model saw", fontsize=9)
-        if record["number"] is not None:
-            confidences = ", ".join(f"{d['confidence']:.0%}" for d in record["digits"])
-            bars_axis.text(0, 0.5, f"{record['number']}\n({confidences})", fontsize=12)
-            bars_axis.set_axis_off()
-            continue
-        best = int(np.argmax(record["probabilities"]))
-        colours = ["tab:blue"] * 10
-        colours[best] = "tab:green" if record["digit"] is not None else "tab:gray"
-        bars_axis.bar(range(10), record["probabilities"], color=colours)
-        bars_axis.set_xticks(range(10))
-        bars_axis.set_ylim(0, 1)
-        title = (f"{record['digit']}: {record['confidence']:.1%}" if record["digit"] is not None
-                 else f"no digit (best guess {best}: {record['probabilities'][best]:.0%})")
-        bars_axis.set_title(title, fontsize=10)
-    with warnings.catch_warnings():  # A long number's text may not fit its panel.
-        warnings.simplefilter("ignore", UserWarning)
-        figure.tight_layout()
-    try:
-        common.atomic_write(path, common.figure_writer(figure, SHOW_KIND.partition(":")[2],
-                                                        dpi=80), SHOW_KIND)
-    finally:
-        plt.close(figure)
-    print(f"wrote {path}", file=sys.stderr)
-
-
-def read_thumbnail(path):
-    """The picture as its user sees it, small; None when it cannot be read."""
-    try:
-        return digit_image.thumbnail(path, 160)
-    except (digit_image.ImageError, MemoryError):
-        return None  # The row shows the error message instead.
 
 
 if __name__ == "__main__":

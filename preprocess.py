@@ -20,6 +20,7 @@ same settings does nothing; --force rebuilds.
     MNIST_MIRROR=file:///path/to/mnist/ python preprocess.py --force
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import functools
 import hashlib

@@ -23,46 +23,32 @@ it stopped.
     python read_many.py uris.txt --output answers/ --address 10.0.0.5:6379
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
-import contextlib
 import dataclasses
 import hashlib
 import itertools
 import json
-import logging
 import os
 import re
-import socket
 import sys
-import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pyarrow
-import pyarrow.fs
 
 import common
+import inputs
 import model_files
 import predict
+import ray_reading
 import safe_files
 
 SHARD_NAME = re.compile(r"part-\d{5,}-[0-9a-f]{12}\.jsonl")
 SUMMARY_KIND = "record:read_many"
-URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-# A picture from a URI is held in memory whole; a 200-megapixel phone JPEG is some 60 MB.
-MAX_PICTURE_BYTES = 200_000_000
 # predict.py --json writes "error" last: a line that ends so is a picture that was read.
 READ_ENDING = b'"error": null}'
 FAILURES_SHOWN = 10
-# What a cluster's workers are sent of the project, as patterns of what to leave out (as in
-# .gitignore): everything at the top ("/*" would leave out the top folder itself) but the
-# scripts and digit_image.
-CODE_ONLY = ["/[!.]*", "/.?*", "!/*.py", "!/digit_image", "!/digit_image/*.py"]
-# The last line of this form in a Ray error is the worker's own exception.
-EXCEPTION_LINE = re.compile(r"[\w.]+(Error|Exception): .+")
 
 
 def parse_args(argv):
@@ -133,7 +119,7 @@ def main(argv=None):
     read = sum(shard.count for shard in pending)
     failures, ray_start, speed, workers = [], None, None, 0
     if pending:
-        with ray_session(args.address, args.progress, args.debug) as (ray_start, cores):
+        with ray_reading.ray_session(args.address, args.progress, args.debug) as (ray_start, cores):
             workers = args.workers or cores
             reading_started = time.perf_counter()
             failures = read_pending(pending, model.name, model_bytes, reading, args, workers)
@@ -179,18 +165,18 @@ def plan(inputs, job, shard_size, output):
         yield shard
 
 
-def pictures(inputs):
-    """(name, error) for each picture the inputs name, in order: files, folders and patterns
+def pictures(names):
+    """(name, error) for each picture the names hold, in order: files, folders and patterns
     as predict.py expands them, URIs as they are, and the names .txt files list, one a line.
     A name on the command line that gives no picture (not found, no match, a folder with no
     pictures) is a UserError: a mistyped name should not start a long job."""
-    for name in inputs:
-        if URI.match(name):
+    for name in names:
+        if ray_reading.URI.match(name):
             yield name, None
         elif Path(name).suffix.lower() == ".txt" and os.path.isfile(name):
             yield from listed(name)
         else:
-            found = predict.expand([name])
+            found = inputs.expand([name])
             path, error = next(found)
             if error is not None and path == name:
                 raise common.UserError(f"{name}: {error}")
@@ -211,10 +197,10 @@ def listed(list_file):
             name = os.fsdecode(line.rstrip(b"\r\n"))
             if not name.strip():
                 continue
-            if URI.match(name):
+            if ray_reading.URI.match(name):
                 yield name, None
             else:
-                yield from predict.expand([name])
+                yield from inputs.expand([name])
 
 
 def other_shards(folder, names):
@@ -230,53 +216,6 @@ def failed_in(shard_path):
         return sum(not line.rstrip(b"\n").endswith(READ_ENDING) for line in file)
 
 
-@contextlib.contextmanager
-def ray_session(address, progress, debug):
-    """Starts Ray on this machine's cores, or joins the cluster at address, and gives (its
-    start-up in seconds, its CPU cores); stops it at the end. A Ray already started in this
-    process (by a notebook, a test) is used as it is and left running."""
-    import ray  # Ray takes a second to import: not paid by --help or a mistyped name.
-
-    started = time.perf_counter()
-    owned = not ray.is_initialized()
-    # What the workers print (Ray's retries and warnings) goes to Ray's log files, unless
-    # --debug; a job that fails still says why in one line.
-    quiet = {"logging_level": logging.ERROR, "log_to_driver": debug}
-    if owned and address is None:
-        ray.init(num_cpus=predict.cores(), include_dashboard=False, **quiet)
-    elif owned:
-        check_reachable(address)
-        # The workers get the project's code with the job, as Ray sends a working folder.
-        ray.init(address=address, runtime_env={
-            "working_dir": str(Path(__file__).resolve().parent), "excludes": CODE_ONLY}, **quiet)
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = progress
-    if not (progress or debug):
-        # Its "Starting execution" lines, and a failed job's traceback (said in one line).
-        logging.getLogger("ray.data").setLevel(logging.CRITICAL)
-    try:
-        yield time.perf_counter() - started, int(ray.cluster_resources().get("CPU", 1))
-    finally:
-        if owned:
-            ray.shutdown()
-
-
-def check_reachable(address):
-    """Raises UserError unless something answers at a Ray address: Ray itself would retry
-    an address where nothing listens for minutes, printing a warning every few seconds."""
-    if address == "auto":
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise common.UserError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT "
-                               "or auto")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except OSError as error:
-        raise common.UserError(f"--address {address}: no Ray cluster answers there "
-                               f"({error.strerror or error})") from None
-
-
 def read_pending(shards, model_name, model_bytes, reading, args, workers):
     """Reads the shards' pictures on Ray Data and writes each shard as soon as all its
     records are in; returns the (path, error) of the pictures that failed."""
@@ -288,7 +227,7 @@ def read_pending(shards, model_name, model_bytes, reading, args, workers):
     # from_blocks, not from_arrow: the tables are here, and from_arrow would send a Ray task
     # per block only to count its rows (39,000 tasks for ten million pictures).
     answers = ray.data.from_blocks(blocks).map_batches(
-        Reader, batch_size=args.batch_size,
+        ray_reading.Reader, batch_size=args.batch_size,
         fn_constructor_kwargs={"model_name": model_name, "model_bytes": model_bytes,
                                "folder": os.getcwd(), "reading": reading},
         compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))), num_cpus=1)
@@ -308,79 +247,13 @@ def read_pending(shards, model_name, model_bytes, reading, args, workers):
                     write_shard(args.output / shard.name, [lines[i] for i in range(shard.count)])
                     del waiting[int(index)]
     except ray.exceptions.RayError as error:
-        raise common.UserError(f"the job stopped: {worker_exception(error)}") from error
+        raise common.UserError(f"the job stopped: {ray_reading.worker_exception(error)}") from error
     return failures
-
-
-def worker_exception(error):
-    """A Ray error in one line: the last "...Error: message" line of its text, which wraps
-    the worker's traceback (the exception the worker raised), else its first line."""
-    lines = [line.strip() for line in str(error).splitlines()
-             if EXCEPTION_LINE.fullmatch(line.strip())]
-    return lines[-1] if lines else common.first_line(error)
 
 
 def write_shard(path, lines):
     common.atomic_write(path, lambda tmp: Path(tmp).write_text("".join(
         line + "\n" for line in lines)))
-
-
-class Reader:
-    """A Ray worker: loads the model once, then answers a batch of pictures at a time with
-    predict.py's reader and batches, so that each record is the one predict.py gives."""
-
-    def __init__(self, model_name, model_bytes, folder, reading):
-        # A worker per core: OpenCV's and LiteRT's own threads would only contend.
-        cv2.setNumThreads(1)
-        with tempfile.TemporaryDirectory() as scratch:  # The loaders read a file.
-            path = Path(scratch) / model_name
-            path.write_bytes(model_bytes)
-            self.classify = model_files.load_classifier(path, threads=1)
-        self.folder, self.reading, self.filesystems = folder, reading, {}
-
-    def __call__(self, batch):
-        readings = (self.read(os.fsdecode(name), error)
-                    for name, error in zip(batch["name"], batch["error"]))
-        records = [record for record, _ in
-                   predict.classified(readings, self.classify, self.reading)]
-        return {"shard": batch["shard"], "position": batch["position"],
-                "record": np.array([json.dumps(record) for record in records], object),
-                "failed": np.array([record["error"] is not None for record in records])}
-
-    def read(self, name, error):
-        """The recognize.Reading of one picture, named as the user named it."""
-        if error is not None or not URI.match(name):
-            # By its absolute path: a worker's current folder need not be the driver's.
-            path = os.path.join(self.folder, name)
-            return predict.read_picture(path, error, self.reading.debug, name=name)
-        try:
-            content = self.fetch(name)
-        except FileNotFoundError:
-            return predict.read_picture(name, "not found", self.reading.debug)
-        except (OSError, ValueError, pyarrow.ArrowException) as failure:
-            reason = f"cannot be read ({common.first_line(failure)})"
-            return predict.read_picture(name, reason, self.reading.debug)
-        return predict.read_picture(content, None, self.reading.debug, name=name)
-
-    def fetch(self, uri):
-        """The bytes of the file at uri, through the pyarrow file system of its scheme and
-        bucket (made once per worker: an S3 one looks up its bucket's region)."""
-        parts = urllib.parse.urlsplit(uri)
-        path = urllib.parse.unquote(parts.path)
-        if parts.scheme == "file" and safe_files.kind(path) != "file":
-            # Only regular files are opened: a FIFO would block, a device never end.
-            found = safe_files.kind(path)
-            raise FileNotFoundError(path) if found == "not found" else ValueError(found)
-        key = (parts.scheme, parts.netloc)
-        if key not in self.filesystems:
-            self.filesystems[key], _ = pyarrow.fs.FileSystem.from_uri(
-                f"{parts.scheme}://{parts.netloc}/")
-        with self.filesystems[key].open_input_stream(
-                path if parts.scheme == "file" else parts.netloc + path) as stream:
-            content = stream.read(MAX_PICTURE_BYTES + 1)
-        if len(content) > MAX_PICTURE_BYTES:
-            raise ValueError(f"larger than {MAX_PICTURE_BYTES:,} bytes")
-        return content
 
 
 def report(summary, failures, summary_path):

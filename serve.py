@@ -25,6 +25,7 @@ the server's event loop, so requests are served side by side; the model runs one
     python serve.py --host 0.0.0.0       # reachable from a phone on the same network (README)
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import asyncio
 import base64
@@ -52,6 +53,7 @@ from starlette.requests import ClientDisconnect
 import common
 import model_files
 import predict
+import reading_pool
 import recognize
 
 PAGE = Path(__file__).resolve().parent / "web" / "index.html"
@@ -93,7 +95,7 @@ def make_app(classify, model_name):
     """The page and the API, answering with classify(images) -> probabilities."""
     app = FastAPI(title="digit-cnn", docs_url=None, redoc_url=None, openapi_url=None)
     page = PAGE.read_text(encoding="utf-8")
-    readers = Readers(predict.cores())
+    readers = Readers(reading_pool.cores())
     model_lock = threading.Lock()  # A LiteRT interpreter must not be called from two threads.
     options = predict.parse_args(["upload"])  # predict.py's defaults: mode, --top-k, ...
 
@@ -161,7 +163,7 @@ def make_app(classify, model_name):
 
 
 class Readers:
-    """predict.py's pool of reading processes, started at once (each takes about 0.3 s) and
+    """A pool of reading processes (reading_pool.py), started at once (each takes 0.3 s) and
     started again when one of them dies: that picture fails, the server goes on."""
 
     def __init__(self, workers):
@@ -169,7 +171,7 @@ class Readers:
         self.pool = self.started()
 
     def started(self):
-        pool = predict.reading_pool(self.workers)
+        pool = reading_pool.start(self.workers)
         for _ in range(self.workers):
             pool.submit(int)  # Each submission before the first answer starts a process.
         return pool
@@ -178,11 +180,11 @@ class Readers:
         """The recognize.Reading of a picture file's bytes, read in one of the processes."""
         pool = self.pool
         try:
-            future = predict.submit(pool, recognize.read, data, None, name)
+            future = reading_pool.submit(pool, recognize.read, data, None, name)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool:
             if self.pool is pool:  # The first request to find it broken starts a new one.
-                predict.stop(pool)
+                reading_pool.stop(pool)
                 self.pool = self.started()
             raise
 

@@ -20,6 +20,7 @@ The test split is never read here: model selection looks at the validation split
     python train.py --resume        # continue an interrupted run from its last epoch
 """
 
+import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
 import sys
 from pathlib import Path

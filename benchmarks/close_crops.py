@@ -12,7 +12,7 @@ digit_image.WORK_SIZE (a region read closer, or the whole picture read finer) ar
 Reads:  the sets' folders (labels.csv and the pictures) and models/digit_cnn.keras
 Writes: runs/close_crops/margin_<M>/ (the crops, labels.csv) and reports/close_crops.json
 
-    python benchmarks/close_crops.py runs/custom_eval runs/desk_photos
+    python -m benchmarks.close_crops runs/custom_eval runs/desk_photos
 """
 
 import argparse
@@ -23,12 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
+import common
 import digit_image
 import model_files
+from benchmarks import sets
 
 
 def main(argv=None):
@@ -46,7 +44,7 @@ def main(argv=None):
     for folder in args.sets:
         if not (folder / "labels.csv").is_file():
             parser.error(f"{folder} holds no labels.csv: build it with its benchmark first")
-        rows = ci.read_labels(folder / "labels.csv")
+        rows = sets.read_labels(folder / "labels.csv")
         if not rows or not {"file", "plain"} & set(rows[0]):
             parser.error(f"{folder}/labels.csv lists no pictures (as file or plain)")
         if not all((row.get("label") or "").isdigit() for row in rows):
@@ -58,7 +56,7 @@ def main(argv=None):
     # custom_images.py and phone_photos.py list each picture as "file"; desk_photos.py and
     # ruled_paper.py several pictures of each digit, the one on plain paper as "plain".
     pictures = [(folder / (row.get("file") or row["plain"]), int(row["label"]))
-                for folder in args.sets for row in ci.read_labels(folder / "labels.csv")]
+                for folder in args.sets for row in sets.read_labels(folder / "labels.csv")]
     boxes = [(path, label, box) for path, label in pictures if (box := digit_box(path))]
     results = {"sets": [str(folder) for folder in args.sets], "pictures": len(boxes),
                "left_out": len(pictures) - len(boxes), "by_margin": {}}
@@ -66,12 +64,12 @@ def main(argv=None):
         folder = args.out / f"margin_{margin:g}"
         folder.mkdir(parents=True, exist_ok=True)
         rows = [crop(path, label, box, margin, folder) for path, label, box in boxes]
-        ci.write_csv(folder / "labels.csv", rows)
-        records, _ = ci.read_with_pipeline([folder / row["file"] for row in rows], classify)
-        guesses = ci.digits_read(records)
+        sets.write_csv(folder / "labels.csv", rows)
+        records, _ = sets.read_with_pipeline([folder / row["file"] for row in rows], classify)
+        guesses = sets.digits_read(records)
         labels = np.array([row["label"] for row in rows])
         results["by_margin"][f"{margin:g}"] = {
-            **ci.score(guesses, labels), "unanswered": int((guesses == -1).sum()),
+            **sets.score(guesses, labels), "unanswered": int((guesses == -1).sum()),
             "wrong": [{"file": row["file"], "label": row["label"], "read": record["digit"],
                        "error": record["error"]}
                       for row, record, guess in zip(rows, records, guesses)

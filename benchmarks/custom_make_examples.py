@@ -10,7 +10,7 @@ sticky note on a desk.
 
 Writes: examples/*.jpg, examples/*.png (each under 50 KB)
 
-    python benchmarks/custom_make_examples.py
+    python -m benchmarks.custom_make_examples
 """
 
 import argparse
@@ -18,10 +18,12 @@ import functools
 import sys
 from pathlib import Path
 
-import desk_photos
 import numpy as np
-import ruled_paper
-from custom_images import (
+from PIL import Image
+
+import common
+from benchmarks import desk_photos, ruled_paper
+from benchmarks.synthetic import (
     INK_COLOURS,
     one_above_another,
     photograph,
@@ -30,10 +32,6 @@ from custom_images import (
     side_by_side,
     stroke_digit,
 )
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import common  # (the project root is only on the path from here on)
 
 MAX_BYTES = 50_000
 

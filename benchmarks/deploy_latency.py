@@ -12,8 +12,8 @@ Reads:  models/digit_cnn.keras and export.py's digit_cnn.tflite, digit_cnn_int8.
         digit_cnn.onnx (missing ones are reported and skipped), data/mnist.npz, the picture
 Writes: reports/deploy_latency.json and a table on stdout
 
-    python benchmarks/deploy_latency.py
-    python benchmarks/deploy_latency.py --repeats 9 --picture examples/3_blue_pen.jpg
+    python -m benchmarks.deploy_latency
+    python -m benchmarks.deploy_latency --repeats 9 --picture examples/3_blue_pen.jpg
 """
 
 import argparse
@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import common  # Importable only now that the project root is on the path.
+import common
 import model_files
 
 MODELS = [

@@ -15,20 +15,17 @@ degrees) lying on one of the same desks: a sheet that covers well under half the
 Reads:  ../shared/mnist/t10k-*.gz and models/digit_cnn.keras
 Writes: runs/desk_photos/ (the photos, labels.csv) and reports/desk_photos.json
 
-    python benchmarks/desk_photos.py            # seed 0, 200 digits
+    python -m benchmarks.desk_photos            # seed 0, 200 digits
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
+import common
 import model_files
+from benchmarks import sets, synthetic
 
 DESKS = {
     "dark wood": (95, 62, 40),
@@ -44,25 +41,25 @@ NOTES = {"yellow": (250, 235, 120), "white": (240, 238, 230), "pink": (245, 170,
 
 
 def main(argv=None):
-    args = ci.photo_set_args("desk_photos", __doc__, argv)
-    x_test, y_test = ci.load_mnist_test(args.mnist_dir)
+    args = sets.photo_set_args("desk_photos", __doc__, argv)
+    x_test, y_test = sets.load_mnist_test(args.mnist_dir)
     classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
     labels = np.array([row["label"] for row in rows])
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}
     for kind in ("plain", "desk", "note"):
-        records, _ = ci.read_with_pipeline([args.out / row[kind] for row in rows], classify)
-        guesses = ci.digits_read(records)
-        results[kind] = ci.score(guesses, labels)
+        records, _ = sets.read_with_pipeline([args.out / row[kind] for row in rows], classify)
+        guesses = sets.digits_read(records)
+        results[kind] = sets.score(guesses, labels)
         if kind == "note":
             results["note_by_desk"] = {
-                desk: ci.score(guesses[chosen], labels[chosen])
+                desk: sets.score(guesses[chosen], labels[chosen])
                 for desk in DESKS
                 if (chosen := np.array([row["note_desk"] == desk for row in rows])).any()
             }
         if kind == "desk":
             results["desk_by_surface"] = {
-                desk: ci.score(guesses[chosen], labels[chosen])
+                desk: sets.score(guesses[chosen], labels[chosen])
                 for desk in DESKS
                 if (chosen := np.array([row["surface"] == desk for row in rows])).any()
             }
@@ -89,11 +86,11 @@ def build_set(folder, seed, count, x_test, y_test):
     rows, shapes = [], []
     for index in range(count):
         label = int(rng.integers(10))
-        shape, _ = ci.digit_shape(label, index % 2 == 1, rng, x_test, y_test)
+        shape, _ = synthetic.digit_shape(label, index % 2 == 1, rng, x_test, y_test)
         shapes.append(shape)
         size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
         ink = shape(rng.uniform(0.2, 0.45) * min(size), (0.04, 0.1))
-        colour = ci.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
+        colour = synthetic.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
         camera = int(rng.integers(2**32))  # The same camera, paper and light for both photos.
         desk = str(rng.choice(list(DESKS)))
         photo, paper, sheet = on_desk(ink, size, colour, camera, DESKS[desk], rng)
@@ -109,7 +106,7 @@ def build_set(folder, seed, count, x_test, y_test):
         desk = str(rng.choice(list(DESKS)))
         row.update(note=f"{index:04d}_note.jpg", note_colour=note, note_desk=desk)
         on_a_note(shape, NOTES[note], DESKS[desk], rng).save(folder / row["note"], quality=85)
-    ci.write_csv(folder / "labels.csv", rows)
+    sets.write_csv(folder / "labels.csv", rows)
     return rows
 
 
@@ -119,8 +116,8 @@ def on_a_note(shape, note, desk, rng):
     size = (int(rng.integers(800, 1300)), int(rng.integers(700, 1100)))
     side = int(rng.uniform(0.3, 0.6) * min(size))
     ink = shape(side * rng.uniform(0.5, 0.75), (0.05, 0.1))
-    colour = ci.INK_COLOURS[str(rng.choice(["black", "blue"]))]
-    paper = ci.photograph(ink, (side, side), colour, rng, paper=note, shadow=0)
+    colour = synthetic.INK_COLOURS[str(rng.choice(["black", "blue"]))]
+    paper = synthetic.photograph(ink, (side, side), colour, rng, paper=note, shadow=0)
     paper = paper.convert("RGBA").rotate(rng.uniform(-20, 20), Image.Resampling.BICUBIC, expand=True)
     photo = Image.fromarray(np.clip(desk_photo(size, desk, rng), 0, 255).astype(np.uint8))
     photo = photo.convert("RGBA")
@@ -133,9 +130,9 @@ def on_desk(ink, size, colour, camera, desk, rng):
     """(The photo of a sheet lying on a desk of colour desk; the photo of the sheet alone,
     custom_images.photograph(ink, ...) with the random numbers seeded by camera; the
     sheet's coverage)."""
-    paper = ci.photograph(ink, size, colour, np.random.default_rng(camera))
+    paper = synthetic.photograph(ink, size, colour, np.random.default_rng(camera))
     # The same photo without the ink shows where the digit lies.
-    blank = ci.photograph(np.zeros_like(ink), size, colour, np.random.default_rng(camera))
+    blank = synthetic.photograph(np.zeros_like(ink), size, colour, np.random.default_rng(camera))
     difference = np.abs(np.asarray(paper, np.float32) - np.asarray(blank, np.float32))
     rows, columns = np.nonzero(difference.max(axis=2) > 40)
     sheet = sheet_mask(size, (columns.min(), rows.min(), columns.max(), rows.max()), rng)
@@ -183,9 +180,9 @@ def sheet_mask(size, digit_box, rng):
 def desk_photo(size, colour, rng):
     """A desk as the phone sees it: grain along one direction, uneven light, noise, blur."""
     width, height = size
-    grain = ci.smooth_noise((height, max(8, width // 40)), 16, rng)  # streaks along x
+    grain = synthetic.smooth_noise((height, max(8, width // 40)), 16, rng)  # streaks along x
     grain = np.asarray(Image.fromarray(grain, "F").resize((width, height)))
-    texture = 1 + 0.08 * grain + 0.04 * ci.smooth_noise((height, width), 6, rng)
+    texture = 1 + 0.08 * grain + 0.04 * synthetic.smooth_noise((height, width), 6, rng)
     rows, columns = np.mgrid[0:height, 0:width] / max(width, height)
     direction = rng.uniform(0, 2 * np.pi)
     light = 1 - rng.uniform(0, 0.3) * (rows * np.sin(direction) + columns * np.cos(direction) + 1) / 2

@@ -11,7 +11,7 @@ Writes: reports/benchmark/ensemble_size.json and a table on stdout
 
     python train.py --ensemble 4 --width 64 --epochs 15 --schedule cosine --out models/seeds0-3.keras
     python train.py --ensemble 4 --width 64 --epochs 15 --schedule cosine --seed 4 --out models/seeds4-7.keras
-    python benchmarks/ensemble_size.py models/seeds0-3.keras models/seeds4-7.keras
+    python -m benchmarks.ensemble_size models/seeds0-3.keras models/seeds4-7.keras
 """
 
 import argparse
@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import common  # Importable only now that the project root is on the path.
+import common
 import model_files
 from evaluate import classification_metrics
 

@@ -9,9 +9,9 @@ Reads:  a project checkout (--project, default this one; run it with another che
         folder to measure that code), the real MNIST (--mnist), examples/ of the checkout
 Writes: a table on stdout; --json FILE also writes every measurement
 
-    python benchmarks/hostile_inputs.py --json reports/hostile_after.json
-    python benchmarks/hostile_inputs.py --project ../before --json reports/hostile_before.json
-    python benchmarks/hostile_inputs.py --only gzip-bomb-source trickle
+    python -m benchmarks.hostile_inputs --json reports/hostile_after.json
+    python -m benchmarks.hostile_inputs --project ../before --json reports/hostile_before.json
+    python -m benchmarks.hostile_inputs --only gzip-bomb-source trickle
 
 Nothing here imports the project: it runs its scripts as a user would, in a temporary
 folder, with local HTTP servers (no network) for the mirrors.
@@ -19,7 +19,6 @@ folder, with local HTTP servers (no network) for the mirrors.
 
 import argparse
 import contextlib
-import gzip
 import hashlib
 import http.server
 import json

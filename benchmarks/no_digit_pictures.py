@@ -17,8 +17,8 @@ Reads:  the model (models/digit_cnn.keras by default)
 Writes: OUT/ (pictures, labels.csv) and reports/no_digit_pictures.json (refused per kind, every
         picture answered with a digit, and what it was answered with)
 
-    python benchmarks/no_digit_pictures.py                 # development set, seed 0
-    python benchmarks/no_digit_pictures.py --seed 1 --out runs/no_digit_pictures_heldout \\
+    python -m benchmarks.no_digit_pictures                 # development set, seed 0
+    python -m benchmarks.no_digit_pictures --seed 1 --out runs/no_digit_pictures_heldout \\
         --report reports/no_digit_pictures_heldout.json   # held out
 """
 
@@ -32,12 +32,10 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
+import common
 import model_files
 import not_a_digit
+from benchmarks import sets, synthetic
 
 KINDS = {"letter": 0.3, "word": 0.1, "symbol": 0.15, "shape": 0.25, "blot": 0.1, "blank": 0.1}
 HELD_OUT_FONTS = ["cmr10.ttf", "cmmi10.ttf", "cmti10.ttf", "cmss10.ttf", "cmtt10.ttf", "cmb10.ttf"]
@@ -64,11 +62,11 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
-    if not ci.is_built(args.out, args.seed, {"labels.csv": args.count}):
+    if not sets.is_built(args.out, args.seed, {"labels.csv": args.count}):
         print(f"building {args.count} pictures in {args.out} (seed {args.seed})")
         build_set(args.out, args.seed, args.count)
-    rows = ci.read_labels(args.out / "labels.csv")
-    records, _ = ci.read_with_pipeline([args.out / row["file"] for row in rows], classify)
+    rows = sets.read_labels(args.out / "labels.csv")
+    records, _ = sets.read_with_pipeline([args.out / row["file"] for row in rows], classify)
     refused = collections.Counter()
     answered = []
     for row, record in zip(rows, records):
@@ -105,25 +103,25 @@ def build_set(folder, seed, count):
     rows = []
     for index in range(count):
         kind = str(rng.choice(list(KINDS), p=list(KINDS.values())))
-        style = str(rng.choice(list(ci.STYLES), p=list(ci.STYLES.values())))
+        style = str(rng.choice(list(synthetic.STYLES), p=list(synthetic.STYLES.values())))
         if kind == "blank":
             style = "photo"
             size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
-            picture = ci.photograph(np.zeros((8, 8), np.float32), size, (0, 0, 0), rng, shadow=0.8)
+            picture = synthetic.photograph(np.zeros((8, 8), np.float32), size, (0, 0, 0), rng, shadow=0.8)
             what, suffix, exif = "paper", ".jpg", None
         elif kind == "blot" and rng.random() < 0.4:
             style = "photo"
             size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
             stains = not_a_digit.draw_one("blot", rng, fonts)
-            picture = ci.photograph(stains, size, STAIN, rng)
+            picture = synthetic.photograph(stains, size, STAIN, rng)
             what, suffix, exif = "stain", ".jpg", None
         else:
             what, shape = _shape(kind, rng, fonts)
-            picture, suffix, exif, _ = ci.draw_picture(style, shape, rng)
+            picture, suffix, exif, _ = synthetic.draw_picture(style, shape, rng)
         name = f"{index:04d}_{kind}_{style}{'.png' if suffix == '.png16' else suffix}"
-        ci.save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
+        synthetic.save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
         rows.append({"file": name, "kind": kind, "what": what, "style": style, "seed": seed})
-    ci.write_csv(folder / "labels.csv", rows)
+    sets.write_csv(folder / "labels.csv", rows)
     return rows
 
 

@@ -19,39 +19,36 @@ The set is built once per seed and reused (a photo takes about 5 s to draw).
 Reads:  models/digit_cnn.keras
 Writes: runs/phone_photos/ (the photos, labels.csv) and reports/phone_photos.json
 
-    python benchmarks/phone_photos.py                # seed 0, 100 photos
+    python -m benchmarks.phone_photos                # seed 0, 100 photos
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
+import common
 import digit_image
 import model_files
+from benchmarks import sets, synthetic
 
 SIZE = (4032, 3024)  # pixels of a 12-megapixel phone photo
 PENS = {  # pen: (stroke width range in mm, ink colours)
-    "ballpoint": ((0.3, 0.6), {"black": ci.INK_COLOURS["black"], "blue": ci.INK_COLOURS["blue"]}),
-    "fine liner": ((0.2, 0.4), {"black": ci.INK_COLOURS["black"]}),
-    "pencil": ((0.3, 0.7), {"dark": ci.INK_COLOURS["pencil"], "light": (150, 150, 155)}),
+    "ballpoint": ((0.3, 0.6), {"black": synthetic.INK_COLOURS["black"], "blue": synthetic.INK_COLOURS["blue"]}),
+    "fine liner": ((0.2, 0.4), {"black": synthetic.INK_COLOURS["black"]}),
+    "pencil": ((0.3, 0.7), {"dark": synthetic.INK_COLOURS["pencil"], "light": (150, 150, 155)}),
 }
 
 
 def main(argv=None):
-    args = ci.photo_set_args("phone_photos", __doc__, argv, mnist=False, count=100)
+    args = sets.photo_set_args("phone_photos", __doc__, argv, mnist=False, count=100)
     classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
-    if ci.is_built(args.out, args.seed, {"labels.csv": args.count}):
-        rows = ci.read_labels(args.out / "labels.csv")
+    if sets.is_built(args.out, args.seed, {"labels.csv": args.count}):
+        rows = sets.read_labels(args.out / "labels.csv")
     else:
         rows = build_set(args.out, args.seed, args.count)
     labels = np.array([int(row["label"]) for row in rows])
-    records, seconds = ci.read_with_pipeline([args.out / row["file"] for row in rows], classify)
-    guesses = ci.digits_read(records)
+    records, seconds = sets.read_with_pipeline([args.out / row["file"] for row in rows], classify)
+    guesses = sets.digits_read(records)
     # The stroke's width in the picture digit_image first looks at (WORK_SIZE a side).
     widths = np.array([float(row["pen_pixels"]) * digit_image.WORK_SIZE / max(SIZE)
                        for row in rows])
@@ -59,10 +56,10 @@ def main(argv=None):
              "1 or more": widths >= 1}
     results = {
         "set": str(args.out), "seed": args.seed, "pictures": len(rows),
-        "accuracy": ci.score(guesses, labels),
-        "by_pen": {pen: ci.score(guesses[chosen], labels[chosen])
+        "accuracy": sets.score(guesses, labels),
+        "by_pen": {pen: sets.score(guesses[chosen], labels[chosen])
                    for pen in PENS if (chosen := np.array([r["pen"] == pen for r in rows])).any()},
-        "by_stroke_at_work_size": {band: ci.score(guesses[chosen], labels[chosen])
+        "by_stroke_at_work_size": {band: sets.score(guesses[chosen], labels[chosen])
                                    for band, chosen in bands.items() if chosen.any()},
         "unanswered": int((guesses == -1).sum()),
         "seconds_per_photo": round(seconds / len(rows), 3),
@@ -94,15 +91,15 @@ def build_set(folder, seed, count):
         ink = str(rng.choice(list(inks)))
         height = min(10 * rng.uniform(1, 4) * pixels_per_mm, 0.6 * min(size))
         pen_pixels = rng.uniform(thinnest, widest) * pixels_per_mm
-        shape = ci.stroke_digit(label, height, (pen_pixels / height,) * 2, rng)
-        picture = ci.photograph(shape, size, inks[ink], rng)
+        shape = synthetic.stroke_digit(label, height, (pen_pixels / height,) * 2, rng)
+        picture = synthetic.photograph(shape, size, inks[ink], rng)
         exif = int(rng.choice([6, 8])) if rng.random() < 1 / 3 else None
         row = {"file": f"{index:03d}_{pen.replace(' ', '_')}.jpg", "label": label, "pen": pen,
                "ink": ink, "pen_pixels": round(pen_pixels, 1), "digit_pixels": round(height),
                "seed": seed}
-        ci.save_picture(picture, folder / row["file"], exif, rng)
+        synthetic.save_picture(picture, folder / row["file"], exif, rng)
         rows.append(row)
-    ci.write_csv(folder / "labels.csv", rows)
+    sets.write_csv(folder / "labels.csv", rows)
     return rows
 
 

@@ -10,12 +10,11 @@ batches) with every worker count asked for, the same files alternately, and the 
 Reads:  ../shared/mnist (the test split), the model (models/digit_cnn.keras by default)
 Writes: runs/picture_speed/ (the PNG files, once) and reports/picture_speed.json
 
-    python benchmarks/picture_speed.py
-    python benchmarks/picture_speed.py --photos runs/phone_photos --model models/digit_cnn.tflite
+    python -m benchmarks.picture_speed
+    python -m benchmarks.picture_speed --photos runs/phone_photos --model models/digit_cnn.tflite
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -24,12 +23,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
+import common
 import model_files
 import predict
+import reading_pool
+from benchmarks import sets
 
 
 def parse_args(argv):
@@ -37,11 +35,11 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--count", type=int, default=2000, help="112x112 drawings to read")
     parser.add_argument("--photos", type=Path, help="a folder of photos to read too")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, predict.cores()],
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, reading_pool.cores()],
                         help="worker counts to measure")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, median reported")
     parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
-    parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR)
+    parser.add_argument("--mnist-dir", type=Path, default=sets.MNIST_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/picture_speed"))
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "picture_speed.json")
     common.add_debug_flag(parser)
@@ -54,7 +52,7 @@ def parse_args(argv):
 def drawings(folder, count, mnist_dir):
     """The first count MNIST test digits as 112x112 PNG files, dark on white: their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    images, _ = ci.load_mnist_test(mnist_dir)
+    images, _ = sets.load_mnist_test(mnist_dir)
     paths = [folder / f"{index:05d}.png" for index in range(count)]
     for path, image in zip(paths, images):
         if not path.exists():

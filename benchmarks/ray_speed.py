@@ -13,9 +13,9 @@ runs them at predict.py's.
 Reads:  ../shared/mnist (the test split), the model (predict.py's default)
 Writes: runs/ray_speed/ (the PNG files, once, and the jobs' answers) and reports/ray_speed.json
 
-    python benchmarks/ray_speed.py
-    python benchmarks/ray_speed.py --count 10000 --repeats 5
-    RAY_worker_niceness=0 python benchmarks/ray_speed.py
+    python -m benchmarks.ray_speed
+    python -m benchmarks.ray_speed --count 10000 --repeats 5
+    RAY_worker_niceness=0 python -m benchmarks.ray_speed
 """
 
 import argparse
@@ -32,14 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
+import common
 import model_files
-import picture_speed
 import predict
+import reading_pool
+import ray_reading
 import read_many
+from benchmarks import picture_speed, sets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +50,7 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, medians reported")
     parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
                         help="the model (default: predict.py's)")
-    parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR)
+    parser.add_argument("--mnist-dir", type=Path, default=sets.MNIST_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/ray_speed"))
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ray_speed.json")
     common.add_debug_flag(parser)
@@ -89,7 +88,7 @@ def worker_cpu_ms(paths, model, scratch):
     this process, on one core as in a worker, which the machine's other load does not change
     (docs/scaling.md builds on it). Last: the Reader sets OpenCV to one thread for good."""
     (shard,) = read_many.plan([str(path) for path in paths], "", len(paths), scratch)
-    reader = read_many.Reader(model.name, model.read_bytes(), os.getcwd(),
+    reader = ray_reading.Reader(model.name, model.read_bytes(), os.getcwd(),
                               predict.parse_args(["-"]))
     started = time.process_time()
     for batch in shard.table.to_batches(max_chunksize=256):
@@ -103,11 +102,11 @@ def main(argv=None):
     paths = picture_speed.drawings(args.out / "drawings", args.count, args.mnist_dir)
     classify = model_files.load_classifier(args.model)
     classify(np.zeros((256, 28, 28), np.uint8))  # Sets the model up: not timed.
-    cores = predict.cores()
+    cores = reading_pool.cores()
     load_before = os.getloadavg()
     runs = {"predict": [], "ray_with_start_up": [], "ray": [], "job_start_up": [],
             "command_two_pictures": []}
-    with read_many.ray_session(None, False, False) as (ray_start, _):
+    with ray_reading.ray_session(None, False, False) as (ray_start, _):
         for _ in range(args.repeats):  # Alternating, so that a busy moment hits all alike.
             rate, _ = picture_speed.files_per_second(paths, classify, cores)
             runs["predict"].append(rate)

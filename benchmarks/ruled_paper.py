@@ -14,28 +14,25 @@ steps on, and again with them switched off, to measure what the steps buy.
 Reads:  ../shared/mnist/t10k-*.gz and models/digit_cnn.keras
 Writes: runs/ruled_paper/ (the photos, labels.csv) and reports/ruled_paper.json
 
-    python benchmarks/ruled_paper.py            # seed 0, 200 digits
+    python -m benchmarks.ruled_paper            # seed 0, 200 digits
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-
-import common  # (the project root is only on the path from here on)
+import common
 import digit_image
 import model_files
+from benchmarks import sets, synthetic
 
 LINE_COLOURS = {"grey": (150, 150, 155), "blue": (110, 140, 200), "dark": (70, 70, 80)}
 
 
 def main(argv=None):
-    args = ci.photo_set_args("ruled_paper", __doc__, argv)
-    x_test, y_test = ci.load_mnist_test(args.mnist_dir)
+    args = sets.photo_set_args("ruled_paper", __doc__, argv)
+    x_test, y_test = sets.load_mnist_test(args.mnist_dir)
     classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
 
@@ -43,9 +40,9 @@ def main(argv=None):
         chosen = [row for row in rows if paper in (None, row["paper"])]
         if not chosen:  # A small --count may draw no squared (or ruled) paper.
             return None
-        records, _ = ci.read_with_pipeline([args.out / row[kind] for row in chosen], classify)
-        guesses = ci.digits_read(records)
-        return ci.score(guesses, np.array([row["label"] for row in chosen]))
+        records, _ = sets.read_with_pipeline([args.out / row[kind] for row in chosen], classify)
+        guesses = sets.digits_read(records)
+        return sets.score(guesses, np.array([row["label"] for row in chosen]))
 
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}
     results["plain_paper"] = accuracy("plain")
@@ -77,31 +74,31 @@ def build_set(folder, seed, count, x_test, y_test):
     rows = []
     for index in range(count):
         label = int(rng.integers(10))
-        shape, _ = ci.digit_shape(label, index % 2 == 1, rng, x_test, y_test)
+        shape, _ = synthetic.digit_shape(label, index % 2 == 1, rng, x_test, y_test)
         size = (int(rng.integers(600, 1300)), int(rng.integers(600, 1300)))
         height = rng.uniform(0.2, 0.45) * min(size)
         ink = shape(height, (0.04, 0.1))
         paper = "squared" if rng.random() < 1 / 3 else "ruled"
         lines = ruled(size, height * rng.uniform(0.6, 1.2), paper == "squared", rng)
         printed = (lines, LINE_COLOURS[rng.choice(list(LINE_COLOURS))])
-        colour = ci.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
+        colour = synthetic.INK_COLOURS[rng.choice(["black", "blue", "pencil"])]
         camera = int(rng.integers(2**32))  # The same camera, paper and light for both photos.
         row = {"label": label, "paper": paper}
         for kind, extra in (("plain", None), ("lined", printed)):
-            picture = ci.photograph(ink, size, colour, np.random.default_rng(camera), printed=extra)
+            picture = synthetic.photograph(ink, size, colour, np.random.default_rng(camera), printed=extra)
             row[kind] = f"{index:04d}_{kind}.jpg"
             picture.save(folder / row[kind], quality=int(rng.integers(60, 91)))
         # The box has its own random numbers, so the photos above stay as they were without it.
         box_rng = np.random.default_rng([seed, index])
-        picture = ci.photograph(framed(ink, box_rng), size, colour, np.random.default_rng(camera))
+        picture = synthetic.photograph(framed(ink, box_rng), size, colour, np.random.default_rng(camera))
         row["boxed"] = f"{index:04d}_boxed.jpg"
         picture.save(folder / row["boxed"], quality=int(box_rng.integers(60, 91)))
         ring_rng = np.random.default_rng([seed, index, 1])  # likewise for the ring
-        picture = ci.photograph(circled(ink, ring_rng), size, colour, np.random.default_rng(camera))
+        picture = synthetic.photograph(circled(ink, ring_rng), size, colour, np.random.default_rng(camera))
         row["circled"] = f"{index:04d}_circled.jpg"
         picture.save(folder / row["circled"], quality=int(ring_rng.integers(60, 91)))
         rows.append(row)
-    ci.write_csv(folder / "labels.csv", rows)
+    sets.write_csv(folder / "labels.csv", rows)
     return rows
 
 

@@ -15,8 +15,8 @@ Reads:  ../shared/mnist (the test split), the model
 Writes: runs/picture_speed/ (the PNG files, once), runs/serve_load/server.log and
         reports/serve_load.json; a table on stdout
 
-    python benchmarks/serve_load.py
-    python benchmarks/serve_load.py --clients 32 --seconds 60
+    python -m benchmarks.serve_load
+    python -m benchmarks.serve_load --clients 32 --seconds 60
 """
 
 import argparse
@@ -33,14 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import custom_images as ci
-import picture_speed
-
-import common  # (the project root is only on the path from here on)
+import common
 import model_files
 import predict
+import reading_pool
 import serve
+from benchmarks import picture_speed, sets
 
 BOUNDARY = "serve-load-boundary"
 
@@ -53,7 +51,7 @@ def parse_args(argv):
     parser.add_argument("--count", type=int, default=1000, help="112x112 drawings posted in turn")
     parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
                         help="a model file (default: the one predict.py answers with)")
-    parser.add_argument("--mnist-dir", type=Path, default=ci.MNIST_DIR)
+    parser.add_argument("--mnist-dir", type=Path, default=sets.MNIST_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/picture_speed"),
                         help="folder of the drawings, shared with picture_speed.py")
     parser.add_argument("--log", type=Path, default=Path("runs/serve_load/server.log"))
@@ -172,7 +170,7 @@ def main(argv=None):
     predict_files_per_second = (before_rate + after_rate) / 2
     report = {
         "model": str(model), "clients": args.clients, "seconds": round(elapsed, 1),
-        "pictures": len(paths), "machine": f"{platform.machine()}, {predict.cores()} cores",
+        "pictures": len(paths), "machine": f"{platform.machine()}, {reading_pool.cores()} cores",
         "requests": len(results), "answers": len(answered),
         "errors": len(results) - len(answered),
         "error_kinds": sorted({str(status) for _, status, _ in results if status != 200}),

@@ -11,9 +11,9 @@ measured too.
 Reads:  data/mnist.npz
 Writes: reports/benchmark/train_speed.json, reports/benchmark/train_speed.png
 
-    python benchmarks/train_speed.py                  # baseline + 3 seeds: 10-35 minutes
-    python benchmarks/train_speed.py --train-args="--epochs 7"   # another recipe
-    python benchmarks/train_speed.py --quick          # a smoke test on a slice, ~1 minute
+    python -m benchmarks.train_speed                  # baseline + 3 seeds: 10-35 minutes
+    python -m benchmarks.train_speed --train-args="--epochs 7"   # another recipe
+    python -m benchmarks.train_speed --quick          # a smoke test on a slice, ~1 minute
 
 The test split is read once per finished model, to report; nothing is chosen by it.
 """
@@ -28,8 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import numpy as np
 

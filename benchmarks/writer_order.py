@@ -13,7 +13,7 @@ Reads:  data/mnist.npz (training and validation splits together are the training
         own order, as preprocess.py writes them)
 Writes: a table on stdout; --json FILE also writes it as JSON
 
-    python benchmarks/writer_order.py
+    python -m benchmarks.writer_order
 """
 
 import argparse
@@ -22,9 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import common  # Importable only now that the project root is on the path.
+import common
 
 GAPS = (1, 2, 4, 10, 20, 50, 100, 200, 300, 500, 1000, 5000)
 

@@ -14,7 +14,29 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_MNIST = ROOT.parent / "shared" / "mnist"
+MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+               "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def real_mnist():
+    """A folder holding the real MNIST's four idx files: the one MNIST_MIRROR names (a
+    file:// folder), what `make run` verified into data/raw/, or ../shared/mnist; the last
+    when none has them (the slow tests are then skipped, saying where they looked)."""
+    mirror = os.environ.get("MNIST_MIRROR", "")
+    places = [Path(mirror.removeprefix("file://"))] if mirror.startswith("file://") else []
+    places += [ROOT / "data" / "raw", ROOT.parent / "shared" / "mnist"]
+    return next((place for place in places
+                 if all((place / name).is_file() for name in MNIST_FILES)), places[-1])
+
+
+SHARED_MNIST = real_mnist()  # The real MNIST, wherever it was found.
+
+
+def as_run(script):
+    """How a user runs a script: `python SCRIPT`, a benchmark `python -m benchmarks.NAME`."""
+    if script.startswith("benchmarks/"):
+        return ["-m", script.removesuffix(".py").replace("/", ".")]
+    return [str(ROOT / script)]
 
 
 def run_script(script, *args, cwd, env=None):
@@ -22,7 +44,7 @@ def run_script(script, *args, cwd, env=None):
     with env's variables added to the environment."""
     environment = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
-        [sys.executable, str(ROOT / script), *map(str, args)],
+        [sys.executable, *as_run(script), *map(str, args)],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
     )
 
@@ -34,9 +56,13 @@ _NOTING_IMPORTS = (
     "import atexit, os, runpy, sys\n"
     "atexit.register(lambda: print('imported:', sorted({'tensorflow', 'keras'} "
     "& set(sys.modules)), file=sys.stderr))\n"
-    "sys.argv = sys.argv[1:]\n"
-    "sys.path.insert(0, os.path.dirname(sys.argv[0]))  # As `python SCRIPT` has it.\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "if sys.argv[1] == '-m':  # As `python -m benchmarks.NAME` has it.\n"
+    "    sys.argv = sys.argv[2:]\n"
+    "    runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+    "else:  # As `python SCRIPT` has it.\n"
+    "    sys.argv = sys.argv[1:]\n"
+    "    sys.path.insert(0, os.path.dirname(sys.argv[0]))\n"
+    "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 
 
@@ -45,7 +71,7 @@ def run_noting_imports(script, *args, cwd):
     result's stderr without the line that says so."""
     environment = dict(os.environ, PYTHONPATH=str(ROOT))
     result = subprocess.run(
-        [sys.executable, "-c", _NOTING_IMPORTS, str(ROOT / script), *map(str, args)],
+        [sys.executable, "-c", _NOTING_IMPORTS, *as_run(script), *map(str, args)],
         cwd=cwd, env=environment, capture_output=True, text=True, timeout=900, check=False,
     )
     *rest, last = result.stderr.rstrip("\n").split("\n")

@@ -28,10 +28,10 @@ import common
 import export
 import model_files
 import preprocess
+from conftest import SHARED_MNIST  # The real MNIST, wherever it was found.
 from model import build_model
 
 REPO = Path(__file__).parents[1]
-SHARED_MNIST = REPO / ".." / "shared" / "mnist"
 FLOAT_EXPORTS = ["digit_cnn_savedmodel", "digit_cnn.tflite"] + (
     ["digit_cnn.onnx"] if export.ONNX_INSTALLED else []
 )

@@ -183,8 +183,9 @@ def test_a_reading_process_that_dies_costs_no_picture(tmp_path, tiny_model):
                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
     assert len(readers) == 2, children
     os.kill(int(readers[0]), signal.SIGKILL)  # as the out-of-memory killer would
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err[-2000:]
+    # Read through process.stdout: communicate() would miss the lines it already buffered.
+    out, err = process.stdout.read(), process.stderr.read()
+    assert process.wait(timeout=120) == 0, err[-2000:]
     records = [json.loads(line) for line in [first, *out.splitlines()]]
     assert [record["path"] for record in records] == [str(path) for path in paths]
     assert all(record["error"] is None for record in records)
