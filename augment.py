@@ -13,7 +13,7 @@ import tensorflow as tf
 
 # How far the training digits are distorted, each drawn uniformly in +-this range per image:
 # the ways one writer's digits differ from another's. Chosen on the validation split (see
-# docs/experiments.md, ninth round).
+# docs/training.md).
 ROTATION_DEGREES = 9
 SHEAR_DEGREES = 15  # slant
 ZOOM = 0.08  # size

@@ -12,7 +12,7 @@ class CleanEpochs(keras.callbacks.Callback):
     """Turns augmentation off for the last `clean_epochs` epochs. Trained on distorted
     copies to the end, the net fits clean digits less well than it could: one epoch on the
     images as they are, at the schedule's lowest rates, raised validation accuracy on every
-    seed tried, and two raised it again (docs/experiments.md, fifth and sixth rounds)."""
+    seed tried, and two raised it again (docs/training.md)."""
 
     def __init__(self, augmenting, epochs, clean_epochs):
         super().__init__()

@@ -23,6 +23,7 @@ import numpy as np
 
 import calibration
 import common
+import model_files
 
 
 def parse_args(argv):
@@ -163,7 +164,7 @@ def plot_reliability(labels, probabilities):
     return figure
 
 
-# Each report and what it is (safe_files.output_kind): the file at its path that it replaces.
+# Each report and what it is (safe_outputs.output_kind): the file at its path that it replaces.
 REPORTS = {"metrics.json": "record:metrics",
            "confusion_matrix.png": "figure:evaluate.py confusion matrix",
            "misclassified.png": "figure:evaluate.py misclassified digits",
@@ -178,7 +179,7 @@ def main(argv=None):
     common.check_outputs({args.out / name: kind for name, kind in REPORTS.items()},
                          inputs=[args.data, args.model])
     data = common.load_dataset(args.data)
-    predict = common.load_classifier(args.model)
+    predict = model_files.load_classifier(args.model)
     if args.tta:
         predict = common.with_shift_averaging(predict)
     x_test, y_test = data["x_test"], data["y_test"]

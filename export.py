@@ -19,7 +19,7 @@ replace the earlier ones, so a failed export leaves the previous set and record 
 were. No export replaces a file that is not an export of its format, nor one that another
 model's record lists. evaluate.py and predict.py take any of them with --model; predict.py
 answers with the float LiteRT model by default while the record's hash of the .keras
-matches the file (common.model_to_serve).
+matches the file (model_files.model_to_serve).
 
     python export.py
     python export.py --model models/digit_cnn.keras --calibration-size 1000
@@ -39,14 +39,16 @@ from pathlib import Path
 import numpy as np
 
 import common
+import model_files
 import safe_files
+import safe_outputs
 
 # TensorFlow is imported by the functions that use it, once main() has checked the options
 # and files (through common.quiet_tensorflow(), which keeps its start-up chatter quiet):
 # --help and a bad option answer at once.
 
 # What each artifact is called (after the model's stem), what it holds, and what an earlier
-# file at its path must be to be replaced (safe_files.output_kind).
+# file at its path must be to be replaced (safe_outputs.output_kind).
 FORMATS = {
     "savedmodel": ("_savedmodel", "TensorFlow SavedModel, float32", "savedmodel"),
     "float": (".tflite", "LiteRT flatbuffer, float32", "tflite"),
@@ -95,7 +97,7 @@ def check_agreement(kind, path, images, keras_labels):
     The export is loaded as evaluate.py and predict.py load it, so one that passes here is
     one they can use. Raises UserError below MIN_AGREEMENT.
     """
-    predict = common.load_classifier(path)
+    predict = model_files.load_classifier(path)
     share = float(np.mean(predict(images).argmax(axis=1) == keras_labels))
     if share < MIN_AGREEMENT[kind]:
         raise common.UserError(
@@ -131,7 +133,7 @@ def check_not_anothers(paths, model):
     for record_path in model.parent.glob("*.json"):
         try:
             record = json.loads(safe_files.read_bytes(record_path, 1_000_000))
-            if (not isinstance(record, dict) or safe_files.record_kind(record) != "export"
+            if (not isinstance(record, dict) or safe_outputs.record_kind(record) != "export"
                     or Path(record["source_model"]).name == model.name):
                 continue
             listed = {Path(artifact["path"]).name for artifact in record["artifacts"].values()}
@@ -200,14 +202,14 @@ def main(argv=None):
     stem = args.model.with_suffix("")
     path_of = {kind: Path(f"{stem}{ending}") for kind, (ending, _, _) in FORMATS.items()
                if kind != "onnx" or ONNX_INSTALLED}
-    json_path = common.export_record_path(args.model)
-    if common.model_kind(args.model) == "folder":  # Said as load_keras_model says it.
+    json_path = model_files.export_record_path(args.model)
+    if model_files.model_kind(args.model) == "folder":  # Said as load_keras_model says it.
         raise common.UserError(f"model {args.model} is a folder, not a .keras file")
     # What ties the exports to this .keras file: predict.py uses them only while it matches.
     # Taken before the model is read, and again once the exports are made: a file replaced
     # in between (trained again) is found, and nothing is put in place.
-    source_sha256 = common.file_sha256(args.model)
-    model = common.load_keras_model(args.model)  # The first to import TensorFlow.
+    source_sha256 = model_files.file_sha256(args.model)
+    model = model_files.load_keras_model(args.model)  # The first to import TensorFlow.
     data = common.load_dataset(args.data)
     # Checked before the work, and again before the set replaces the earlier one.
     outputs = {path_of[kind]: FORMATS[kind][2] for kind in path_of}
@@ -225,7 +227,7 @@ def main(argv=None):
     if len(check_images) == 0:
         raise common.UserError(f"{args.data} has no validation images to check the exports on")
     # Refuses, naming this model, one whose outputs are not probabilities, before exporting.
-    predict = common.checked_probabilities(args.model, common.keras_predict(model))
+    predict = model_files.checked_probabilities(args.model, model_files.keras_predict(model))
     keras_labels = predict(check_images).argmax(axis=1)
 
     # Each writer gets its file and the SavedModel written (and checked) before it.
@@ -242,12 +244,12 @@ def main(argv=None):
 
     # Staged in a hidden folder beside the model, named for this process so that a later
     # export removes it if this one is killed.
-    safe_files.remove_leftovers(args.model.parent)
-    staging = safe_files.temporary_folder(path_of["savedmodel"])
+    safe_outputs.remove_leftovers(args.model.parent)
+    staging = safe_outputs.temporary_folder(path_of["savedmodel"])
     staged = {kind: staging / path.name for kind, path in path_of.items()}
     try:
         agreement = stage_exports(writers, staged, check_images, keras_labels)
-        if common.file_sha256(args.model) != source_sha256:
+        if model_files.file_sha256(args.model) != source_sha256:
             raise common.UserError(f"{args.model} changed while it was being exported (trained "
                                    "again?): export it again; earlier exports were kept")
         record = export_record(args, source_sha256, path_of, staged, agreement,
@@ -258,7 +260,7 @@ def main(argv=None):
         common.check_outputs(outputs, inputs)
         check_not_anothers(outputs, args.model)
         try:
-            safe_files.replace_together([(staged[kind], path_of[kind]) for kind in agreement]
+            safe_outputs.replace_together([(staged[kind], path_of[kind]) for kind in agreement]
                                         + [(staged_record, json_path)])
         except OSError as error:
             raise common.UserError(f"cannot put the exports in place ({error.strerror}); the "
@@ -283,7 +285,7 @@ def main(argv=None):
 def export_record(args, source_sha256, path_of, staged, agreement, calibration_count,
                   check_count, start):
     """What export.json holds: the exports (sized and hashed as staged), their agreement,
-    the settings. The hashes tie them to the .keras file (common.model_to_serve)."""
+    the settings. The hashes tie them to the .keras file (model_files.model_to_serve)."""
     import keras
     import tensorflow as tf
 
@@ -301,7 +303,7 @@ def export_record(args, source_sha256, path_of, staged, agreement, calibration_c
                 "format": FORMATS[kind][1],
                 "bytes": size_in_bytes(staged[kind]),
                 # A SavedModel is a folder: it is listed, not hashed.
-                **({} if staged[kind].is_dir() else {"sha256": common.file_sha256(staged[kind])}),
+                **({} if staged[kind].is_dir() else {"sha256": model_files.file_sha256(staged[kind])}),
                 "agreement_with_keras": share,
             }
             for kind, share in agreement.items()

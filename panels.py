@@ -16,7 +16,7 @@ import digit_image
 
 LIMIT = 40  # Pictures drawn; a taller figure is unreadable.
 SUFFIXES = (".png", ".pdf", ".svg")
-# What a panel may replace: only a panel of its own (safe_files.output_kind), never a picture.
+# What a panel may replace: only a panel of its own (safe_outputs.output_kind), never a picture.
 KIND = "figure!:predict.py --show"
 
 

@@ -43,6 +43,7 @@ import numpy as np
 
 import common
 import inputs
+import model_files
 import panels
 import reading_pool
 import recognize
@@ -93,7 +94,7 @@ def parse_args(argv):
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
-    args.model = getattr(args, "model", None)  # None: the model common.model_to_serve() picks.
+    args.model = getattr(args, "model", None)  # None: the model model_files.model_to_serve() picks.
     args.mode = "number" if args.multi else "digit" if args.single else "auto"
     if not 1 <= args.top_k <= common.NUM_CLASSES:
         parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
@@ -118,7 +119,7 @@ def loaded_when_needed(path, tta):
     def classify_loading_first(images):
         nonlocal classify
         if classify is None:
-            classify = common.load_classifier(path)
+            classify = model_files.load_classifier(path)
             if tta:
                 classify = common.with_shift_averaging(classify)
         return classify(images)
@@ -148,10 +149,10 @@ def main(argv=None):
         if picture is not None:
             raise common.UserError(f"--show {args.show} is one of the pictures read ({picture}):"
                                    " choose another name for the panel")
-    model = args.model if args.model is not None else common.model_to_serve()
+    model = args.model if args.model is not None else model_files.model_to_serve()
     if args.show:
         common.check_outputs({args.show: panels.KIND}, inputs=[model])
-    common.check_model_path(model)  # Missing or of no known format: said before any picture.
+    model_files.check_model_path(model)  # Missing or of no known format: said before any picture.
     classify = loaded_when_needed(model, args.tta)
     shown, answered, any_failed = [], 0, False
     for record, images in answer(args.inputs, classify, args):

@@ -9,9 +9,9 @@ Writes: data/mnist.npz   x_train, y_train, x_val, y_val, x_test, y_test (uint8),
         data/raw/        verified downloads, so that --force does not download again
 
 Every idx file is checked by the SHA-256 of its decompressed bytes, the same on every mirror.
-Only regular files are read; no file is read, received or decompressed past MAX_FILE_BYTES,
-and a download that crawls or takes too long (MIN_RATE, MAX_SECONDS) gives way to the next
-source. The validation split is the last --val-size images of the training file, whose writers the
+Only regular files are read; no file is read, received or decompressed past
+downloads.MAX_FILE_BYTES, and a download that crawls or takes too long (downloads.py) gives
+way to the next source. The validation split is the last --val-size images of the training file, whose writers the
 rest of the training file mostly does not share (see split_validation). A rerun with the
 same settings does nothing; --force rebuilds.
 
@@ -22,26 +22,21 @@ same settings does nothing; --force rebuilds.
 
 import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
-import contextlib
 import functools
 import hashlib
-import http.client
 import json
 import os
-import signal
 import sys
-import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 import common
+import downloads
 import safe_files
+import safe_outputs
 
 # The decompressed files' SHA-256, as in ../shared/mnist/SHA256SUMS-decompressed.
 # Tests replace this dict to exercise the check on tiny fake files.
@@ -65,14 +60,6 @@ IDX_MAGIC = {"images": 2051, "labels": 2049}
 # is not a regular one, or too large), OSError for files and networks, and from np.load
 # KeyError (an array is missing) or BadZipFile.
 SOURCE_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile)
-# No file is read, downloaded or decompressed past this many bytes: the largest MNIST file,
-# train-images-idx3-ubyte, holds 47,040,016. Beyond it a file is wrong content.
-MAX_FILE_BYTES = 50_000_000
-# A download gives way to the next source when it receives less than MIN_RATE bytes a second
-# over any --timeout seconds, or is not done in MAX_SECONDS (the largest .gz, 9.9 MB, needs
-# 16.5 kB/s for that).
-MIN_RATE = 10_000
-MAX_SECONDS = 600
 
 
 def parse_args(argv):
@@ -88,7 +75,7 @@ def parse_args(argv):
     parser.add_argument("--val-size", type=int, default=5000,
                         help="images at the end of the training file held out for validation")
     parser.add_argument("--timeout", type=float, default=30,
-                        help=f"seconds a download may stall, or receive under {MIN_RATE:,} bytes/s")
+                        help=f"seconds a download may stall, or receive under {downloads.MIN_RATE:,} bytes/s")
     parser.add_argument("--not-a-digit", type=int, default=6000,
                         help="pictures with no digit to draw for training (and a sixth as many "
                              "for validation; not_a_digit.py)")
@@ -140,12 +127,12 @@ def file_sha256(path, cap):
 def verified_idx(path, name):
     """Returns the decompressed bytes of an idx file (.gz or raw) if its SHA-256 is right.
     path must be a regular file; neither it nor what it decompresses to may pass
-    MAX_FILE_BYTES (a gzip bomb stops there, as wrong content)."""
+    downloads.MAX_FILE_BYTES (a gzip bomb stops there, as wrong content)."""
     with safe_files.open_input(path) as file:
         gzipped = file.read(2) == b"\x1f\x8b"  # Mirrors serve .gz, folders hold either.
         file.seek(0)
-        chunks = safe_files.file_chunks(file, MAX_FILE_BYTES, name)
-        data = (safe_files.gunzip(chunks, MAX_FILE_BYTES, name) if gzipped
+        chunks = safe_files.file_chunks(file, downloads.MAX_FILE_BYTES, name)
+        data = (safe_files.gunzip(chunks, downloads.MAX_FILE_BYTES, name) if gzipped
                 else b"".join(chunks))
     if sha256(data) != SHA256[name]:
         raise ValueError(f"{name}: wrong content (SHA-256 {sha256(data)[:12]}..., "
@@ -168,7 +155,7 @@ def from_keras_npz(path):
     what np.load then reads is that file, 11 MB)."""
     with safe_files.open_input(path) as file:
         digest = hashlib.sha256()
-        for chunk in safe_files.file_chunks(file, MAX_FILE_BYTES, Path(path).name):
+        for chunk in safe_files.file_chunks(file, downloads.MAX_FILE_BYTES, Path(path).name):
             digest.update(chunk)
         if digest.hexdigest() != KERAS_SHA256:
             raise ValueError(f"{Path(path).name}: SHA-256 {digest.hexdigest()[:12]}... is not "
@@ -194,157 +181,6 @@ def load_local(source):
     return from_idx(files)
 
 
-def show_progress(name, done, total, last_step):
-    """One updating line on a terminal, else a line per quarter; returns the step reached."""
-    if 0 < total < 1_000_000:
-        return last_step  # Small files arrive at once; a display would only add noise.
-    line = f"  {name}: {done / 1e6:.1f} MB"
-    if total:
-        line += f" of {total / 1e6:.1f} [{'#' * (30 * done // total):30}] {100 * done // total}%"
-    step = 4 * done // total if total else done // 4_000_000
-    if sys.stderr.isatty():
-        print(f"\r{line}", end="", file=sys.stderr, flush=True)
-    elif step > last_step:
-        print(line, file=sys.stderr)
-    return step
-
-
-def download(url, cache_path, timeout, verify):
-    """Downloads url and moves it to cache_path only if verify(file) passes; returns what
-    verify returned. A failure leaves no file behind (common.atomic_write)."""
-    result = None
-
-    def write_verified(tmp):
-        nonlocal result
-        with open(tmp, "wb") as file:
-            if urllib.parse.urlsplit(url).scheme == "file":
-                copy_local(url, file, cache_path.name)
-            else:
-                receive(url, file, timeout, cache_path.name)
-        result = verify(tmp)
-
-    common.atomic_write(cache_path, write_verified)
-    return result
-
-
-def copy_local(url, file, name):
-    """Copies the regular file a file:// URL names into file, up to MAX_FILE_BYTES."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
-        raise ValueError(f"{name}: a file:// URL of another machine ({parts.netloc})")
-    path = urllib.request.url2pathname(parts.path)
-    try:
-        with safe_files.open_input(path) as source:
-            for chunk in safe_files.file_chunks(source, MAX_FILE_BYTES, name):
-                file.write(chunk)
-    except safe_files.Refused as error:
-        raise ValueError(f"{name}: {error}") from None
-
-
-def http_opener():
-    """urllib's opener for http:// and https:// alone: a redirect to any other scheme (ftp://,
-    file://) is refused as an unknown one."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(),
-                    urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
-                    urllib.request.HTTPDefaultErrorHandler(),
-                    urllib.request.HTTPRedirectHandler(), urllib.request.HTTPErrorProcessor()):
-        opener.add_handler(handler)
-    return opener
-
-
-def receive(url, file, timeout, name):
-    """Writes the body at an http(s):// url into file. Each read may wait --timeout seconds;
-    every --timeout seconds must bring MIN_RATE bytes a second; the whole, headers included,
-    must be done in MAX_SECONDS; and it may not pass MAX_FILE_BYTES (a larger announced size
-    is refused before the body). Every failure is a ValueError of one line naming the file."""
-    total, done, step = 0, 0, -1
-    try:
-        with deadline(MAX_SECONDS), http_opener().open(url, timeout=timeout) as reply:
-            total = content_length(reply, name)
-            window_start, window_bytes = time.monotonic(), 0
-            # read1 returns what has come, where read(n) would wait for all n bytes.
-            while chunk := reply.read1(1 << 16):
-                done += len(chunk)
-                if done > MAX_FILE_BYTES:
-                    raise ValueError(f"{name}: more than {MAX_FILE_BYTES:,} bytes, larger than "
-                                     "any MNIST file")
-                file.write(chunk)
-                step = show_progress(name, done, total, step)
-                window_bytes, now = window_bytes + len(chunk), time.monotonic()
-                if now - window_start >= timeout:
-                    if window_bytes < MIN_RATE * (now - window_start):
-                        raise ValueError(f"{name}: under {MIN_RATE:,} bytes/s over {timeout:g} s "
-                                         f"(--timeout), {done:,} bytes in")
-                    window_start, window_bytes = now, 0
-    except Overdue:
-        raise ValueError(f"{name}: not done in {MAX_SECONDS:g} s, the limit for one file "
-                         f"({done:,} bytes in)") from None
-    except (OSError, http.client.HTTPException) as error:
-        raise ValueError(f"{name}: {network_reason(error, timeout)}") from error
-    finally:
-        if step >= 0 and sys.stderr.isatty():
-            print(file=sys.stderr)  # Ends the progress line.
-    # http.client ends a body that was cut short without an error, so count the bytes.
-    if total and done != total:
-        raise ValueError(f"{name}: connection closed after {done} of {total} bytes")
-
-
-def content_length(reply, name):
-    """The size the server announces (0: none), refused when it is not a number or passes
-    MAX_FILE_BYTES, before the body is read."""
-    values = set(reply.headers.get_all("Content-Length") or [])
-    if not values:
-        return 0
-    value = values.pop().strip()
-    if values or not value.isdigit():
-        shown = ", ".join(repr(v) for v in sorted({value, *values}))[:80]
-        raise ValueError(f"{name}: the server sent a bad Content-Length ({shown})")
-    if int(value) > MAX_FILE_BYTES:
-        raise ValueError(f"{name}: the server announces {int(value):,} bytes, more than any "
-                         f"MNIST file ({MAX_FILE_BYTES:,} at most)")
-    return int(value)
-
-
-def network_reason(error, timeout):
-    """Why a download failed, in one line."""
-    if isinstance(error, urllib.error.HTTPError) and 300 <= error.code < 400:
-        return (f"HTTP {error.code}: redirected in a loop, or more than "
-                f"{urllib.request.HTTPRedirectHandler.max_redirections} times")
-    # A plain URLError only wraps the cause ("<urlopen error ...>"); HTTPError reads well.
-    reason = error.reason if type(error) is urllib.error.URLError else error
-    if isinstance(reason, TimeoutError):
-        return f"no data for {timeout:g} s (--timeout)"
-    return common.first_line(reason) if str(reason) else type(reason).__name__
-
-
-class Overdue(BaseException):
-    """Raised by deadline(); not an Exception, so that no library's handler takes it."""
-
-
-@contextlib.contextmanager
-def deadline(seconds):
-    """Raises Overdue where the main thread is when seconds have passed (and every second
-    after, until the block ends): even inside a read that a server feeds a byte at a time,
-    which no per-read timeout ends. Elsewhere than in the main thread, which alone receives
-    signals, it does nothing."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal,
-                                                                                 "SIGALRM"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise Overdue
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def fetch(url, cache_path, timeout, verify):
     """Uses the verified copy in the cache if there is one, else downloads url."""
     if cache_path.is_file():
@@ -355,7 +191,7 @@ def fetch(url, cache_path, timeout, verify):
         except SOURCE_ERRORS as error:
             print(f"  {cache_path}: {error}; downloading it again", file=sys.stderr)
             cache_path.unlink()
-    return download(url, cache_path, timeout, verify)
+    return downloads.download(url, cache_path, timeout, verify)
 
 
 def load_mirror(base_url, cache, timeout):
@@ -413,7 +249,7 @@ def main(argv=None):
     # Found now, not after the downloads: a dataset must not replace its source, nor a file
     # of another kind (a model's record beside --out models/x.npz, say).
     # Where the dataset's record stands, a damaged dataset beside it is replaced too.
-    npz_kind = "any" if safe_files.is_output(info_path, "record:dataset") else "dataset npz"
+    npz_kind = "any" if safe_outputs.is_output(info_path, "record:dataset") else "dataset npz"
     common.check_outputs({args.out: npz_kind, info_path: "record:dataset"}, inputs=[args.source])
     settings = {"val_size": args.val_size, "validation": "end of the training file",
                 "not_a_digit": args.not_a_digit}
@@ -424,7 +260,7 @@ def main(argv=None):
 
     cache = args.out.parent / "raw"
     for folder in (args.out.parent, cache):  # Temporary files of a killed preprocess.py.
-        safe_files.remove_leftovers(folder)
+        safe_outputs.remove_leftovers(folder)
     if args.source:
         sources = {f"--source {args.source}": lambda: load_local(args.source)}
     else:

@@ -23,6 +23,7 @@ import pyarrow
 import pyarrow.fs
 
 import common
+import model_files
 import predict
 import reading_pool
 import safe_files
@@ -103,7 +104,7 @@ class Reader:
         with tempfile.TemporaryDirectory() as scratch:  # The loaders read a file.
             path = Path(scratch) / model_name
             path.write_bytes(model_bytes)
-            self.classify = common.load_classifier(path, threads=1)
+            self.classify = model_files.load_classifier(path, threads=1)
         self.folder, self.reading, self.filesystems = folder, reading, {}
 
     def __call__(self, batch):

@@ -39,6 +39,7 @@ import pyarrow
 
 import common
 import inputs
+import model_files
 import predict
 import ray_reading
 import safe_files
@@ -91,14 +92,14 @@ class Shard:
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    model = args.model if args.model is not None else common.model_to_serve()
-    if common.check_model_path(model) == "savedmodel":
+    model = args.model if args.model is not None else model_files.model_to_serve()
+    if model_files.check_model_path(model) == "savedmodel":
         raise common.UserError(f"model {model}: read_many.py takes a model file (.tflite, "
                                ".keras or .onnx), not a SavedModel folder")
     # Loaded here first, so that a model that cannot be used is refused in one line before
     # Ray starts; the workers get its bytes with the job: a cluster's nodes need no copy.
-    common.load_classifier(model)
-    model_bytes = common.read_model_bytes(model)
+    model_files.load_classifier(model)
+    model_bytes = model_files.read_model_bytes(model)
     common.writable_folder(args.output)
     summary_path = args.output / "summary.json"
     common.check_outputs({summary_path: SUMMARY_KIND})

@@ -1,4 +1,4 @@
-"""The learning-rate schedule of train.py's default recipe."""
+"""The learning-rate schedules train.py chooses from with --schedule."""
 
 import common
 
@@ -12,7 +12,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     first `warmup_steps`, then falls in a straight line to zero at `total_steps`. Keras's
     CosineDecay has the warm-up but only the cosine's shape after it. The straight line is
     the worst-case optimum for the last iterate (Defazio et al., arXiv:2310.07831, 2023),
-    and read the validation digits better here (docs/experiments.md, sixteenth round)."""
+    and it read the validation digits better than the cosine here (docs/training.md)."""
 
     def __init__(self, peak, warmup_steps, total_steps):
         self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, total_steps
@@ -26,3 +26,18 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps,
                 "total_steps": self.total_steps}
+
+
+def make_schedule(name, peak, total_steps):
+    """The learning rate over total_steps: a warm-up over the first tenth, then "linear"
+    (WarmupLinearDecay) or "cosine" (Keras's CosineDecay, to 1% of the peak)."""
+    warmup_steps = total_steps // 10
+    if name == "linear":
+        return WarmupLinearDecay(peak, warmup_steps=warmup_steps, total_steps=total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak / 10,
+        warmup_target=peak,
+        warmup_steps=warmup_steps,
+        decay_steps=total_steps - warmup_steps,
+        alpha=0.01,
+    )

@@ -51,6 +51,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 import common
+import model_files
 import predict
 import reading_pool
 import recognize
@@ -287,12 +288,12 @@ def spawned(model, log, timeout=120):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = args.model if args.model is not None else common.model_to_serve()
-    common.check_model_path(model)
+    model = args.model if args.model is not None else model_files.model_to_serve()
+    model_files.check_model_path(model)
     # The port first: a busy one is said before the seconds a .keras model takes to load.
     # Requests that come meanwhile wait to be accepted.
     sock = listening_socket(args.host, args.port)
-    classify = common.load_classifier(model)  # Once; a model that cannot answer stops here.
+    classify = model_files.load_classifier(model)  # Once; a model that cannot answer stops here.
     import uvicorn
 
     host, port = sock.getsockname()[:2]

@@ -22,12 +22,6 @@ The test split is never read here: model selection looks at the validation split
 
 import venv_check  # noqa: F401  Imported first: says how to run the script outside .venv.
 import argparse
-import csv
-import hashlib
-import io
-import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -35,17 +29,16 @@ import numpy as np
 
 import calibration
 import common
+import ensemble
 import recognize
-import safe_files
+import runs
+import safe_outputs
+import training_curves
 
 # TensorFlow, Keras and the modules that import them (model, augment, callbacks, schedules)
 # are imported by the functions that use them, once main() has checked the options: --help
 # and a bad option answer at once instead of after seconds of importing TensorFlow.
 
-# In each member's run folder, runs/<model>/seed<N>/: the weights of the epoch kept so far.
-KEPT_WEIGHTS = "best.weights.h5"
-# In runs/<model>/: the options the run was started with, which --resume must repeat.
-RUN_OPTIONS = "options.json"
 QUICK_PATH = Path("models/quick.keras")
 MAX_WIDTH = 512  # Channels of the first stage; the ensemble's members use 64.
 
@@ -146,35 +139,25 @@ def train(args, data, run_dir, seed):
     from augment import make_datasets
     from callbacks import CleanEpochs, EpochClock
     from model import build_model
-    from schedules import WarmupLinearDecay
+    from schedules import make_schedule
 
     keras.utils.set_random_seed(seed)
     with tf.device("/CPU:0"):  # Read by the input pipeline, as the generator's state.
         augmenting = tf.Variable(True, trainable=False)
     train_ds, val_ds = make_datasets(data, args.batch_size, seed, augmenting, args.distortion,
                                      args.elastic)
-    steps = args.epochs * len(train_ds)
-    if args.schedule == "linear":
-        schedule = WarmupLinearDecay(args.learning_rate, warmup_steps=steps // 10, total_steps=steps)
-    else:
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=args.learning_rate / 10,
-            warmup_target=args.learning_rate,
-            warmup_steps=steps // 10,
-            decay_steps=steps - steps // 10,
-            alpha=0.01,
-        )
+    schedule = make_schedule(args.schedule, args.learning_rate, args.epochs * len(train_ds))
     model = build_model(width=args.width)
     model.compile(
         optimizer=keras.optimizers.Adam(schedule),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing),
         metrics=["accuracy"],
-        # Sixteen batches per call into TensorFlow instead of one: the same arithmetic,
-        # with 15% less wall time per epoch on 2 CPU cores (docs/experiments.md, ninth round).
+        # Sixteen batches per call into TensorFlow instead of one: the same arithmetic, with
+        # 15% less wall time per epoch on 2 CPU cores.
         steps_per_execution=16,
     )
     history_path = run_dir / "history.csv"
-    earlier = read_history(history_path)
+    earlier = runs.read_history(history_path)
     callbacks = [
         # Stops at the first batch whose loss is NaN; main() then refuses to save the run.
         keras.callbacks.TerminateOnNaN(),
@@ -189,7 +172,7 @@ def train(args, data, run_dir, seed):
         # through the schedule over the final one. The loss separates them. Only the weights:
         # the kept model is rebuilt from model.py, without the optimizer that trained it.
         keras.callbacks.ModelCheckpoint(
-            run_dir / KEPT_WEIGHTS,
+            run_dir / runs.KEPT_WEIGHTS,
             monitor="val_loss",
             save_best_only=True,
             save_weights_only=True,
@@ -204,235 +187,36 @@ def train(args, data, run_dir, seed):
         verbose=1 if sys.stdout.isatty() else 2,
         shuffle=False,  # The dataset shuffles itself each epoch.
     )
-    return read_history(history_path)
+    return runs.read_history(history_path)
 
 
-def read_history(path):
-    if not os.path.lexists(path):
-        return []
-    try:
-        with safe_files.open_input(path) as raw, io.TextIOWrapper(raw, newline="") as f:
-            return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
-    except safe_files.Refused as error:
-        raise common.UserError(f"{error}: train without --resume to start afresh") from None
-    except (ValueError, TypeError) as error:  # a value that is no number, a row cut short
-        raise common.UserError(f"{path} is damaged ({error}): train without --resume to start "
-                               "afresh") from None
-
-
-def model_tag(out):
-    """The name of a model's run folder and curves: the model's name for a model in models/
-    ("digit_cnn"), else its name and 8 hex digits of its full path ("wide-1a2b3c4d"), so that
-    two models of one name in two folders share neither."""
-    folder = os.path.realpath(out.parent)
-    if folder == os.path.realpath(common.MODEL_PATH.parent) and out.suffix == ".keras":
-        return out.stem
-    return f"{out.stem}-{hashlib.sha256(os.path.join(folder, out.name).encode()).hexdigest()[:8]}"
-
-
-def curves_path(tag):
-    name = "training_curves.png"
-    return common.REPORTS_DIR / (name if tag == common.MODEL_PATH.stem else f"{tag}_{name}")
-
-
-CURVES = "figure:train.py training curves"  # What the curves are, as their PNG says.
-
-
-def plot_curves(members):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for member in members:
-        history = member["history"]
-        epochs = [int(row["epoch"]) + 1 for row in history]
-        label = f" (seed {member['seed']})" if len(members) > 1 else ""
-        ax_loss.plot(epochs, [row["loss"] for row in history], label="train" + label)
-        ax_loss.plot(epochs, [row["val_loss"] for row in history], label="validation" + label)
-        # Training accuracy is on distorted copies, except in the clean epochs at the end.
-        ax_acc.plot(epochs, [100 * row["accuracy"] for row in history], label="train" + label)
-        ax_acc.plot(epochs, [100 * row["val_accuracy"] for row in history],
-                    label="validation" + label)
-    ax_loss.set(xlabel="epoch", ylabel="loss (with label smoothing)", title="Loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(97, 100))
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
-
-
-def kept_model(path, width, name="digit_cnn", temperature=1.0):
-    """The model of a run's kept epoch: model.py's network with the weights at path and the
-    given temperature, and no optimizer, so that the saved file is small and loads without
-    this file's schedule."""
-    from model import build_model
-
-    model = build_model(width=width, name=name, temperature=temperature)
-    model.load_weights(path)
-    return model
-
-
-def average_models(paths, width, temperature=1.0):
-    """One model whose output is the mean of the members' probabilities, each member
-    calibrated by the one temperature they share."""
-    import keras
-
-    inputs = keras.Input(shape=(28, 28, 1), name="pixels")
-    outputs = [kept_model(path, width, name=f"member_{index}", temperature=temperature)(inputs)
-               for index, path in enumerate(paths)]
-    outputs = keras.layers.Average(name="probabilities")(outputs)
-    return keras.Model(inputs, outputs, name=f"digit_cnn_ensemble_of_{len(paths)}")
-
-
-def kept_logits(paths, width, images):
-    """(members, N, 10): each kept model's logits, before its temperature, for images."""
-    import keras
-
-    logits = []
-    for path in paths:
-        model = kept_model(path, width)
-        head = keras.Model(model.inputs, model.get_layer("logits").output)
-        logits.append(head.predict(images[..., None], batch_size=1024, verbose=0))
-    return np.stack(logits)
-
-
-def calibrate(logits, labels):
-    """Fits the temperature of the members' logits (calibration.fit_temperature) on these
-    labels; returns it and what it changed, for the training record."""
-    temperature = calibration.fit_temperature(logits, labels)
-
-    def measured(t):
-        probabilities = calibration.averaged_probabilities(logits, t)
-        return {"log_loss": calibration.log_loss(probabilities, labels),
-                "ece": calibration.expected_calibration_error(probabilities, labels),
-                "accuracy": float((probabilities.argmax(axis=1) == labels).mean())}
-
-    return temperature, {"temperature": temperature, "split": "validation",
-                         "before": measured(1.0), "after": measured(temperature)}
-
-
-def refusals(model, data):
-    """The share of the validation digits, and of the validation pictures with no digit, whose
-    top probability is under recognize.MIN_CONFIDENCE: predict.py gives no digit for them."""
-    def refused(images):
-        probabilities = model.predict(images[..., None], batch_size=1024, verbose=0)
-        return float((probabilities.max(axis=1) < recognize.MIN_CONFIDENCE).mean())
-
-    no_digit = data.get("x_not_a_digit_val", np.zeros((0, 28, 28), np.uint8))
-    return {"validation_digits_refused": refused(data["x_val"]),
-            "validation_pictures_with_no_digit": len(no_digit),
-            "validation_pictures_with_no_digit_refused": refused(no_digit) if len(no_digit) else 0.0}
-
-
-def check_resumable(run_dir, config):
-    """Raises UserError unless run_dir holds a run that this train.py started with the same
-    options: resuming with others would mix two recipes in one history."""
-    if not run_dir.exists():
-        raise common.UserError(f"nothing to resume in {run_dir}: train without --resume")
-    try:
-        started = json.loads(safe_files.read_bytes(run_dir / RUN_OPTIONS, 1_000_000))
-        if not isinstance(started, dict):
-            raise TypeError("not an object")
-    except (OSError, ValueError, TypeError):
-        raise common.UserError(f"{run_dir} was not started by this version of train.py and "
-                               "cannot be resumed: train without --resume") from None
-    changed = [f"--{key.replace('_', '-')} {started.get(key)} (now {value})"
-               for key, value in config.items() if started.get(key) != value]
-    if changed:
-        raise common.UserError("--resume needs the options the run was started with: "
-                               + ", ".join(changed))
-
-
-def check_finite(history, member_dir):
-    """Raises UserError when the run stopped on a NaN loss or has no epoch to keep."""
-    if not history:
-        raise common.UserError(f"{member_dir} holds no finished epoch: was it removed by another "
-                               "train.py writing the same --out name?")
-    for row in history:
-        if not (np.isfinite(row["loss"]) and np.isfinite(row["val_loss"])):
-            raise common.UserError(
-                f"training diverged: the loss became NaN in epoch {int(row['epoch']) + 1}; "
-                "nothing was written (try a lower --learning-rate)")
-
-
-def lock_run(run_dir, out):
-    """Locks runs/.<run>.lock, so that a second train.py writing the same model (out) stops
-    at once instead of removing this run's checkpoints; returns the open lock file.
-    The lock is the operating system's: it lasts while the file is open, and ends with the
-    process however it ends. Where there is no fcntl (Windows) runs are not locked."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    path = run_dir.with_name(f".{run_dir.name}.lock")
-    # A FIFO in its place would block the open for good.
-    if os.path.lexists(path) and safe_files.kind(path) != "file":
-        raise common.UserError(f"{path} {safe_files.kind(path)}: remove it")
-    lock = open(path, "w")  # noqa: SIM115
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise common.UserError(f"another train.py is training into {run_dir} (a model named "
-                               f"{out.name}): wait for it, or choose another --out") from None
-    return lock
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    common.writable_folder(args.out.parent)
-    common.writable_folder(common.REPORTS_DIR)  # For the training curves, at the end.
-    tag = model_tag(args.out)
-    json_path, curves = args.out.with_suffix(".json"), curves_path(tag)
-    # Found now rather than after the training: an output that would replace the dataset,
-    # another kind of record (data/mnist.json beside --out data/mnist.keras) or a file that
-    # is not a model, a training record or training curves.
-    outputs = {args.out: "keras", json_path: "record:training", curves: CURVES}
-    common.check_outputs(outputs, inputs=[args.data])
-    for folder in (args.out.parent, common.REPORTS_DIR, Path("runs")):
-        safe_files.remove_leftovers(folder)  # Temporary files of a killed train.py.
+def training_data(args):
+    """The dataset, cut down for --quick, with the pictures with no digit joined to the training
+    images under a label of their own, which the input pipeline turns into the same
+    probability for every digit (augment.py). Returns it and how many such pictures joined."""
     data = common.load_dataset(args.data)
     if args.quick:
         args.epochs, args.clean_epochs = 1, 0  # a smoke test runs the augmenting pipeline
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
         data["x_val"], data["y_val"] = data["x_val"][:500], data["y_val"][:500]
         args.not_a_digit = 200 if args.not_a_digit is None else args.not_a_digit
-    # Pictures with no digit join the training images with a label of their own, which the
-    # input pipeline turns into the same probability for every digit (augment.py).
     no_digit = data.get("x_not_a_digit_train", np.zeros((0, 28, 28), np.uint8))
     no_digit = no_digit[: args.not_a_digit]
     data["x_train"] = np.concatenate([data["x_train"], no_digit])
     data["y_train"] = np.concatenate([data["y_train"],
                                       np.full(len(no_digit), common.NUM_CLASSES, np.uint8)])
+    return data, len(no_digit)
 
-    config = {key: (str(value) if isinstance(value, Path) else value)
-              for key, value in vars(args).items() if key not in ("debug", "resume")}
-    run_dir = Path("runs") / tag
-    lock = lock_run(run_dir, args.out)  # Held until train.py exits.
-    if args.resume:
-        check_resumable(run_dir, config)
-    else:
-        if run_dir.exists():
-            print(f"Starting afresh: removing the earlier run in {run_dir} "
-                  "(use --resume to continue it)")
-            shutil.rmtree(run_dir)
-        common.write_record(run_dir / RUN_OPTIONS, "run options", config)
 
-    # TensorFlow only now: --help, bad options and unusable files do not wait for it.
-    common.quiet_tensorflow()
-    import keras
-    import tensorflow as tf
-
+def train_members(args, data, run_dir):
+    """Trains each ensemble member not finished yet in run_dir (one, without --ensemble);
+    returns, per member, its seed, kept weights, history and kept epoch."""
     members = []
     for seed in range(args.seed, args.seed + args.ensemble):
         member_dir = run_dir / f"seed{seed}"
         member_dir.mkdir(parents=True, exist_ok=True)
-        history = read_history(member_dir / "history.csv")
-        finished = len(history) == args.epochs and (member_dir / KEPT_WEIGHTS).exists()
+        history = runs.read_history(member_dir / "history.csv")
+        finished = len(history) == args.epochs and (member_dir / runs.KEPT_WEIGHTS).exists()
         if not finished:
             if args.ensemble > 1:
                 print(f"Ensemble member {seed - args.seed + 1} of {args.ensemble}, seed {seed}")
@@ -449,78 +233,37 @@ def main(argv=None):
                 raise common.UserError(f"the run in {member_dir} cannot be resumed "
                                        f"({common.first_line(error)}): train without --resume "
                                        "to start afresh") from None
-        check_finite(history, member_dir)
+        runs.check_finite(history, member_dir)
         kept = int(np.argmin([row["val_loss"] for row in history]))
         members.append({
             "seed": seed,
-            "path": member_dir / KEPT_WEIGHTS,
+            "path": member_dir / runs.KEPT_WEIGHTS,
             "history": history,
             "kept_epoch": kept + 1,
             "val_accuracy": history[kept]["val_accuracy"],
             "wall_seconds": history[-1]["seconds"],
         })
+    return members
 
-    # One temperature, fitted on the validation split after training (the test split is
-    # never read here): the training loss is the same recipe's, and every answer stays the
-    # same. An ensemble's members share it, fitted on the average of their probabilities.
-    paths = [member["path"] for member in members]
-    temperature, calibrated = calibrate(kept_logits(paths, args.width, data["x_val"]),
-                                        data["y_val"])
-    if args.ensemble == 1:
-        model = kept_model(paths[0], args.width, temperature=temperature)
-        val_accuracy = members[0]["val_accuracy"]
-    else:
-        model = average_models(paths, args.width, temperature)
-        val_accuracy = calibrated["after"]["accuracy"]
-    wall_seconds = sum(member["wall_seconds"] for member in members)
 
-    refused = refusals(model, data)
-    record = {
-        "config": config,
-        "train_size": len(data["x_train"]),
-        "not_a_digit": {"trained_on": len(no_digit), **refused},
-        "val_size": len(data["x_val"]),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
-                     "numpy": np.__version__, "python": sys.version.split()[0]},
-        "val_accuracy": val_accuracy,
-        "calibration": calibrated,
-        "wall_seconds": wall_seconds,
-    }
-    if args.ensemble == 1:
-        record.update({key: members[0][key] for key in ("history", "kept_epoch")})
-    else:
-        record["members"] = [{key: value for key, value in member.items() if key != "path"}
-                             for member in members]
-    figure = plot_curves(members)
-    # The model, its record and its curves as one set: a failure replaces none of them.
-    try:
-        common.write_together({
-            args.out: ("keras", model.save),
-            json_path: common.record_writer("training", record),
-            curves: (CURVES, common.figure_writer(figure, CURVES.partition(":")[2], dpi=100)),
-        }, inputs=[args.data])
-    finally:
-        from matplotlib import pyplot
-
-        pyplot.close(figure)
-    shutil.rmtree(run_dir)
-    if lock:
-        Path(lock.name).unlink()
-
+def print_summary(args, members, record, json_path, curves):
     if args.ensemble == 1:
         history = members[0]["history"]
         best = int(np.argmax([row["val_accuracy"] for row in history]))
         kept = (f"Kept epoch {members[0]['kept_epoch']} of {len(history)} (lowest validation "
-                f"loss): validation accuracy {100 * val_accuracy:.2f}% (best "
+                f"loss): validation accuracy {100 * record['val_accuracy']:.2f}% (best "
                 f"{100 * history[best]['val_accuracy']:.2f}%, epoch {best + 1})")
     else:
-        kept = f"The average of {args.ensemble} models: validation accuracy {100 * val_accuracy:.2f}%"
-    before, after = calibrated["before"], calibrated["after"]
+        kept = (f"The average of {args.ensemble} models: validation accuracy "
+                f"{100 * record['val_accuracy']:.2f}%")
+    temperature = record["calibration"]["temperature"]
+    before, after = record["calibration"]["before"], record["calibration"]["after"]
     at_bound = min(temperature / calibration.MIN_TEMPERATURE,
                    calibration.MAX_TEMPERATURE / temperature) < 1.01
     bound = " (at the end of its range: too few validation mistakes to place it)"
+    refused = record["not_a_digit"]
     print(
-        f"{kept}; training wall time {wall_seconds:.0f} s.\n"
+        f"{kept}; training wall time {record['wall_seconds']:.0f} s.\n"
         f"Temperature {temperature:.3f}, fitted on the validation split{bound if at_bound else ''}"
         f": log-loss {before['log_loss']:.4f} -> {after['log_loss']:.4f}, ECE "
         f"{100 * before['ece']:.2f}% -> {100 * after['ece']:.2f}%.\n"
@@ -530,6 +273,70 @@ def main(argv=None):
         f"{refused['validation_pictures_with_no_digit']} pictures with no digit.\n"
         f"Wrote {args.out}, {json_path} and {curves}."
     )
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    common.writable_folder(args.out.parent)
+    common.writable_folder(common.REPORTS_DIR)  # For the training curves, at the end.
+    tag = runs.model_tag(args.out)
+    json_path, curves = args.out.with_suffix(".json"), training_curves.path(tag)
+    # Found now rather than after the training: an output that would replace the dataset,
+    # another kind of record (data/mnist.json beside --out data/mnist.keras) or a file that
+    # is not a model, a training record or training curves.
+    outputs = {args.out: "keras", json_path: "record:training", curves: training_curves.KIND}
+    common.check_outputs(outputs, inputs=[args.data])
+    for folder in (args.out.parent, common.REPORTS_DIR, runs.RUNS_DIR):
+        safe_outputs.remove_leftovers(folder)  # Temporary files of a killed train.py.
+    data, no_digit_count = training_data(args)
+
+    config = {key: (str(value) if isinstance(value, Path) else value)
+              for key, value in vars(args).items() if key not in ("debug", "resume")}
+    run_dir = runs.RUNS_DIR / tag
+    lock = runs.lock(run_dir, args.out)  # Held until train.py exits.
+    runs.start(run_dir, config, args.resume)
+
+    # TensorFlow only now: --help, bad options and unusable files do not wait for it.
+    common.quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+
+    members = train_members(args, data, run_dir)
+    model, calibrated = ensemble.saved_model([member["path"] for member in members], args.width,
+                                             data["x_val"], data["y_val"])
+    record = {
+        "config": config,
+        "train_size": len(data["x_train"]),
+        "not_a_digit": {"trained_on": no_digit_count, **ensemble.refusals(model, data)},
+        "val_size": len(data["x_val"]),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+                     "numpy": np.__version__, "python": sys.version.split()[0]},
+        "val_accuracy": (members[0]["val_accuracy"] if args.ensemble == 1
+                         else calibrated["after"]["accuracy"]),
+        "calibration": calibrated,
+        "wall_seconds": sum(member["wall_seconds"] for member in members),
+    }
+    if args.ensemble == 1:
+        record.update({key: members[0][key] for key in ("history", "kept_epoch")})
+    else:
+        record["members"] = [{key: value for key, value in member.items() if key != "path"}
+                             for member in members]
+
+    figure = training_curves.plot(members)
+    # The model, its record and its curves as one set: a failure replaces none of them.
+    try:
+        common.write_together({
+            args.out: ("keras", model.save),
+            json_path: common.record_writer("training", record),
+            curves: (training_curves.KIND, common.figure_writer(
+                figure, training_curves.KIND.partition(":")[2], dpi=100)),
+        }, inputs=[args.data])
+    finally:
+        from matplotlib import pyplot
+
+        pyplot.close(figure)
+    runs.finish(run_dir, lock)
+    print_summary(args, members, record, json_path, curves)
     return common.EXIT_OK
 
 

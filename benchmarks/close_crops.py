@@ -25,6 +25,7 @@ from PIL import Image, ImageOps
 
 import common
 import digit_image
+import model_files
 from benchmarks import sets
 
 
@@ -48,7 +49,7 @@ def main(argv=None):
             parser.error(f"{folder}/labels.csv lists no pictures (as file or plain)")
         if not all((row.get("label") or "").isdigit() for row in rows):
             parser.error(f"{folder}/labels.csv has a label that is not a digit")
-    classify = common.load_classifier(args.model)
+    classify = model_files.load_classifier(args.model)
     for folder in (args.out, args.report.parent):  # before any picture is cropped
         common.writable_folder(folder)
 

@@ -53,6 +53,7 @@ from PIL import Image
 
 import common
 import digit_image
+import model_files
 from benchmarks import sets, synthetic
 
 
@@ -84,7 +85,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     x_test, y_test = sets.load_mnist_test(args.mnist_dir)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     counts = {"labels.csv": args.count, "numbers.csv": args.numbers, "lines.csv": args.lines}
     built = sets.is_built(args.out, args.seed, counts) and (args.out / "clean.npz").is_file()
     if args.force or not built:

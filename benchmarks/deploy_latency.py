@@ -3,10 +3,10 @@
 For each model: the wall and CPU time of `python predict.py PICTURE --model MODEL` in a new
 process (start-up, imports, loading the model, reading one picture; the median of --repeats
 runs, after one untimed run that brings the files into the page cache), then, in this
-process, images per second over the MNIST test split, in the batches common.load_classifier
+process, images per second over the MNIST test split, in the batches model_files.load_classifier
 uses, and the accuracy. Also the time to import the LiteRT runtime and TensorFlow, each in a
 new process, and of `python predict.py PICTURE` with no --model: the model predict.py chooses
-by default (common.model_to_serve: the float LiteRT export while it is the .keras file's).
+by default (model_files.model_to_serve: the float LiteRT export while it is the .keras file's).
 
 Reads:  models/digit_cnn.keras and export.py's digit_cnn.tflite, digit_cnn_int8.tflite and
         digit_cnn.onnx (missing ones are reported and skipped), data/mnist.npz, the picture
@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 import common
+import model_files
 
 MODELS = [
     Path("models/digit_cnn.tflite"),
@@ -100,7 +101,7 @@ def import_seconds(module, repeats):
 
 def throughput(model, data):
     """Images per second and accuracy over the test split, with the model already loaded."""
-    predict = common.load_classifier(model)
+    predict = model_files.load_classifier(model)
     images, labels = data["x_test"], data["y_test"]
     predict(images[:256])  # Warm-up: the first call builds the graph or allocates tensors.
     start = time.perf_counter()
@@ -142,7 +143,7 @@ def main(argv=None):
     # What a user who names no model waits for.
     command = [sys.executable, str(ROOT / "predict.py"), str(args.picture), "--json"]
     wall, output = timings(command, args.repeats)
-    record["default"] = {"model": str(common.model_to_serve()), "predict_py_seconds": wall,
+    record["default"] = {"model": str(model_files.model_to_serve()), "predict_py_seconds": wall,
                          "answer": output.strip()}
 
     print(f"Machine: {record['machine']['cpus']} CPUs, load average "

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 import common
+import model_files
 from benchmarks import sets, synthetic
 
 DESKS = {
@@ -42,7 +43,7 @@ NOTES = {"yellow": (250, 235, 120), "white": (240, 238, 230), "pink": (245, 170,
 def main(argv=None):
     args = sets.photo_set_args("desk_photos", __doc__, argv)
     x_test, y_test = sets.load_mnist_test(args.mnist_dir)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
     labels = np.array([row["label"] for row in rows])
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows)}

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import common
+import model_files
 from evaluate import classification_metrics
 
 
@@ -39,7 +40,7 @@ def parse_args(argv):
 
 def members_of(path):
     """The classifiers inside a model file: an ensemble's members, or the model itself."""
-    model = common.load_keras_model(path)  # imports TensorFlow quietly
+    model = model_files.load_keras_model(path)  # imports TensorFlow quietly
     import keras
 
     inner = [layer for layer in model.layers if isinstance(layer, keras.Model)]
@@ -63,7 +64,7 @@ def main(argv=None):
     probabilities = {split: {"plain": [], "tta": []} for split in ("val", "test")}
     rows = []
     for name, model in members:
-        predict = common.keras_predict(model)
+        predict = model_files.keras_predict(model)
         for split, kinds in probabilities.items():
             kinds["plain"].append(predict(data[f"x_{split}"]))
             kinds["tta"].append(common.with_shift_averaging(predict)(data[f"x_{split}"]))

@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import common
+import model_files
 import not_a_digit
 from benchmarks import sets, synthetic
 
@@ -60,7 +61,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     if not sets.is_built(args.out, args.seed, {"labels.csv": args.count}):
         print(f"building {args.count} pictures in {args.out} (seed {args.seed})")
         build_set(args.out, args.seed, args.count)

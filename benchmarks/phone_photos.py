@@ -28,6 +28,7 @@ import numpy as np
 
 import common
 import digit_image
+import model_files
 from benchmarks import sets, synthetic
 
 SIZE = (4032, 3024)  # pixels of a 12-megapixel phone photo
@@ -40,7 +41,7 @@ PENS = {  # pen: (stroke width range in mm, ink colours)
 
 def main(argv=None):
     args = sets.photo_set_args("phone_photos", __doc__, argv, mnist=False, count=100)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     if sets.is_built(args.out, args.seed, {"labels.csv": args.count}):
         rows = sets.read_labels(args.out / "labels.csv")
     else:

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 import common
+import model_files
 import predict
 import reading_pool
 from benchmarks import sets
@@ -69,7 +70,7 @@ def files_per_second(paths, classify, workers):
 
 def main(argv=None):
     args = parse_args(argv)
-    classify = common.load_classifier(args.model)
+    classify = model_files.load_classifier(args.model)
     classify(np.zeros((256, 28, 28), np.uint8))  # The first call sets the model up: not timed.
     sets = {"drawings_112px_png": drawings(args.out, args.count, args.mnist_dir)}
     if args.photos:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import common
+import model_files
 import predict
 import reading_pool
 import ray_reading
@@ -54,7 +55,7 @@ def parse_args(argv):
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ray_speed.json")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
-    args.model = getattr(args, "model", None) or common.model_to_serve()
+    args.model = getattr(args, "model", None) or model_files.model_to_serve()
     if args.count < 2 or args.repeats < 1:
         parser.error("--count must be at least 2 and --repeats at least 1")
     return args
@@ -99,7 +100,7 @@ def worker_cpu_ms(paths, model, scratch):
 def main(argv=None):
     args = parse_args(argv)
     paths = picture_speed.drawings(args.out / "drawings", args.count, args.mnist_dir)
-    classify = common.load_classifier(args.model)
+    classify = model_files.load_classifier(args.model)
     classify(np.zeros((256, 28, 28), np.uint8))  # Sets the model up: not timed.
     cores = reading_pool.cores()
     load_before = os.getloadavg()

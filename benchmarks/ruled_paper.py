@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 import common
 import digit_image
+import model_files
 from benchmarks import sets, synthetic
 
 LINE_COLOURS = {"grey": (150, 150, 155), "blue": (110, 140, 200), "dark": (70, 70, 80)}
@@ -32,7 +33,7 @@ LINE_COLOURS = {"grey": (150, 150, 155), "blue": (110, 140, 200), "dark": (70, 7
 def main(argv=None):
     args = sets.photo_set_args("ruled_paper", __doc__, argv)
     x_test, y_test = sets.load_mnist_test(args.mnist_dir)
-    classify = common.load_classifier(args.model)  # Before building: a wrong path fails fast.
+    classify = model_files.load_classifier(args.model)  # Before building: a wrong path fails fast.
     rows = build_set(args.out, args.seed, args.count, x_test, y_test)
 
     def accuracy(kind, paper=None):

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import common
+import model_files
 import predict
 import reading_pool
 import serve
@@ -142,12 +143,12 @@ def answer_of(record):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = args.model if args.model is not None else common.model_to_serve()
-    common.check_model_path(model)
+    model = args.model if args.model is not None else model_files.model_to_serve()
+    model_files.check_model_path(model)
     paths = picture_speed.drawings(args.out, args.count, args.mnist_dir)
     bodies = {path.name: form(path) for path in paths}
     load_before = os.getloadavg()[0]  # Other work on the machine slows both sides alike.
-    classify = common.load_classifier(model)
+    classify = model_files.load_classifier(model)
     classify(np.zeros((256, 28, 28), np.uint8))  # The first call sets the model up: not timed.
     before_rate, expected = predict_rate(paths, classify)
     args.log.parent.mkdir(parents=True, exist_ok=True)

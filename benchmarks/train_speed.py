@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import common
+import model_files
 import train
 from evaluate import classification_metrics
 
@@ -112,8 +113,8 @@ def run_project(data_path, seed, quick, folder, train_args):
 def predict_test(path, images):
     """The model in path, its test probabilities, and those evaluate.py --tta gives (the mean
     over the nine 1-pixel shifts)."""
-    model = common.load_keras_model(path)
-    predict = common.keras_predict(model)
+    model = model_files.load_keras_model(path)
+    predict = model_files.keras_predict(model)
     return model, predict(images), common.with_shift_averaging(predict)(images)
 
 

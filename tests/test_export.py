@@ -1,4 +1,4 @@
-"""Tests of export.py and of loading what it writes with common.load_classifier.
+"""Tests of export.py and of loading what it writes with model_files.load_classifier.
 
 A real CNN from model.build_model() is trained for a few seconds on digits drawn with
 Pillow's font, given a temperature as train.py gives one, exported to every format, and the
@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 import calibration
 import common
 import export
+import model_files
 import preprocess
 from conftest import SHARED_MNIST  # The real MNIST, wherever it was found.
 from model import build_model
@@ -139,11 +140,11 @@ def test_export_writes_every_format_and_records_it(exported):
 
 def test_float_exports_give_the_keras_probabilities(exported):
     images, labels = exported.data["x_test"], exported.data["y_test"]
-    keras_probabilities = common.load_classifier(exported.folder / "digit_cnn.keras")(images)
+    keras_probabilities = model_files.load_classifier(exported.folder / "digit_cnn.keras")(images)
     # Trained well enough that the answers are confident, so agreeing on them means something.
     assert np.mean(keras_probabilities.argmax(axis=1) == labels) >= 0.95
     for name in FLOAT_EXPORTS:
-        probabilities = common.load_classifier(exported.folder / name)(images)
+        probabilities = model_files.load_classifier(exported.folder / name)(images)
         assert probabilities.dtype == np.float32 and probabilities.shape == (len(images), 10)
         np.testing.assert_allclose(probabilities, keras_probabilities, atol=1e-4, err_msg=name)
         assert np.array_equal(probabilities.argmax(axis=1), keras_probabilities.argmax(axis=1))
@@ -155,23 +156,23 @@ def sha256(path):
 
 def test_every_export_carries_the_temperature(exported):
     images = exported.data["x_test"]
-    model = common.load_keras_model(exported.folder / "digit_cnn.keras")
+    model = model_files.load_keras_model(exported.folder / "digit_cnn.keras")
     logits = keras.Model(model.inputs, model.get_layer("logits").output).predict(
         images[..., None], verbose=0)
     expected = calibration.softmax(logits, TEMPERATURE)
     assert np.abs(expected - calibration.softmax(logits)).max() > 0.05  # It changes them.
     for name in FLOAT_EXPORTS:
-        probabilities = common.load_classifier(exported.folder / name)(images)
+        probabilities = model_files.load_classifier(exported.folder / name)(images)
         np.testing.assert_allclose(probabilities, expected, atol=1e-4, err_msg=name)
     # int8 rounds each probability to a step of 1/256, and its logits a little before that.
-    int8 = common.load_classifier(exported.folder / "digit_cnn_int8.tflite")(images)
+    int8 = model_files.load_classifier(exported.folder / "digit_cnn_int8.tflite")(images)
     assert np.median(np.abs(int8.max(axis=1) - expected.max(axis=1))) < 0.01
 
 
 def test_int8_model_gives_the_keras_answers(exported):
     images = exported.data["x_test"]
-    keras_probabilities = common.load_classifier(exported.folder / "digit_cnn.keras")(images)
-    probabilities = common.load_classifier(exported.folder / "digit_cnn_int8.tflite")(images)
+    keras_probabilities = model_files.load_classifier(exported.folder / "digit_cnn.keras")(images)
+    probabilities = model_files.load_classifier(exported.folder / "digit_cnn_int8.tflite")(images)
     assert probabilities.dtype == np.float32 and probabilities.shape == (len(images), 10)
     # A model trained for seconds has a few near-ties that int8 rounding may flip; the slow
     # test holds int8 to 99.5% on a model trained on real MNIST.
@@ -201,8 +202,8 @@ def test_int8_model_takes_pixels_as_they_are(exported):
 @pytest.mark.parametrize("name", ["digit_cnn.tflite", "digit_cnn_int8.tflite"])
 def test_litert_models_run_without_tensorflow(exported, name):
     code = (
-        "import sys, numpy as np, common\n"
-        "probabilities = common.load_classifier(sys.argv[1])(np.zeros((3, 28, 28), np.uint8))\n"
+        "import sys, numpy as np, model_files\n"
+        "probabilities = model_files.load_classifier(sys.argv[1])(np.zeros((3, 28, 28), np.uint8))\n"
         "print(probabilities.shape, 'tensorflow' in sys.modules)\n"
     )
     result = subprocess.run(
@@ -214,7 +215,7 @@ def test_litert_models_run_without_tensorflow(exported, name):
 
 @pytest.mark.parametrize("name", ["digit_cnn.tflite", "digit_cnn_int8.tflite"])
 def test_litert_batches_of_any_size_give_the_same_answers(exported, name):
-    predict = common.load_classifier(exported.folder / name)
+    predict = model_files.load_classifier(exported.folder / name)
     images = exported.data["x_test"][:260]  # One batch of 256, then a short one.
     together = predict(images)
     one_by_one = np.concatenate([predict(images[i : i + 1]) for i in (0, 255, 256, 259)])
@@ -266,8 +267,8 @@ def test_a_litert_model_of_one_fixed_batch_size_reads_any_number(tmp_path):
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(pixels))
     write_litert(tmp_path / "batch1.tflite", pixels, outputs)
     images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
-    probabilities = common.load_classifier(tmp_path / "batch1.tflite")(images)
-    one_by_one = [common.load_classifier(tmp_path / "batch1.tflite")(image[None])
+    probabilities = model_files.load_classifier(tmp_path / "batch1.tflite")(images)
+    one_by_one = [model_files.load_classifier(tmp_path / "batch1.tflite")(image[None])
                   for image in images]
     assert probabilities.shape == (5, 10)
     np.testing.assert_allclose(probabilities, np.concatenate(one_by_one), atol=1e-6)
@@ -294,7 +295,7 @@ BAD_MODELS = {
 @pytest.mark.parametrize(("name", "message"), BAD_MODELS.items())
 def test_bad_model_is_refused_in_one_line(bad_models, name, message):
     with pytest.raises(common.UserError) as caught:
-        common.load_classifier(bad_models / name)
+        model_files.load_classifier(bad_models / name)
     assert str(caught.value).startswith(f"model {bad_models / name}")
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
@@ -398,9 +399,9 @@ def test_int8_model_keeps_the_accuracy_on_real_mnist(tmp_path):
     assert run_export(tmp_path) == common.EXIT_OK
 
     images, labels = data["x_test"], data["y_test"]
-    keras_answers = common.load_classifier(tmp_path / "digit_cnn.keras")(images).argmax(axis=1)
-    int8_answers = common.load_classifier(tmp_path / "digit_cnn_int8.tflite")(images).argmax(axis=1)
-    float_answers = common.load_classifier(tmp_path / "digit_cnn.tflite")(images).argmax(axis=1)
+    keras_answers = model_files.load_classifier(tmp_path / "digit_cnn.keras")(images).argmax(axis=1)
+    int8_answers = model_files.load_classifier(tmp_path / "digit_cnn_int8.tflite")(images).argmax(axis=1)
+    float_answers = model_files.load_classifier(tmp_path / "digit_cnn.tflite")(images).argmax(axis=1)
     keras_accuracy = np.mean(keras_answers == labels)
     assert keras_accuracy >= 0.96
     assert np.mean(float_answers == keras_answers) >= 0.9995
@@ -446,7 +447,7 @@ def models(exported, tmp_path, monkeypatch):
 
 
 def test_the_float_export_serves_while_its_record_ties_it_to_the_keras_file(models, capsys):
-    assert common.model_to_serve() == Path("models/digit_cnn.tflite")
+    assert model_files.model_to_serve() == Path("models/digit_cnn.tflite")
     assert capsys.readouterr().err == ""
 
 
@@ -473,7 +474,7 @@ def test_an_export_out_of_date_is_not_used_and_one_line_says_so(models, tiny_mod
         record_path.write_text(json.dumps({"kind": "metrics"}))
     else:
         shutil.copy(models / "digit_cnn_int8.tflite", models / "digit_cnn.tflite")
-    assert common.model_to_serve() == Path("models/digit_cnn.keras")
+    assert model_files.model_to_serve() == Path("models/digit_cnn.keras")
     assert capsys.readouterr().err.splitlines() == [
         f"{Path(sys.argv[0]).name}: models/digit_cnn.tflite is out of date ({reason}): answering "
         "with models/digit_cnn.keras instead, which starts slower; `python export.py` "
@@ -482,9 +483,9 @@ def test_an_export_out_of_date_is_not_used_and_one_line_says_so(models, tiny_mod
 
 def test_a_model_never_exported_is_served_as_it_is_without_a_word(models, capsys):
     (models / "digit_cnn.tflite").unlink()
-    assert common.model_to_serve() == Path("models/digit_cnn.keras")
+    assert model_files.model_to_serve() == Path("models/digit_cnn.keras")
     shutil.copy(models / "digit_cnn.keras", models / "wide.keras")
-    assert common.model_to_serve(models / "wide.keras") == models / "wide.keras"
+    assert model_files.model_to_serve(models / "wide.keras") == models / "wide.keras"
     assert capsys.readouterr().err == ""
 
 
@@ -521,7 +522,7 @@ def test_predict_with_an_out_of_date_export_answers_from_the_keras_file(models, 
     assert result.returncode == 0 and "tensorflow" in imported
     ours = [line for line in result.stderr.splitlines() if line.startswith("predict.py:")]
     assert len(ours) == 1 and "models/digit_cnn.tflite is out of date" in ours[0]
-    probabilities = common.load_classifier(tiny_model)(np.stack(
+    probabilities = model_files.load_classifier(tiny_model)(np.stack(
         [digit_image_of(path) for path in sorted(folder.iterdir())]))
     np.testing.assert_allclose([json.loads(line)["probabilities"]
                                 for line in result.stdout.splitlines()], probabilities,

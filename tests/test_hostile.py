@@ -22,8 +22,10 @@ from conftest import ROOT, write_dataset
 from PIL import Image
 
 import common
+import model_files
 import preprocess
 import safe_files
+import safe_outputs
 
 TIMEOUT = 60  # seconds for any one run: every refusal here takes well under one
 
@@ -143,7 +145,7 @@ def test_a_saved_model_holding_a_fifo_is_refused_before_tensorflow_reads_it(tmp_
     os.mkfifo(folder / "variables" / "variables.data-00000-of-00001")
     with pytest.raises(common.UserError, match="holds variables/variables.data-00000-of-00001, "
                        "which is a FIFO"):
-        common.load_classifier(folder)
+        model_files.load_classifier(folder)
 
 
 def test_an_archive_declaring_more_than_its_cap_or_a_bomb_is_refused(tmp_path, monkeypatch):
@@ -155,12 +157,12 @@ def test_an_archive_declaring_more_than_its_cap_or_a_bomb_is_refused(tmp_path, m
     with pytest.raises(common.UserError, match="a decompression bomb: x_train.npy declares "
                        "20,000,000 bytes stored in"):
         common.load_dataset(path)
-    monkeypatch.setattr(common, "MAX_MODEL_BYTES", 1000)
+    monkeypatch.setattr(model_files, "MAX_MODEL_BYTES", 1000)
     with zipfile.ZipFile(tmp_path / "big.keras", "w") as archive:
         archive.writestr("config.json", "{}" * 1000)
     with pytest.raises(common.UserError, match="too large: its archive holds 2,000 bytes, over "
                        "the limit of 1,000"):
-        common.load_classifier(tmp_path / "big.keras")
+        model_files.load_classifier(tmp_path / "big.keras")
 
 
 def gzip_bomb(path, gib):
@@ -251,21 +253,22 @@ def test_train_replaces_no_record_of_another_kind(tmp_path, tiny_dataset):
 
 
 def test_models_of_one_name_in_two_folders_share_no_run_and_no_curves(tmp_path):
-    import train
+    import runs
+    import training_curves
 
     cwd = Path.cwd()
     os.chdir(tmp_path)
     try:
         (tmp_path / "models").mkdir()
-        default = train.model_tag(Path("models/digit_cnn.keras"))
-        a, b = train.model_tag(Path("a/m.keras")), train.model_tag(Path("b/m.keras"))
-        in_models = train.model_tag(Path("./models/m.keras"))
+        default = runs.model_tag(Path("models/digit_cnn.keras"))
+        a, b = runs.model_tag(Path("a/m.keras")), runs.model_tag(Path("b/m.keras"))
+        in_models = runs.model_tag(Path("./models/m.keras"))
     finally:
         os.chdir(cwd)
     assert default == "digit_cnn" and in_models == "m"
     assert a != b and a.startswith("m-") and b.startswith("m-") and len(a) == len("m-") + 8
-    assert train.curves_path(default) == Path("reports/training_curves.png")
-    assert train.curves_path(a) != train.curves_path(b)
+    assert training_curves.path(default) == Path("reports/training_curves.png")
+    assert training_curves.path(a) != training_curves.path(b)
 
 
 def test_preprocess_never_writes_over_its_source(tmp_path):
@@ -302,7 +305,7 @@ def test_a_set_whose_last_rename_fails_gets_its_earlier_files_back(tmp_path):
     for path in staged:
         path.write_text("new")
     with pytest.raises(OSError):
-        safe_files.replace_together(zip(staged, [first, second]))
+        safe_outputs.replace_together(zip(staged, [first, second]))
     assert first.read_text() == "earlier first" and (second / "inside").exists()
     assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
 
@@ -337,7 +340,7 @@ def test_a_writer_killed_mid_write_leaves_a_file_the_next_write_removes(tmp_path
     left = [path.name for path in (tmp_path / "data").iterdir()]
     assert len(left) == 1 and left[0].startswith(f".mnist.{process.pid}.tmp-")
     # A writer still running keeps its file: this process's own, here.
-    mine = safe_files.temporary_name(tmp_path / "data" / "other.npz")
+    mine = safe_outputs.temporary_name(tmp_path / "data" / "other.npz")
     common.atomic_write(tmp_path / "data" / "mnist.npz", lambda tmp: Path(tmp).write_bytes(b"x"))
     assert sorted(path.name for path in (tmp_path / "data").iterdir()) == sorted(
         ["mnist.npz", mine.name])
@@ -403,7 +406,7 @@ def test_upper_case_suffixes_are_accepted(tmp_path, tiny_model):
     import shutil
 
     shutil.copy(tiny_model, tmp_path / "MODEL.KERAS")
-    probabilities = common.load_classifier(tmp_path / "MODEL.KERAS")(
+    probabilities = model_files.load_classifier(tmp_path / "MODEL.KERAS")(
         np.zeros((2, 28, 28), np.uint8))
     assert probabilities.shape == (2, 10)
     import train

@@ -87,7 +87,7 @@ def test_train_saves_the_model_with_the_temperature_fitted_on_validation(trained
     import keras
 
     import calibration
-    import common
+    import model_files
 
     _, data, model_path = trained
     fitted = json.loads(model_path.with_suffix(".json").read_text())["calibration"]
@@ -99,11 +99,11 @@ def test_train_saves_the_model_with_the_temperature_fitted_on_validation(trained
     assert fitted["after"]["log_loss"] < fitted["before"]["log_loss"]
     assert fitted["after"]["accuracy"] == fitted["before"]["accuracy"]
     # The saved model divides its logits by that temperature, and loads with safe_mode.
-    model = common.load_keras_model(model_path)
+    model = model_files.load_keras_model(model_path)
     x_val, y_val = (np.load(data)[key] for key in ("x_val", "y_val"))
     logits = keras.Model(model.inputs, model.get_layer("logits").output).predict(
         x_val[..., None], verbose=0)
-    probabilities = common.keras_predict(model)(x_val)
+    probabilities = model_files.keras_predict(model)(x_val)
     np.testing.assert_allclose(probabilities, calibration.softmax(logits, temperature),
                                atol=1e-5)
     assert calibration.log_loss(probabilities, y_val) == pytest.approx(
@@ -187,14 +187,14 @@ def test_elastic_bend_joins_the_affine_warp_and_moves_ink_at_most_its_range(monk
 
 
 def test_saved_model_loads_with_the_same_outputs(trained):
-    import common
+    import model_files
 
     _, data, model_path = trained
     import keras
 
     images = np.load(data)["x_test"][:16]
     model = keras.saving.load_model(model_path, safe_mode=True)
-    predict = common.load_classifier(model_path)
+    predict = model_files.load_classifier(model_path)
     np.testing.assert_allclose(predict(images), model.predict(images, verbose=0), atol=1e-6)
 
 
@@ -233,12 +233,13 @@ def test_evaluate_replaces_no_report_when_one_cannot_be_written(trained, tmp_pat
 
 def test_shift_averaging_is_the_mean_over_the_nine_one_pixel_shifts(trained):
     import common
+    import model_files
 
     _, data, model_path = trained
     images = np.load(data)["x_test"][:8].copy()
     images[:, [0, -1], :] = 0
     images[:, :, [0, -1]] = 0  # an empty border: rolling by one pixel is then shifting
-    predict = common.load_classifier(model_path)
+    predict = model_files.load_classifier(model_path)
     expected = np.mean([predict(np.roll(images, (dy, dx), axis=(1, 2)))
                         for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
     np.testing.assert_allclose(common.with_shift_averaging(predict)(images), expected, atol=1e-6)
@@ -519,22 +520,22 @@ def test_a_second_training_into_the_same_run_stops_at_once(tmp_path, tiny_datase
 
 def test_a_run_whose_options_file_is_not_an_object_is_not_resumed(tmp_path):
     import common
-    import train
+    import runs
 
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / train.RUN_OPTIONS).write_text("[1, 2]")
+    (tmp_path / "run" / runs.RUN_OPTIONS).write_text("[1, 2]")
     with pytest.raises(common.UserError, match="not started by this version of train.py"):
-        train.check_resumable(tmp_path / "run", {"epochs": 7})
+        runs.check_resumable(tmp_path / "run", {"epochs": 7})
 
 
 def test_a_damaged_history_is_named_with_what_to_do(tmp_path):
     import common
-    import train
+    import runs
 
     history = tmp_path / "history.csv"
     history.write_text("epoch,loss\n0,0.5\n1,x\n")
     with pytest.raises(common.UserError, match=r"history.csv is damaged .*without --resume"):
-        train.read_history(history)
+        runs.read_history(history)
 
 
 def test_a_run_left_by_an_older_train_py_is_not_resumed(tmp_path, tiny_dataset):
@@ -558,6 +559,7 @@ def test_unsafe_truncated_or_misshapen_keras_models_are_refused(tmp_path, traine
     import keras
 
     import common
+    import model_files
 
     _, _, good_model = trained
     pixels = keras.Input((28, 28, 1))
@@ -576,11 +578,11 @@ def test_unsafe_truncated_or_misshapen_keras_models_are_refused(tmp_path, traine
     }
     for name, message in expected.items():
         with pytest.raises(common.UserError) as caught:
-            common.load_classifier(tmp_path / name)
+            model_files.load_classifier(tmp_path / name)
         assert message in str(caught.value) and "\n" not in str(caught.value)
     # The Lambda refusal names the reason, so the user knows it is deliberate.
     with pytest.raises(common.UserError) as caught:
-        common.load_classifier(tmp_path / "lambda.keras")
+        model_files.load_classifier(tmp_path / "lambda.keras")
     assert "safe_mode" in str(caught.value) or "Lambda" in str(caught.value)
 
 
@@ -590,6 +592,7 @@ def test_a_keras_file_with_weights_of_other_shapes_is_one_line_with_its_reason(t
     import keras
 
     import common
+    import model_files
     from model import build_model
 
     build_model(width=16).save(tmp_path / "narrow.keras")
@@ -602,7 +605,7 @@ def test_a_keras_file_with_weights_of_other_shapes_is_one_line_with_its_reason(t
     with warnings.catch_warnings(record=True) as recorded, \
             pytest.raises(common.UserError) as caught:
         warnings.simplefilter("always")
-        common.load_classifier(tmp_path / "mismatch.keras")
+        model_files.load_classifier(tmp_path / "mismatch.keras")
     message = str(caught.value)
     assert "\n" not in message and not message.endswith(":")
     assert "shape" in message.split("could not be loaded safely:")[1]
@@ -612,10 +615,11 @@ def test_a_keras_file_with_weights_of_other_shapes_is_one_line_with_its_reason(t
 
 def test_a_folder_named_like_a_model_is_called_a_folder(tmp_path):
     import common
+    import model_files
 
     (tmp_path / "model.keras").mkdir()
     with pytest.raises(common.UserError, match="is a folder, not a .keras file"):
-        common.load_classifier(tmp_path / "model.keras")
+        model_files.load_classifier(tmp_path / "model.keras")
 
 
 def test_an_unwritable_output_is_named_as_the_user_gave_it(tmp_path):
@@ -733,6 +737,7 @@ def test_elastic_option_trains_through_the_input_pipeline_and_is_recorded(tmp_pa
 def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp_path, trained,
                                                                               tiny_dataset):
     import common
+    import model_files
 
     ensemble = tmp_path / "pair.keras"
     result = run_script("train.py", "--quick", "--ensemble", 2, "--data", tiny_dataset,
@@ -749,7 +754,7 @@ def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp
                                               "digit_cnn.keras"]
     # The average of the first two members is what the saved ensemble computes itself.
     data = common.load_dataset(tiny_dataset)
-    saved = common.load_classifier(ensemble)(data["x_val"])
+    saved = model_files.load_classifier(ensemble)(data["x_val"])
     # Each member divides its logits by the one temperature fitted to their average.
     import keras
 
@@ -757,7 +762,7 @@ def test_ensemble_size_benchmark_averages_members_as_the_saved_ensemble_does(tmp
 
     temperature = json.loads(ensemble.with_suffix(".json").read_text())["calibration"][
         "temperature"]
-    members = [layer for layer in common.load_keras_model(ensemble).layers
+    members = [layer for layer in model_files.load_keras_model(ensemble).layers
                if isinstance(layer, keras.Model)]
     logits = np.stack([keras.Model(member.inputs, member.get_layer("logits").output).predict(
         data["x_val"][..., None], verbose=0) for member in members])
@@ -805,8 +810,8 @@ def test_saved_model_loads_where_train_py_was_never_imported(trained):
     # What train.py writes is the model alone: evaluate.py, predict.py and an application
     # shipping the file load it without train.py's learning-rate schedule class.
     _, data, model_path = trained
-    code = ("import sys, numpy as np, common; "
-            "predict = common.load_classifier(sys.argv[1]); "
+    code = ("import sys, numpy as np, model_files; "
+            "predict = model_files.load_classifier(sys.argv[1]); "
             "print(predict(np.load(sys.argv[2])['x_test'][:4]).shape)")
     result = subprocess.run([sys.executable, "-c", code, str(model_path), str(data)],
                             check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)

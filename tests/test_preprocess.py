@@ -21,6 +21,7 @@ import pytest
 from conftest import SHARED_MNIST
 
 import common
+import downloads
 import preprocess
 
 REPO = Path(__file__).parents[1]
@@ -570,7 +571,7 @@ def test_a_mirror_that_crawls_floods_or_lies_gives_way_to_the_next(server, monke
     as it was allowed; one streaming for ever filled the disk; a gzip bomb took 8.4 GB. Each
     now ends in seconds with one line naming the file, and the next mirror is read."""
     for name, value in patch.items():
-        monkeypatch.setattr(preprocess, name, value)
+        monkeypatch.setattr(downloads, name, value)
     monkeypatch.setattr(preprocess, "PUBLIC_MIRRORS", [server.url("ok")])
     started = time.monotonic()
     assert run("--mirror", server.url(fault), "--timeout", "1") == 0

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 import common
+import model_files
 import predict
 import read_many
 from conftest import run_script
@@ -55,7 +56,7 @@ def shard_lines(folder):
 def predicts_lines(inputs, model):
     """What `predict.py --json INPUTS --model MODEL` prints, a line per picture."""
     args = predict.parse_args([*map(str, inputs), "--model", str(model)])
-    classify = common.load_classifier(model)
+    classify = model_files.load_classifier(model)
     return [json.dumps(record) for record, _ in predict.answer(args.inputs, classify, args)]
 
 
@@ -66,7 +67,7 @@ def tiny_litert(tiny_model, tmp_path_factory):
     import export
 
     folder = tmp_path_factory.mktemp("litert")
-    common.load_keras_model(tiny_model).export(folder / "saved", format="tf_saved_model",
+    model_files.load_keras_model(tiny_model).export(folder / "saved", format="tf_saved_model",
                                                 verbose=False)
     (folder / "tiny.tflite").write_bytes(export.convert_to_litert(folder / "saved"))
     return folder / "tiny.tflite"

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 from test_predict import draw
 
 import common
+import model_files
 import predict
 import recognize
 import serve
@@ -31,7 +32,7 @@ import serve
 
 @pytest.fixture(scope="module")
 def classify(tiny_model):
-    return common.load_classifier(tiny_model)
+    return model_files.load_classifier(tiny_model)
 
 
 @pytest.fixture(scope="module")
@@ -359,7 +360,7 @@ def page_server(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     model = fit_bars(tmp_path_factory.mktemp("sure") / "sure.keras", epochs=30, seed=0)
-    classify = common.load_classifier(model)
+    classify = model_files.load_classifier(model)
     app = Counted(serve.make_app(classify, str(model)))
     with served(app) as url, TestClient(serve.make_app(classify, str(model))) as client:
         yield url, app, client

@@ -23,7 +23,8 @@ from PIL import Image, PngImagePlugin
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import common  # (the project root is only on the path from here on)
-import safe_files
+import model_files
+import safe_outputs
 import serve
 
 PURPOSE = "web/screenshot.py"  # The mark that lets a later run replace its own screenshot.
@@ -130,8 +131,8 @@ def main(argv=None):
     reason = missing()
     if reason:
         raise common.UserError(reason)
-    model = getattr(args, "model", None) or common.model_to_serve()
-    common.check_model_path(model)
+    model = getattr(args, "model", None) or model_files.model_to_serve()
+    model_files.check_model_path(model)
     common.writable_folder(args.out.parent)
     with tempfile.TemporaryDirectory() as scratch, \
             serve.spawned(model, Path(scratch) / "server.log") as (_, url), \
@@ -141,7 +142,7 @@ def main(argv=None):
         print(f"answer: {answer_after(driver, '')!r}")
         png = driver.get_screenshot_as_png()
     info = PngImagePlugin.PngInfo()
-    for key, value in safe_files.figure_metadata(PURPOSE).items():
+    for key, value in safe_outputs.figure_metadata(PURPOSE).items():
         info.add_text(key, value)
     image = Image.open(io.BytesIO(png))
     common.atomic_write(args.out, lambda tmp: image.save(tmp, pnginfo=info, optimize=True),
