@@ -4,6 +4,7 @@ tiny trained model of the project's CNN."""
 import ast
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -14,6 +15,11 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Started in the background by a shell, pytest ignores Ctrl-C, and so would every script the
+# tests start (an ignored signal is inherited): the tests of Ctrl-C need it handled.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
