@@ -270,12 +270,12 @@ def main(argv=None):
     for kind in agreement:
         print(f"Wrote {path_of[kind]}")
 
-    print(f"\n{'artifact':<34} {'bytes':>10} {'of .keras':>9}  same answer as .keras")
-    print(f"{args.model!s:<34} {record['source_bytes']:>10,} {1:>9.0%}")
+    print(f"\n{'file':<34} {'bytes':>10} {'size vs .keras':>15}  same digit as the .keras")
+    print(f"{args.model!s:<34} {record['source_bytes']:>10,} {1:>15.0%}")
     for artifact in record["artifacts"].values():
         print(
             f"{artifact['path']:<34} {artifact['bytes']:>10,}"
-            f" {artifact['bytes'] / record['source_bytes']:>9.0%}"
+            f" {artifact['bytes'] / record['source_bytes']:>15.0%}"
             f"  on {100 * artifact['agreement_with_keras']:.2f}% of {len(check_images)} images"
         )
     print(f"Wrote {json_path} in {record['wall_seconds']:.0f} s.")

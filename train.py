@@ -162,6 +162,9 @@ def train(args, data, run_dir, seed):
         # Stops at the first batch whose loss is NaN; main() then refuses to save the run.
         keras.callbacks.TerminateOnNaN(),
         CleanEpochs(augmenting, args.epochs, args.clean_epochs),
+        # Keras's own progress line, placed before the clock: the times go to the history,
+        # not to the screen, where Keras would print them to four decimals.
+        keras.callbacks.ProgbarLogger(),
         EpochClock(earlier[-1] if earlier else None),
         # Saves weights, optimizer state and the epoch after every epoch, so --resume loses
         # at most the epoch that was running.
