@@ -7,7 +7,6 @@ file (or folder) of at most MAX_MODEL_BYTES, a model of its format, mapping 28x2
 LiteRT and ONNX paths never import TensorFlow, so predict.py starts in a fraction of a second.
 """
 
-import hashlib
 import json
 import os
 import sys
@@ -29,14 +28,10 @@ MAX_MODEL_BYTES = 1_000_000_000
 
 def file_sha256(path, cap=MAX_MODEL_BYTES):
     """The SHA-256 of a regular file of at most cap bytes, in hex; common.UserError otherwise."""
-    digest = hashlib.sha256()
     try:
-        with safe_files.open_input(path) as file:
-            for chunk in safe_files.file_chunks(file, cap, path):
-                digest.update(chunk)
+        return safe_files.file_sha256(path, cap)
     except safe_files.Refused as error:
         raise common.UserError(str(error)) from None
-    return digest.hexdigest()
 
 
 def export_record_path(keras_path):

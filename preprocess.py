@@ -115,15 +115,6 @@ def parse_idx(data, name, kind):
     return np.frombuffer(data, np.uint8, offset=header_size).reshape(shape)
 
 
-def file_sha256(path, cap):
-    """The SHA-256 of a regular file of at most cap bytes, read in pieces."""
-    digest = hashlib.sha256()
-    with safe_files.open_input(path) as file:
-        for chunk in safe_files.file_chunks(file, cap, Path(path).name):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verified_idx(path, name):
     """Returns the decompressed bytes of an idx file (.gz or raw) if its SHA-256 is right.
     path must be a regular file; neither it nor what it decompresses to may pass
@@ -234,8 +225,8 @@ def is_up_to_date(out, info_path, settings):
         info = json.loads(safe_files.read_bytes(info_path, 1_000_000))
         same_settings = isinstance(info, dict) and all(
             info.get(key) == value for key, value in settings.items())
-        return same_settings and info.get("npz_sha256") == file_sha256(
-            out, common.MAX_DATASET_BYTES)
+        return same_settings and info.get("npz_sha256") == safe_files.file_sha256(
+            out, common.MAX_DATASET_BYTES, Path(out).name)
     except (OSError, ValueError):
         return False
 
@@ -325,7 +316,7 @@ def main(argv=None):
     def write_dataset(tmp):
         with open(tmp, "wb") as file:  # Given a name, np.savez would add ".npz" to it.
             np.savez(file, **dataset)
-        info["npz_sha256"] = file_sha256(tmp, common.MAX_DATASET_BYTES)
+        info["npz_sha256"] = safe_files.file_sha256(tmp, common.MAX_DATASET_BYTES, Path(tmp).name)
 
     # The two files as one set (the record holds the dataset's checksum, so it is written
     # second): a failure leaves the earlier dataset and record together.

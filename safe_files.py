@@ -9,6 +9,7 @@ outputs is safe_outputs.py's.
 Nothing here imports anything of this project: common.py and the scripts build on it.
 """
 
+import hashlib
 import errno
 import os
 import stat
@@ -176,6 +177,16 @@ def file_chunks(file, cap, name):
         if done > cap:
             raise _content(name, f"more than {cap:,} bytes")
         yield chunk
+
+
+def file_sha256(path, cap, name=None):
+    """The SHA-256 of a regular file of at most cap bytes, in hex, read in pieces; Refused
+    (or ValueError past cap, the error naming it name, by default its path) otherwise."""
+    digest = hashlib.sha256()
+    with open_input(path) as file:
+        for chunk in file_chunks(file, cap, str(path) if name is None else name):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def check_archive(archive, cap, name):

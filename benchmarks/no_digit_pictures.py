@@ -22,7 +22,6 @@ Writes: OUT/ (pictures, labels.csv) and reports/no_digit_pictures.json (refused 
         --report reports/no_digit_pictures_heldout.json   # held out
 """
 
-import argparse
 import collections
 import sys
 from pathlib import Path
@@ -43,20 +42,7 @@ STAIN = (150, 110, 70)  # Coffee: a stain is light brown, not ink.
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("runs/no_digit_pictures"), help="set folder")
-    parser.add_argument("--seed", type=int, default=0, help="0 for development; 1 held out")
-    parser.add_argument("--count", type=int, default=300, help="pictures")
-    parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
-    parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "no_digit_pictures.json")
-    common.add_debug_flag(parser)
-    args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
-    if args.seed < 0:
-        parser.error("--seed must be at least 0")
-    return args
+    return sets.photo_set_args("no_digit_pictures", __doc__, argv, mnist=False, count=300)
 
 
 def main(argv=None):
