@@ -26,9 +26,6 @@ MODES = ("auto", "number", "digit")
 # Below this calibrated probability a reading is not a digit the model is sure of: a
 # picture whose readings all fall below it has no digit (docs/no_digit.md).
 MIN_CONFIDENCE = 0.5
-# A "no ink found" refusal of digit_image means the picture holds no digit; every other
-# ImageError means it could not be read.
-NO_INK = "no ink found"
 
 
 @dataclasses.dataclass
@@ -42,6 +39,8 @@ class Reading:
     line_lengths: list = dataclasses.field(default_factory=list)
     error: str | None = None
     no_digit: str | None = None
+    # The kind of digit_image.ImageError behind error, when it has one (NotAPicture...).
+    error_kind: type | None = None
 
 
 def read(source, error=None, name=None):
@@ -55,13 +54,13 @@ def read(source, error=None, name=None):
         lines = found.lines()
         reading.images = [found.as_one(), *(image for line in lines for image in line)]
         reading.line_lengths = [len(line) for line in lines]
+    except digit_image.NoInk as no_ink:
+        reading.no_digit = str(no_ink)
     except digit_image.ImageError as image_error:
-        if str(image_error).startswith(NO_INK):
-            reading.no_digit = str(image_error)
-        else:
-            reading.error = str(image_error)
+        reading.error, reading.error_kind = str(image_error), type(image_error)
     except MemoryError:
         reading.error = "not enough memory to read the picture"
+        reading.error_kind = digit_image.OutOfMemory
     return reading
 
 

@@ -51,6 +51,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 import common
+import digit_image
 import model_files
 import predict
 import reading_pool
@@ -61,11 +62,9 @@ PAGE = Path(__file__).resolve().parent / "web" / "index.html"
 MAX_UPLOAD_BYTES = 20_000_000
 # A request's body may exceed the picture by the form's framing (boundaries, headers).
 MAX_BODY_BYTES = MAX_UPLOAD_BYTES + 64_000
-# Why a picture could not be read, by the start of recognize's message: not a picture at all
-# (415), or a picture that is empty, broken or too large in pixels (422, the rest).
-NOT_A_PICTURE = ("not an image file", "SVG drawings", "a PostScript or PDF document",
-                 "HEIC/HEIF photos need")
-OUT_OF_MEMORY = "not enough memory"
+# The status of a picture that could not be read, by the kind of digit_image's error: not a
+# picture at all, or no memory left; any other (empty, broken, too many pixels) is 422.
+STATUS_OF_ERROR = {digit_image.NotAPicture: 415, digit_image.OutOfMemory: 503}
 # The page runs its own inline script and style and loads nothing from elsewhere; the browser
 # holds it to that. Pictures it shows are blob: (the user's photo) and data: (what was seen).
 PAGE_POLICY = ("default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
@@ -122,11 +121,7 @@ def make_app(classify, model_name):
         record, seen = await loop.run_in_executor(None, classified, reading)
         if record["error"] is None:
             return 200, {**record, "seen": [png_data_url(image) for image in seen]}
-        if record["error"].startswith(NOT_A_PICTURE):
-            return 415, record
-        if record["error"].startswith(OUT_OF_MEMORY):
-            return 503, record
-        return 422, record
+        return STATUS_OF_ERROR.get(reading.error_kind, 422), record
 
     @app.exception_handler(HTTPException)
     async def error_as_json(request, error):

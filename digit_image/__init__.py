@@ -39,7 +39,7 @@ import numpy as np
 from .boxes import box_sides
 from .desk import without_desk
 from .edges import beyond_shadow_edges, without_edge_marks
-from .errors import ImageError
+from .errors import ImageError, NoInk, NotAPicture, OutOfMemory
 from .grouping import digits_of, lines_of_writing, split_touching, typical_height
 from .ink import find_ink as _find_ink
 from .layout import to_mnist
@@ -52,7 +52,8 @@ from .ruled_lines import ruled_lines
 from .sheets import flattened, sheet_of
 from .underlines import without_underlines
 
-__all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "SVG_SUFFIXES",
+__all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "NoInk", "NotAPicture",
+           "OutOfMemory", "SVG_SUFFIXES",
            "WORK_SIZE", "box_of", "box_sides", "find_digits", "find_ink", "ink_contrast",
            "normalize", "picture_suffixes", "read_grayscale", "ruled_lines", "segment",
            "thumbnail", "to_mnist"]
@@ -205,7 +206,7 @@ def _marks_in(gray, contrast=None):
         try:
             ink, labels, marks = _find_ink(rest)
         except ImageError:
-            raise ImageError("no ink found (only the edge of a shadow or of the desk)") from None
+            raise NoInk("no ink found (only the edge of a shadow or of the desk)") from None
     marks = without_edge_marks(ink, labels, marks)
     marks = without_rings(marks, labels)
     return ink, labels, without_underlines(marks)

@@ -4,7 +4,7 @@ then the marks it leaves that are neither specks nor ghosts of fainter ink."""
 import numpy as np
 
 from .boxes import box_sides
-from .errors import ImageError
+from .errors import NoInk
 from .lighting import histogram, otsu, percentiles
 from .marks import label_marks, mask_of
 from .ruled_lines import ruled_lines
@@ -29,7 +29,7 @@ def find_ink(contrast):
     """
     values, peak = contrast.values, contrast.peak
     if peak < MIN_CONTRAST:
-        raise ImageError("no ink found (the picture looks blank)")
+        raise NoInk("no ink found (the picture looks blank)")
     if contrast.thin:
         # Strokes under two pixels wide show more or less of their contrast as they fall
         # across the pixels, and little else is left to be told from them: the lowest cut.
@@ -50,7 +50,7 @@ def find_ink(contrast):
 
     largest = max(marks, key=lambda mark: mark.area)
     if max(largest.height, largest.width) < MIN_DIGIT_SIZE * max(values.shape):
-        raise ImageError(f"no ink found (only specks: a digit spans at least "
+        raise NoInk(f"no ink found (only specks: a digit spans at least "
                          f"{MIN_DIGIT_SIZE:.0%} of the picture, so crop closer)")
     marks = [mark for mark in marks if mark.area >= MIN_MARK_AREA * largest.area]
     if not contrast.thin:

@@ -10,7 +10,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from .errors import ImageError
+from .errors import NoInk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,7 @@ def label_marks(mask):
     count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         mask.view(np.uint8), 8, cv2.CV_32S, cv2.CCL_GRANA)
     if count < 2:
-        raise ImageError("no ink found (the picture looks blank)")
+        raise NoInk("no ink found (the picture looks blank)")
     marks = [Mark(label, area, top, left, top + height, left + width)
              for label, (left, top, width, height, area) in enumerate(stats[1:].tolist(), start=1)]
     return labels, marks

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 
-from .errors import ImageError
+from .errors import ImageError, NotAPicture, OutOfMemory
 from .transparency import flatten_transparency
 
 # Pictures are processed at no more than this many pixels a side: 20x20 is the goal, and a
@@ -63,7 +63,7 @@ def open_picture(source, size=WORK_SIZE):
     else:
         path = Path(source)
         if path.suffix.lower() in SVG_SUFFIXES:
-            raise ImageError("SVG drawings are not supported: export the drawing as PNG")
+            raise NotAPicture("SVG drawings are not supported: export the drawing as PNG")
         if path.suffix.lower() in HEIF_SUFFIXES:
             enable_heif()
         opened = _regular_file(path)
@@ -86,16 +86,16 @@ def open_picture(source, size=WORK_SIZE):
             file.seek(0)
             start = file.read(1000).lstrip()
             if start.startswith((b"<svg", b"<?xml")):
-                raise ImageError("SVG drawings are not supported: export it as PNG") from None
+                raise NotAPicture("SVG drawings are not supported: export it as PNG") from None
             if start.startswith(DOCUMENT_STARTS):
-                raise ImageError("a PostScript or PDF document, not a picture: only raster "
+                raise NotAPicture("a PostScript or PDF document, not a picture: only raster "
                                  "pictures are read (export the page as PNG or JPEG)") from None
             if start[4:12] in HEIF_BRANDS and "HEIF" not in Image.OPEN:
                 enable_heif()  # a HEIF photo whose name does not say so
                 return open_picture(source, size)
-            raise ImageError("not an image file (Pillow cannot identify it)") from None
+            raise NotAPicture("not an image file (Pillow cannot identify it)") from None
         except MemoryError:
-            raise ImageError("not enough memory to decode the picture") from None
+            raise OutOfMemory("not enough memory to decode the picture") from None
         # Pillow's decoders raise OSError, SyntaxError, EOFError, ValueError and others for
         # broken files; every one of them means the same to the user.
         except Exception as error:  # noqa: BLE001
@@ -185,7 +185,7 @@ def enable_heif():
     try:
         from pillow_heif import register_heif_opener
     except ImportError:
-        raise ImageError("HEIC/HEIF photos need the pillow-heif package "
+        raise NotAPicture("HEIC/HEIF photos need the pillow-heif package "
                          "(pip install pillow-heif), or save the photo as JPEG") from None
     if "HEIF" not in Image.OPEN:  # once, not for every photo of a folder
         register_heif_opener()
