@@ -41,6 +41,7 @@ from .desk import without_desk
 from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoInk, NotAPicture, OutOfMemory
 from .grouping import digits_of, lines_of_writing, split_touching, typical_height
+from .ink import FAINT_INK, darkness
 from .ink import find_ink as _find_ink
 from .layout import to_mnist
 from .lighting import Contrast, contrast_of, ink_bright
@@ -75,13 +76,15 @@ cv2.setNumThreads(1)
 @dataclasses.dataclass(frozen=True)
 class Found:
     """The digits' marks in a picture: ink (float32, 0..1), labels (the marks' label image),
-    marks (the Marks of the digits), and view, which reading of the picture they are in:
+    marks (the Marks of the digits), darkness (how much darker than their paper they are at
+    their darkest tenth, 0..1), and view, which reading of the picture they are in:
     "whole" (at WORK_SIZE), "finer" (the whole picture at up to FINE_SIZE, for thin strokes),
     "closer" (small writing) or "sheet" (a sheet or note, squared to the camera)."""
 
     ink: np.ndarray
     labels: np.ndarray
     marks: list
+    darkness: float = 1.0
     view: str = "whole"
 
     def mask(self, marks=None):
@@ -135,7 +138,17 @@ def segment(source):
 
 
 def find_digits(source):
-    """The marks of the digits in a picture (a Found), looking again where a person would.
+    """The marks of the digits in a picture (a Found), looking again where a person would
+    (_look); marks fainter than FAINT_INK where they are read are no ink.
+    """
+    found = _look(source)
+    if found.darkness < FAINT_INK:
+        raise NoInk("no ink found (only faint marks: a stain, a shadow, a fold)")
+    return found
+
+
+def _look(source):
+    """The marks of the digits in a picture, looking again where a person would.
 
     A picture whose thin ink is faint once shrunk to WORK_SIZE is read whole at up to
     FINE_SIZE pixels a side, and its marks are found there if its ink stands out much more:
@@ -205,11 +218,12 @@ def _marks_in(gray, contrast=None):
     if rest is not None:
         try:
             ink, labels, marks = _find_ink(rest)
+            contrast = rest
         except ImageError:
             raise NoInk("no ink found (only the edge of a shadow or of the desk)") from None
     marks = without_edge_marks(ink, labels, marks)
-    marks = without_rings(marks, labels)
-    return ink, labels, without_underlines(marks)
+    marks = without_underlines(without_rings(marks, labels))
+    return ink, labels, marks, darkness(contrast, labels, marks)
 
 
 def read_grayscale(source):

@@ -10,6 +10,10 @@ from .marks import label_marks, mask_of
 from .ruled_lines import ruled_lines
 
 MIN_CONTRAST = 0.12  # Ink is at least 12% darker (or lighter) than its background.
+# The digits' marks, where they are read, are at their darkest tenth at least this much
+# darker: fainter marks are a stain, a shadow, a fold or the paper's grain (measured on
+# pictures of blank paper and on the photo sets, where pencil reaches 0.2: docs/no_digit.md).
+FAINT_INK = 0.18
 MIN_DIGIT_SIZE = 0.03  # The largest mark spans at least 3% of the picture's longer side.
 MIN_MARK_AREA = 0.04  # Marks under 4% of the largest one's area are specks.
 GHOST = 0.5  # So are marks whose ink is under half as dark as the largest one's.
@@ -69,6 +73,12 @@ def find_ink(contrast):
     floor = threshold / 4
     ink = np.clip((values - floor) / max(core - floor, 1e-3), 0, 1).astype(np.float32)
     return ink, labels, marks
+
+
+def darkness(contrast, labels, marks):
+    """How much darker than their paper marks are at their darkest tenth (0..1)."""
+    (darkest_tenth,) = percentiles(histogram(contrast.levels[mask_of(labels, marks)]), (90,))
+    return darkest_tenth
 
 
 def _tenth_darkest(values):

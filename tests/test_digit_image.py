@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
@@ -909,3 +910,30 @@ def test_thumbnail_shows_a_sixteen_bit_picture_as_the_user_sees_it(tmp_path):
     thumbnail = digit_image.thumbnail(save(picture, tmp_path / "deep.png"), 100)
     assert thumbnail.shape == (100, 100, 4) and thumbnail.dtype == np.uint8
     assert thumbnail[..., 0].min() == 0 and thumbnail[..., 0].max() == 255
+
+
+def stained_sheet(stained=True, seed=0):
+    """A photo of blank paper, 600x450: light falling off across it, a coffee ring and a fold's
+    soft shadow (each at most 15% darker than the paper) when stained, sensor noise."""
+    rng = np.random.default_rng(seed)
+    paper = np.linspace(235, 215, 600)[None, :] * np.ones((450, 1))
+    stain = np.zeros((450, 600), np.float32)
+    cv2.ellipse(stain, (380, 200), (70, 55), 20, 0, 300, 1.0, 7)
+    fold = np.zeros_like(stain)
+    cv2.line(fold, (120, 0), (160, 449), 1.0, 5)
+    stain = cv2.GaussianBlur(stain, (0, 0), 2) * 0.16 + cv2.GaussianBlur(fold, (0, 0), 3) * 0.12
+    return paper * (1 - stain * stained) + rng.normal(0, 2, paper.shape)
+
+
+def test_stains_and_folds_on_blank_paper_are_no_ink_but_pencil_is(tmp_path):
+    blank = stained_sheet()
+    path = save(Image.fromarray(blank.clip(0, 255).astype(np.uint8)), tmp_path / "blank.jpg")
+    with pytest.raises(digit_image.NoInk, match="faint marks"):
+        digit_image.find_digits(path)
+    # A pencil digit on such paper, about a quarter darker than it, is read.
+    pencil = np.asarray(draw("4", size=(600, 450), box=(200, 120, 320, 330), width=5), np.float32)
+    written = np.where(pencil < 128, 0.72, 1) * stained_sheet(stained=False)
+    path = save(Image.fromarray(written.clip(0, 255).astype(np.uint8)), tmp_path / "pencil.jpg")
+    found = digit_image.find_digits(path)
+    assert found.darkness >= digit_image.FAINT_INK
+    assert similarity(found.as_one(), digit_image.normalize(draw("4", width=12))) > 0.7
