@@ -23,7 +23,7 @@ Each --json line holds "path"; "digit" (the digit, or null) or "number" (the dig
 a string, or null); "confidence" (the answer's probability; a number's is its least sure
 digit's); "probabilities" (ten) and "top" (the --top-k most likely digits) of the picture
 read as one digit; "digits" (one such object per digit of a number); "uncertain" (a number
-with a digit under --min-confidence); "no_digit" (why there is no digit, or null) and
+with a digit under --min-confidence, given only with --multi); "no_digit" (why there is no digit, or null) and
 "error" (why the picture could not be read, or null).
 
     python predict.py examples/
@@ -84,8 +84,8 @@ def parse_args(argv):
         "--min-confidence",
         type=float,
         default=recognize.MIN_CONFIDENCE,
-        help="a digit less probable than this is not given (no digit), or marked uncertain "
-             "in a number",
+        help="a digit less probable than this is not given (no digit); with --multi, it is "
+             "marked uncertain in the number",
     )
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
     parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")

@@ -8,12 +8,12 @@ decides what the picture holds from their calibrated probabilities.
 How (the default, mode "auto"): a picture read as one digit is that digit. A picture whose
 marks read as several digits is a number when each of them is a digit the model is sure of
 (at least min_confidence); otherwise, when all its marks together are a digit it is sure of,
-it is that digit (a digit broken in two, a stray mark beside it); otherwise a number when at
-least half of its digits are sure, the others marked uncertain. A picture in which nothing is
-a digit the model is sure of is answered with no digit, as is one with no ink: the model was
-also trained on pictures with no digit (not_a_digit.py), on which it is unsure.
-Mode "number" (--multi) reads the marks as a number always; mode "digit" (--single) as one
-digit always.
+it is that digit (a digit broken in two, a stray mark beside it); otherwise it has no digit:
+the letters of a word are each often like some digit, and a word is seldom like a number
+all through (docs/no_digit.md). The model was also trained on pictures with no digit
+(not_a_digit.py), on which it is unsure. A picture with no ink has no digit either.
+Mode "number" (--multi) reads the marks as a number always, its unsure digits marked
+uncertain; mode "digit" (--single) as one digit always.
 """
 
 import dataclasses
@@ -78,10 +78,8 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         chosen = "digit"
     elif mode == "number" or all(sure):
         chosen = "number"
-    elif not whole["uncertain"]:
-        chosen = "digit"  # the pieces were one digit: broken apart, or with a stray mark
     else:
-        chosen = "number" if 2 * sum(sure) >= len(pieces) else None
+        chosen = "digit"  # the pieces were one digit (broken apart, with a stray mark), or none
     if chosen == "digit" and not whole["uncertain"]:
         record.update(whole, uncertain=False)
     elif chosen == "number" and any(sure):
@@ -96,6 +94,10 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         best = whole if chosen != "number" else max(pieces, key=lambda digit: digit["confidence"])
         record["no_digit"] = (f"no digit: the marks look like none of 0-9, best guess "
                               f"{best['digit']} at {best['confidence']:.0%}")
+        if mode == "auto" and len(pieces) > 1:
+            guess = "".join(str(digit["digit"]) for digit in pieces)
+            least = min(digit["confidence"] for digit in pieces)
+            record["no_digit"] += f"; as a number {guess}, its least sure digit at {least:.0%}"
         record.update(probabilities=whole["probabilities"], top=whole["top"])
     return record
 

@@ -50,8 +50,12 @@ def test_a_digit_in_pieces_is_one_digit():
     assert record["digit"] == 5 and record["number"] is None
 
 
-def test_a_number_with_one_unsure_digit_is_a_number_marked_uncertain():
-    record = recognize.answer(reading([3]), [unsure(4), sure(1), unsure(9), sure(8)])
+def test_a_number_with_one_unsure_digit_is_no_digit_unless_a_number_is_asked_for():
+    probabilities = [unsure(4), sure(1), unsure(9), sure(8)]
+    record = recognize.answer(reading([3]), probabilities)
+    assert record["number"] is None and record["digit"] is None
+    assert record["no_digit"].endswith("as a number 198, its least sure digit at 30%")
+    record = recognize.answer(reading([3]), probabilities, mode="number")
     assert record["number"] == "198" and record["uncertain"] is True
     assert record["confidence"] == pytest.approx(0.3)
 
