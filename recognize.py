@@ -7,7 +7,8 @@ decides what the picture holds from their calibrated probabilities.
 
 How (the default, mode "auto"): a picture read as one digit is that digit. A picture whose
 marks read as several digits is a number when each of them is a digit the model is sure of
-(at least min_confidence); otherwise, when all its marks together are a digit it is sure of,
+(at least min_confidence), unless all its marks together are a digit it is all but certain
+of (SURE_AS_ONE); otherwise, when all its marks together are a digit it is sure of,
 it is that digit (a digit broken in two, a stray mark beside it); otherwise it has no digit:
 the letters of a word are each often like some digit, and a word is seldom like a number
 all through (docs/no_digit.md). The model was also trained on pictures with no digit
@@ -26,6 +27,10 @@ MODES = ("auto", "number", "digit")
 # Below this calibrated probability a reading is not a digit the model is sure of: a
 # picture whose readings all fall below it has no digit (docs/no_digit.md).
 MIN_CONFIDENCE = 0.5
+# All the marks read together as a digit this sure are that digit, whatever their pieces read
+# as: a digit beside the remnant of a ruled line or a stray mark (a number squeezed into one
+# 28x28 is never this like one digit in the digit sets: docs/no_digit.md).
+SURE_AS_ONE = 0.999
 
 
 @dataclasses.dataclass
@@ -76,7 +81,7 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):
         chosen = "digit"
-    elif mode == "number" or all(sure):
+    elif mode == "number" or (all(sure) and whole["confidence"] < SURE_AS_ONE):
         chosen = "number"
     else:
         chosen = "digit"  # the pieces were one digit (broken apart, with a stray mark), or none

@@ -43,6 +43,14 @@ def test_several_sure_digits_are_a_number_in_lines():
     assert record["uncertain"] is False and record["confidence"] == pytest.approx(0.98)
 
 
+def test_a_digit_beside_a_stray_mark_is_one_digit_when_the_whole_is_all_but_certain():
+    # The remnant of a ruled line beside a 4 reads as a sure 1; the marks together, surer a 4.
+    record = recognize.answer(reading([2]), [sure(4, 0.9995), sure(4), sure(1, 0.9)])
+    assert record["digit"] == 4 and record["number"] is None
+    record = recognize.answer(reading([2]), [sure(4, 0.99), sure(4), sure(1, 0.9)])
+    assert record["number"] == "41"
+
+
 def test_a_digit_in_pieces_is_one_digit():
     # A 5 whose bar stands apart, or a 4 beside a stray mark: the pieces are not digits the
     # model is sure of, all the marks together are.
