@@ -43,7 +43,7 @@ from .errors import ImageError, NoInk, NotAPicture, OutOfMemory
 from .grouping import digits_of, lines_of_writing, split_touching, typical_height
 from .ink import FAINT_INK, darkness
 from .ink import find_ink as _find_ink
-from .layout import to_mnist
+from .layout import as_laid_out, to_mnist
 from .lighting import Contrast, contrast_of, ink_bright
 from .marks import Mark, box_of, mask_of
 from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture,
@@ -79,13 +79,15 @@ class Found:
     marks (the Marks of the digits), darkness (how much darker than their paper they are at
     their darkest tenth, 0..1), and view, which reading of the picture they are in:
     "whole" (at WORK_SIZE), "finer" (the whole picture at up to FINE_SIZE, for thin strokes),
-    "closer" (small writing) or "sheet" (a sheet or note, squared to the camera)."""
+    "closer" (small writing), "sheet" (a sheet or note, squared to the camera) or "as given"
+    (a picture already laid out as MNIST, given: as_one() is that picture itself)."""
 
     ink: np.ndarray
     labels: np.ndarray
     marks: list
     darkness: float = 1.0
     view: str = "whole"
+    given: np.ndarray | None = None
 
     def mask(self, marks=None):
         """The pixels of the given marks (all of the digits' by default)."""
@@ -98,7 +100,7 @@ class Found:
     @functools.cached_property
     def _one(self):
         # Laid out once: a picture of one digit is also its only line's only digit.
-        return to_mnist(self.ink, self.mask())
+        return self.given if self.given is not None else to_mnist(self.ink, self.mask())
 
     def lines(self):
         """The marks as lines of writing, top to bottom, each a list of its digits, left to
@@ -184,6 +186,9 @@ def _look(source):
         if finer_error is None:
             raise
         raise finer_error from None  # What the finer look found says more: specks, not blank.
+    given = as_laid_out(gray)
+    if given is not None:
+        return dataclasses.replace(found, view="as given", given=given)
     largest = max(found.marks, key=lambda mark: mark.area)
     tallest = max(mark.height for mark in found.marks)
     sheet = sheet_of(largest, found.labels)

@@ -62,6 +62,31 @@ def to_mnist(ink, mask):
     return (field * 255 + 0.5).astype(np.uint8)
 
 
+def as_laid_out(gray):
+    """The picture itself, as uint8 (28, 28) white on black, when it is already laid out as
+    MNIST: 28x28, a digit on a plain background (either polarity) whose box at half intensity
+    fits BOX_SIZE and whose centre of mass is within a pixel of CENTRE. Else None.
+
+    Laying such a picture out again would blur it (every step resamples), and the model
+    reads MNIST's own images best as they are: 99.4% of 2,000 test digits saved as PNG,
+    against 96.8% laid out again (docs/no_digit.md)."""
+    if gray.shape != (IMAGE_SIZE, IMAGE_SIZE) or gray.ndim != 2:
+        return None
+    if np.median(gray) > 0.5:
+        gray = 1 - gray  # a dark digit on white
+    if np.mean(gray < 0.1) < 0.5:
+        return None  # no plain background: a photo or a texture
+    rows, columns = np.nonzero(gray >= 0.5)
+    # (A pixel more: anti-aliasing can take a 20-pixel box's edge over half intensity.)
+    if len(rows) == 0 or max(np.ptp(rows), np.ptp(columns)) + 1 > BOX_SIZE + 1:
+        return None
+    moments = cv2.moments(np.pad(gray, ((0, 0), (0, 1))))
+    centre = (moments["m01"] / moments["m00"], moments["m10"] / moments["m00"])
+    if max(abs(centre[0] - CENTRE), abs(centre[1] - CENTRE)) > 1:
+        return None
+    return (gray * 255 + 0.5).astype(np.uint8)
+
+
 def _crop(values, top, bottom, left, right):
     """values[top:bottom, left:right], with zeros where the window leaves the picture."""
     height, width = values.shape

@@ -937,3 +937,14 @@ def test_stains_and_folds_on_blank_paper_are_no_ink_but_pencil_is(tmp_path):
     found = digit_image.find_digits(path)
     assert found.darkness >= digit_image.FAINT_INK
     assert similarity(found.as_one(), digit_image.normalize(draw("4", width=12))) > 0.7
+
+
+def test_a_picture_already_laid_out_as_mnist_is_read_as_it_is(tmp_path):
+    laid_out = digit_image.normalize(draw("7"))
+    for name, picture in (("mnist.png", laid_out), ("dark_on_white.png", 255 - laid_out)):
+        found = digit_image.find_digits(save(Image.fromarray(picture), tmp_path / name))
+        assert found.view == "as given" and np.array_equal(found.as_one(), laid_out)
+    # Off centre by four pixels, it is laid out again: centred as MNIST centres its digits.
+    shifted = np.roll(laid_out, 4, axis=1)
+    found = digit_image.find_digits(save(Image.fromarray(shifted), tmp_path / "shifted.png"))
+    assert found.view != "as given" and similarity(found.as_one(), laid_out) > 0.9
