@@ -76,7 +76,7 @@ def parse_args(argv):
                         help="images at the end of the training file held out for validation")
     parser.add_argument("--timeout", type=float, default=30,
                         help=f"seconds a download may stall, or receive under {downloads.MIN_RATE:,} bytes/s")
-    parser.add_argument("--not-a-digit", type=int, default=6000,
+    parser.add_argument("--not-a-digit", type=int, default=12000,
                         help="pictures with no digit to draw for training (and a sixth as many "
                              "for validation; not_a_digit.py)")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
