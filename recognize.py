@@ -8,7 +8,8 @@ decides what the picture holds from their calibrated probabilities.
 How (the default, mode "auto"): a picture read as one digit is that digit. A picture whose
 marks read as several digits is a number when each of them is a digit the model is sure of
 (at least min_confidence), unless all its marks together are a digit it is all but certain
-of (SURE_AS_ONE); otherwise, when all its marks together are a digit it is sure of,
+of (SURE_AS_ONE), or a sure digit with one mark a line (a stray mark above or below it);
+otherwise, when all its marks together are a digit it is sure of,
 it is that digit (a digit broken in two, a stray mark beside it); otherwise it has no digit:
 the letters of a word are each often like some digit, and a word is seldom like a number
 all through (docs/no_digit.md). The model was also trained on pictures with no digit
@@ -81,7 +82,7 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):
         chosen = "digit"
-    elif mode == "number" or (all(sure) and whole["confidence"] < SURE_AS_ONE):
+    elif mode == "number" or (all(sure) and not _one_with_strays(whole, reading.line_lengths)):
         chosen = "number"
     else:
         chosen = "digit"  # the pieces were one digit (broken apart, with a stray mark), or none
@@ -105,6 +106,15 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
             record["no_digit"] += f"; as a number {guess}, its least sure digit at {least:.0%}"
         record.update(probabilities=whole["probabilities"], top=whole["top"])
     return record
+
+
+def _one_with_strays(whole, line_lengths):
+    """Whether sure digits read apart are one digit beside stray marks: all the marks read
+    together as a digit at SURE_AS_ONE or more, or as a sure digit when each line holds one
+    mark (a number is written along a line; a mark above or below a digit is the remnant of
+    a ruled line or a note's edge)."""
+    one_per_line = len(line_lengths) > 1 and max(line_lengths) == 1
+    return whole["confidence"] >= SURE_AS_ONE or (one_per_line and not whole["uncertain"])
 
 
 def ranked(probabilities, min_confidence, top_k):

@@ -51,6 +51,15 @@ def test_a_digit_beside_a_stray_mark_is_one_digit_when_the_whole_is_all_but_cert
     assert record["number"] == "41"
 
 
+def test_a_digit_with_a_stray_mark_above_it_is_one_digit_but_a_number_is_a_number():
+    # One mark a line: a stroke above a 7 (a ruled line's remnant) reads as a sure 1.
+    record = recognize.answer(reading([1, 1]), [sure(7, 0.9), sure(1), sure(7)])
+    assert record["digit"] == 7 and record["number"] is None
+    # Two digits on a line are a number, however sure the whole.
+    record = recognize.answer(reading([2]), [sure(7, 0.9), sure(1), sure(7)])
+    assert record["number"] == "17"
+
+
 def test_a_digit_in_pieces_is_one_digit():
     # A 5 whose bar stands apart, or a 4 beside a stray mark: the pieces are not digits the
     # model is sure of, all the marks together are.
