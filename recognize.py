@@ -89,23 +89,28 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
     if chosen == "digit" and not whole["uncertain"]:
         record.update(whole, uncertain=False)
     elif chosen == "number" and any(sure):
-        lines, start = [], 0
-        for length in reading.line_lengths:
-            lines.append("".join(str(digit["digit"]) for digit in pieces[start : start + length]))
-            start += length
         # A number is only as certain as its least certain digit.
-        record.update(number=" ".join(lines), digits=pieces, uncertain=not all(sure),
-                      confidence=min(digit["confidence"] for digit in pieces))
+        record.update(number=_as_number(pieces, reading.line_lengths), digits=pieces,
+                      uncertain=not all(sure), confidence=min(digit["confidence"] for digit in pieces))
     else:
         best = whole if chosen != "number" else max(pieces, key=lambda digit: digit["confidence"])
         record["no_digit"] = (f"no digit: the marks look like none of 0-9, best guess "
                               f"{best['digit']} at {best['confidence']:.0%}")
         if mode == "auto" and len(pieces) > 1:
-            guess = "".join(str(digit["digit"]) for digit in pieces)
             least = min(digit["confidence"] for digit in pieces)
-            record["no_digit"] += f"; as a number {guess}, its least sure digit at {least:.0%}"
+            record["no_digit"] += (f"; as a number {_as_number(pieces, reading.line_lengths)}, "
+                                   f"its least sure digit at {least:.0%}")
         record.update(probabilities=whole["probabilities"], top=whole["top"])
     return record
+
+
+def _as_number(pieces, line_lengths):
+    """The digits of pieces as a number, its lines (of line_lengths digits) joined by spaces."""
+    lines, start = [], 0
+    for length in line_lengths:
+        lines.append("".join(str(digit["digit"]) for digit in pieces[start : start + length]))
+        start += length
+    return " ".join(lines)
 
 
 def _one_with_strays(whole, line_lengths):
