@@ -77,8 +77,7 @@ def find_ink(contrast):
 
 def darkness(contrast, labels, marks):
     """How much darker than their paper marks are at their darkest tenth (0..1)."""
-    (darkest_tenth,) = percentiles(histogram(contrast.levels[mask_of(labels, marks)]), (90,))
-    return darkest_tenth
+    return float(_tenth_darkest(contrast.values[mask_of(labels, marks)]))
 
 
 def _tenth_darkest(values):
