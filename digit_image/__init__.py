@@ -85,7 +85,7 @@ class Found:
     ink: np.ndarray
     labels: np.ndarray
     marks: list
-    darkness: float = 1.0
+    darkness: float
     view: str = "whole"
     given: np.ndarray | None = None
 

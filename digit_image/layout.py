@@ -50,10 +50,8 @@ def to_mnist(ink, mask):
     small /= max(small.max(), 1e-6)  # MNIST strokes reach full white.
 
     # Shift by whole pixels, as MNIST did, to put the centre of mass on pixel (14, 14).
-    # (A zero column more: OpenCV takes an array two columns wide for a list of points.)
-    moments = cv2.moments(np.pad(small, ((0, 0), (0, 1))))
-    down = round(CENTRE - moments["m01"] / moments["m00"])
-    across = round(CENTRE - moments["m10"] / moments["m00"])
+    row, column = _centre_of_mass(small)
+    down, across = round(CENTRE - row), round(CENTRE - column)
     height, width = small.shape
     # Paste into a field with room all round, then cut the middle out: nothing overflows.
     field = np.zeros((IMAGE_SIZE + 2 * height, IMAGE_SIZE + 2 * width), np.float32)
@@ -70,7 +68,7 @@ def as_laid_out(gray):
     Laying such a picture out again would blur it (every step resamples), and the model
     reads MNIST's own images best as they are: 99.35% of 2,000 test digits saved as PNG,
     against 96.8% laid out again (docs/no_digit.md)."""
-    if gray.shape != (IMAGE_SIZE, IMAGE_SIZE) or gray.ndim != 2:
+    if gray.shape != (IMAGE_SIZE, IMAGE_SIZE):
         return None
     if np.median(gray) > 0.5:
         gray = 1 - gray  # a dark digit on white
@@ -80,11 +78,16 @@ def as_laid_out(gray):
     # (A pixel more: anti-aliasing can take a 20-pixel box's edge over half intensity.)
     if len(rows) == 0 or max(np.ptp(rows), np.ptp(columns)) + 1 > BOX_SIZE + 1:
         return None
-    moments = cv2.moments(np.pad(gray, ((0, 0), (0, 1))))
-    centre = (moments["m01"] / moments["m00"], moments["m10"] / moments["m00"])
-    if max(abs(centre[0] - CENTRE), abs(centre[1] - CENTRE)) > 1:
+    if max(abs(coordinate - CENTRE) for coordinate in _centre_of_mass(gray)) > 1:
         return None
     return (gray * 255 + 0.5).astype(np.uint8)
+
+
+def _centre_of_mass(image):
+    """(row, column) of an image's centre of mass."""
+    # A zero column more: OpenCV takes an array two columns wide for a list of points.
+    moments = cv2.moments(np.pad(image, ((0, 0), (0, 1))))
+    return moments["m01"] / moments["m00"], moments["m10"] / moments["m00"]
 
 
 def _crop(values, top, bottom, left, right):
