@@ -77,7 +77,7 @@ def named(name, kind):
     """(path, error) for what a name of this kind_of() holds: a folder's pictures, a file, or
     why there is none."""
     if kind == "folder":
-        yield from expand_folder(Path(name))
+        yield from expand_folder(name)
     else:
         yield name, None if kind == "file" else kind
 
@@ -95,15 +95,17 @@ def matching(pattern):
                   if not any(part.startswith(".") for part in path.relative_to(base).parts))
 
 
-def expand_folder(folder):
-    """The folder's pictures, by name. Files whose name begins with "._" are left out: macOS
-    writes them beside a file copied to a foreign disk, and they hold its metadata."""
+def expand_folder(name):
+    """The pictures of the folder so named, by name; what is wrong with the folder itself
+    comes under its name as given ("scans/" stays "scans/"). Files whose name begins with
+    "._" are left out: macOS writes them beside a file copied to a foreign disk, and they
+    hold its metadata."""
     suffixes = digit_image.picture_suffixes()
     try:
-        candidates = sorted(path for path in folder.iterdir() if path.suffix.lower() in suffixes
-                            and not path.name.startswith("._"))
+        candidates = sorted(path for path in Path(name).iterdir()
+                            if path.suffix.lower() in suffixes and not path.name.startswith("._"))
     except OSError as error:
-        yield str(folder), f"cannot list the folder ({error.strerror})"
+        yield name, f"cannot list the folder ({error.strerror})"
         return
     found = False
     for path in candidates:
@@ -116,4 +118,4 @@ def expand_folder(folder):
             yield str(path), None
         found = True
     if not found:
-        yield str(folder), "folder holds no pictures"
+        yield name, "folder holds no pictures"

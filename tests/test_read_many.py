@@ -189,6 +189,16 @@ def test_bad_arguments_stop_before_any_work_in_one_line(pictures, tiny_litert, t
     assert not (other_job / "summary.json").exists()
 
 
+def test_an_empty_folder_named_with_a_slash_stops_before_any_work(tiny_litert, tmp_path,
+                                                                   capsys):
+    (tmp_path / "empty").mkdir()
+    status = common.run_cli(read_many.main, [f"{tmp_path / 'empty'}/", "--output",
+                                             str(tmp_path / "out"), "--model", str(tiny_litert)])
+    err = capsys.readouterr().err
+    assert status == common.EXIT_USAGE
+    assert f"{tmp_path / 'empty'}/: folder holds no pictures" in err and err.count("\n") == 1, err
+
+
 def test_the_command_starts_its_own_ray_quietly_or_joins_one(first_run, local_ray, pictures,
                                                              tiny_litert, tmp_path):
     # The first ten pictures, as the first run named them: the same lines.
