@@ -49,6 +49,7 @@ SUMMARY_KIND = "record:read_many"
 # predict.py --json writes "error" last: a line that ends so is a picture that was read.
 READ_ENDING = b'"error": null}'
 FAILURES_SHOWN = 10
+FAILURES_KEPT = 100  # The first failures the summary lists; the rest are only counted.
 
 
 def parse_args(argv):
@@ -117,15 +118,16 @@ def main(argv=None):
 
     pending = [shard for shard in shards if shard.table is not None]
     read = sum(shard.count for shard in pending)
-    failures, ray_start, speed, workers = [], None, None, 0
+    failures, first_failures, ray_start, speed, workers = 0, [], None, None, 0
     if pending:
         with ray_reading.ray_session(args.address, args.progress, args.debug) as (ray_start, cores):
             workers = args.workers or cores
             reading_started = time.perf_counter()
-            failures = read_pending(pending, model.name, model_bytes, reading, args, workers)
+            failures, first_failures = read_pending(pending, model.name, model_bytes, reading,
+                                                    args, workers)
             # Ray's start is not counted; its workers' start (loading the model) is.
             speed = read / (time.perf_counter() - reading_started)
-    failed = len(failures) + sum(failed_in(args.output / shard.name)
+    failed = failures + sum(failed_in(args.output / shard.name)
                                  for shard in shards if shard.table is None)
     summary = {
         "pictures": sum(shard.count for shard in shards), "failures": failed,
@@ -135,10 +137,10 @@ def main(argv=None):
         "pictures_per_second": speed and round(speed, 1),
         "workers": workers, "address": args.address, "model": str(model),
         "shard_size": args.shard_size,
-        "first_failures": [{"path": path, "error": error} for path, error in failures[:100]],
+        "first_failures": [{"path": path, "error": error} for path, error in first_failures],
     }
     common.write_record(summary_path, "read_many", summary)
-    report(summary, failures, summary_path)
+    report(summary, failures, first_failures, summary_path)
     return common.EXIT_SOME_FAILED if failed else common.EXIT_OK
 
 
@@ -218,7 +220,8 @@ def failed_in(shard_path):
 
 def read_pending(shards, model_name, model_bytes, reading, args, workers):
     """Reads the shards' pictures on Ray Data and writes each shard as soon as all its
-    records are in; returns the (path, error) of the pictures that failed."""
+    records are in; returns how many pictures failed and the (path, error) of the first
+    FAILURES_KEPT: a job of millions of failing pictures keeps no list of them all."""
     import ray
 
     # Blocks of one model batch each, so that every worker has work from the first shard.
@@ -232,7 +235,7 @@ def read_pending(shards, model_name, model_bytes, reading, args, workers):
                                "folder": os.getcwd(), "reading": reading},
         compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))), num_cpus=1)
     by_index = {shard.index: shard for shard in shards}
-    waiting, failures = {}, []
+    waiting, failures, first = {}, 0, []
     try:
         for batch in answers.iter_batches(batch_size=None, batch_format="numpy"):
             for index, position, line, failed in zip(batch["shard"], batch["position"],
@@ -240,15 +243,17 @@ def read_pending(shards, model_name, model_bytes, reading, args, workers):
                 lines = waiting.setdefault(int(index), {})
                 lines[int(position)] = line
                 if failed:
-                    record = json.loads(line)
-                    failures.append((record["path"], record["error"]))
+                    failures += 1
+                    if len(first) < FAILURES_KEPT:
+                        record = json.loads(line)
+                        first.append((record["path"], record["error"]))
                 shard = by_index[int(index)]
                 if len(lines) == shard.count:
                     write_shard(args.output / shard.name, [lines[i] for i in range(shard.count)])
                     del waiting[int(index)]
     except ray.exceptions.RayError as error:
         raise common.UserError(f"the job stopped: {ray_reading.worker_exception(error)}") from error
-    return failures
+    return failures, first
 
 
 def write_shard(path, lines):
@@ -256,13 +261,14 @@ def write_shard(path, lines):
         line + "\n" for line in lines)))
 
 
-def report(summary, failures, summary_path):
-    """The first failures on stderr, as predict.py says them, and the job in one line."""
+def report(summary, failures, first_failures, summary_path):
+    """The first of this run's failures on stderr, as predict.py says them, and the job in
+    one line."""
     prog = Path(sys.argv[0]).name
-    for path, error in failures[:FAILURES_SHOWN]:
+    for path, error in first_failures[:FAILURES_SHOWN]:
         print(f"{prog}: {path}: {error}", file=sys.stderr)
-    if len(failures) > FAILURES_SHOWN:
-        print(f"{prog}: ... and {len(failures) - FAILURES_SHOWN} more failures: their records "
+    if failures > FAILURES_SHOWN:
+        print(f"{prog}: ... and {failures - FAILURES_SHOWN} more failures: their records "
               'hold the reason in "error"', file=sys.stderr)
     speed = "nothing to read"
     if summary["read"]:
