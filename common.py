@@ -12,6 +12,7 @@ Exit statuses used by every script:
     2  usage error or unusable input data (nothing useful was done)
 """
 
+import argparse
 import contextlib
 import json
 import os
@@ -63,6 +64,15 @@ def add_debug_flag(parser):
     parser.add_argument(
         "--debug", action="store_true", help="show the full Python traceback on errors"
     )
+
+
+def add_model_flag(parser, what="a model file as predict.py --model takes it"):
+    """--model, for the scripts that classify: model_files.named_or_default(args) is the
+    model it names, or the one predict.py answers with."""
+    parser.add_argument(
+        "--model", type=Path, default=argparse.SUPPRESS,  # Not None, which --help would show.
+        help=f"{what} (default: {MODEL_PATH.with_suffix('.tflite')} while export.py's record "
+             f"ties it to {MODEL_PATH} as that file is now, else {MODEL_PATH})")
 
 
 def add_tta_flag(parser):

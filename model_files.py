@@ -41,6 +41,11 @@ def export_record_path(keras_path):
     return keras_path.parent / common.named_for(keras_path, "export.json")
 
 
+def named_or_default(args):
+    """The model common.add_model_flag's --model names, else model_to_serve()'s."""
+    return getattr(args, "model", None) or model_to_serve()
+
+
 def model_to_serve(keras_path=common.MODEL_PATH):
     """The model that answers when the user names none: the float LiteRT export beside
     keras_path (models/digit_cnn.tflite) when export.py wrote it from keras_path as that file

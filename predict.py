@@ -64,14 +64,8 @@ def parse_args(argv):
     parser.add_argument(
         "inputs", nargs="+", metavar="PICTURE", help="picture files, folders or glob patterns"
     )
-    parser.add_argument(
-        "--model",
-        type=Path,
-        default=argparse.SUPPRESS,  # Not None, which --help would show as the default.
-        help="a .keras, .tflite or .onnx file or SavedModel folder, as export.py writes them "
-             f"(default: {common.MODEL_PATH.with_suffix('.tflite')} while export.py's record "
-             f"ties it to {common.MODEL_PATH} as that file is now, else {common.MODEL_PATH})",
-    )
+    common.add_model_flag(parser, "a .keras, .tflite or .onnx file or SavedModel folder, as "
+                                  "export.py writes them")
     reading = parser.add_mutually_exclusive_group()
     reading.add_argument("--multi", action="store_true",
                          help='read every picture as a number, such as "2024" (by default a '
@@ -94,7 +88,6 @@ def parse_args(argv):
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
-    args.model = getattr(args, "model", None)  # None: the model model_files.model_to_serve() picks.
     args.mode = "number" if args.multi else "digit" if args.single else "auto"
     if not 1 <= args.top_k <= common.NUM_CLASSES:
         parser.error(f"--top-k must be between 1 and {common.NUM_CLASSES}")
@@ -149,7 +142,7 @@ def main(argv=None):
         if picture is not None:
             raise common.UserError(f"--show {args.show} is one of the pictures read ({picture}):"
                                    " choose another name for the panel")
-    model = args.model if args.model is not None else model_files.model_to_serve()
+    model = model_files.named_or_default(args)
     if args.show:
         common.check_outputs({args.show: panels.KIND}, inputs=[model])
     model_files.check_model_path(model)  # Missing or of no known format: said before any picture.

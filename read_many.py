@@ -60,8 +60,7 @@ def parse_args(argv):
                              "listing them one a line")
     parser.add_argument("--output", type=Path, required=True,
                         help="folder of the shards and summary.json")
-    parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
-                        help="a .tflite, .keras or .onnx file (default: predict.py's)")
+    common.add_model_flag(parser, "a .tflite, .keras or .onnx file")
     parser.add_argument("--shard-size", type=int, default=10_000,
                         help="pictures per shard, the work a rerun can skip")
     parser.add_argument("--batch-size", type=int, default=256,
@@ -74,7 +73,6 @@ def parse_args(argv):
     parser.add_argument("--progress", action="store_true", help="show Ray Data's progress bars")
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)
-    args.model = getattr(args, "model", None)
     args.workers = getattr(args, "workers", None)
     args.address = getattr(args, "address", None)
     if args.shard_size < 1 or args.batch_size < 1 or (args.workers or 1) < 1:
@@ -93,7 +91,7 @@ class Shard:
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    model = args.model if args.model is not None else model_files.model_to_serve()
+    model = model_files.named_or_default(args)
     if model_files.check_model_path(model) == "savedmodel":
         raise common.UserError(f"model {model}: read_many.py takes a model file (.tflite, "
                                ".keras or .onnx), not a SavedModel folder")

@@ -80,11 +80,8 @@ def parse_args(argv):
                         help="address to listen on: 0.0.0.0 lets other machines of the "
                              "network (a phone) reach the page, and send it pictures")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free)")
-    parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
-                        help="a model file as predict.py --model takes it (default: the one "
-                             "predict.py answers with)")
+    common.add_model_flag(parser)
     args = parser.parse_args(argv)
-    args.model = getattr(args, "model", None)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     return args
@@ -283,7 +280,7 @@ def spawned(model, log, timeout=120):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = args.model if args.model is not None else model_files.model_to_serve()
+    model = model_files.named_or_default(args)
     model_files.check_model_path(model)
     # The port first: a busy one is said before the seconds a .keras model takes to load.
     # Requests that come meanwhile wait to be accepted.

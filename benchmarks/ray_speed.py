@@ -48,16 +48,15 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--count", type=int, default=5000, help="112x112 drawings to read")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each, medians reported")
-    parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
-                        help="the model (default: predict.py's)")
+    common.add_model_flag(parser)
     parser.add_argument("--mnist-dir", type=Path, default=sets.MNIST_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/ray_speed"))
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "ray_speed.json")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
-    args.model = getattr(args, "model", None) or model_files.model_to_serve()
     if args.count < 2 or args.repeats < 1:
         parser.error("--count must be at least 2 and --repeats at least 1")
+    args.model = model_files.named_or_default(args)
     return args
 
 
@@ -88,7 +87,7 @@ def worker_cpu_ms(paths, model, scratch):
     this process, on one core as in a worker, which the machine's other load does not change
     (docs/scaling.md builds on it). Last: the Reader sets OpenCV to one thread for good."""
     (shard,) = read_many.plan([str(path) for path in paths], "", len(paths), scratch)
-    reader = ray_reading.Reader(model.name, model.read_bytes(), os.getcwd(),
+    reader = ray_reading.Reader(model.name, model_files.read_model_bytes(model), os.getcwd(),
                               predict.parse_args(["-"]))
     started = time.process_time()
     for batch in shard.table.to_batches(max_chunksize=256):
@@ -117,7 +116,7 @@ def main(argv=None):
             runs["ray"].append(len(paths) / (seconds - start_up))
             runs["command_two_pictures"].append(command_seconds(
                 paths[:2], args.model, args.out / "answers_command"))
-    cpu_ms = worker_cpu_ms(paths, Path(args.model), args.out / "no_shards")
+    cpu_ms = worker_cpu_ms(paths, args.model, args.out / "no_shards")
     medians = {name: statistics.median(values) for name, values in runs.items()}
     results = {
         "machine": f"{platform.machine()}, {cores} cores ({os.cpu_count()} in all)",

@@ -49,8 +49,7 @@ def parse_args(argv):
     parser.add_argument("--clients", type=int, default=16, help="requests in flight at once")
     parser.add_argument("--seconds", type=float, default=30, help="how long the load lasts")
     parser.add_argument("--count", type=int, default=1000, help="112x112 drawings posted in turn")
-    parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
-                        help="a model file (default: the one predict.py answers with)")
+    common.add_model_flag(parser)
     parser.add_argument("--mnist-dir", type=Path, default=sets.MNIST_DIR)
     parser.add_argument("--out", type=Path, default=Path("runs/picture_speed"),
                         help="folder of the drawings, shared with picture_speed.py")
@@ -58,7 +57,6 @@ def parse_args(argv):
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / "serve_load.json")
     common.add_debug_flag(parser)
     args = parser.parse_args(argv)
-    args.model = getattr(args, "model", None)
     if args.clients < 1 or args.count < 1 or args.seconds <= 0:
         parser.error("--clients, --count and --seconds must be positive")
     return args
@@ -143,7 +141,7 @@ def answer_of(record):
 
 def main(argv=None):
     args = parse_args(argv)
-    model = args.model if args.model is not None else model_files.model_to_serve()
+    model = model_files.named_or_default(args)
     model_files.check_model_path(model)
     paths = picture_speed.drawings(args.out, args.count, args.mnist_dir)
     bodies = {path.name: form(path) for path in paths}

@@ -124,14 +124,13 @@ def answer_after(driver, before, timeout=20):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", type=Path, default=argparse.SUPPRESS,
-                        help="a model file (default: the one predict.py answers with)")
+    common.add_model_flag(parser)
     parser.add_argument("--out", type=Path, default=Path("docs/images/page.png"))
     args = parser.parse_args(argv)
     reason = missing()
     if reason:
         raise common.UserError(reason)
-    model = getattr(args, "model", None) or model_files.model_to_serve()
+    model = model_files.named_or_default(args)
     model_files.check_model_path(model)
     common.writable_folder(args.out.parent)
     with tempfile.TemporaryDirectory() as scratch, \
