@@ -39,7 +39,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 import common
 import inputs
@@ -73,16 +72,18 @@ def parse_args(argv):
     reading.add_argument("--single", action="store_true",
                          help="read every picture as one digit, all its marks together")
     parser.add_argument("--json", action="store_true", help="print one JSON object per picture")
-    parser.add_argument("--top-k", type=int, default=2, help="most likely digits to list (1-10)")
+    parser.add_argument("--top-k", type=int, default=recognize.Options.top_k,
+                        help="most likely digits to list (1-10)")
     parser.add_argument(
         "--min-confidence",
         type=float,
-        default=recognize.MIN_CONFIDENCE,
+        default=recognize.Options.min_confidence,
         help="a digit less probable than this is not given (no digit); with --multi, it is "
              "marked uncertain in the number",
     )
     parser.add_argument("--show", type=Path, help="also draw what the model saw into this PNG")
-    parser.add_argument("--batch-size", type=int, default=256, help="pictures per model call")
+    parser.add_argument("--batch-size", type=int, default=recognize.Options.batch_size,
+                        help="pictures per model call")
     parser.add_argument("--workers", type=int, default=reading_pool.cores(),
                         help="processes reading pictures side by side (this machine's cores)")
     common.add_tta_flag(parser)
@@ -181,21 +182,7 @@ def answer(names, classify, args):
                                                   args.debug)
     else:
         readings = (reading_pool.read_picture(path, error, args.debug) for path, error in named)
-    yield from classified(readings, classify, args)
-
-
-def classified(readings, classify, args):
-    """(record, the 28x28 images the answer rests on) for each picture read, classified a
-    batch at a time."""
-    while batch := list(itertools.islice(readings, args.batch_size)):
-        images = [image for reading in batch for image in reading.images]
-        probabilities = classify(np.stack(images)) if images else np.zeros((0, 10))
-        for reading in batch:
-            count = len(reading.images)
-            record = recognize.answer(reading, probabilities[:count], args.mode,
-                                      args.min_confidence, args.top_k)
-            yield record, recognize.seen(reading, record)
-            probabilities = probabilities[count:]
+    yield from recognize.classified(readings, classify, args)
 
 
 def report(record, args):

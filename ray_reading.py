@@ -17,14 +17,13 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pyarrow
 import pyarrow.fs
 
 import common
 import model_files
-import predict
+import recognize
 import reading_pool
 import safe_files
 
@@ -98,20 +97,20 @@ class Reader:
     """A Ray worker: loads the model once, then answers a batch of pictures at a time with
     predict.py's reader and batches, so that each record is the one predict.py gives."""
 
-    def __init__(self, model_name, model_bytes, folder, reading):
-        # A worker per core: OpenCV's and LiteRT's own threads would only contend.
-        cv2.setNumThreads(1)
+    def __init__(self, model_name, model_bytes, folder, options, debug=False):
+        # A worker per core: LiteRT's own threads would only contend (digit_image keeps
+        # OpenCV to one).
         with tempfile.TemporaryDirectory() as scratch:  # The loaders read a file.
             path = Path(scratch) / model_name
             path.write_bytes(model_bytes)
             self.classify = model_files.load_classifier(path, threads=1)
-        self.folder, self.reading, self.filesystems = folder, reading, {}
+        self.folder, self.options, self.debug, self.filesystems = folder, options, debug, {}
 
     def __call__(self, batch):
         readings = (self.read(os.fsdecode(name), error)
                     for name, error in zip(batch["name"], batch["error"]))
         records = [record for record, _ in
-                   predict.classified(readings, self.classify, self.reading)]
+                   recognize.classified(readings, self.classify, self.options)]
         return {"shard": batch["shard"], "position": batch["position"],
                 "record": np.array([json.dumps(record) for record in records], object),
                 "failed": np.array([record["error"] is not None for record in records])}
@@ -121,15 +120,15 @@ class Reader:
         if error is not None or not URI.match(name):
             # By its absolute path: a worker's current folder need not be the driver's.
             path = os.path.join(self.folder, name)
-            return reading_pool.read_picture(path, error, self.reading.debug, name=name)
+            return reading_pool.read_picture(path, error, self.debug, name=name)
         try:
             content = self.fetch(name)
         except FileNotFoundError:
-            return reading_pool.read_picture(name, "not found", self.reading.debug)
+            return reading_pool.read_picture(name, "not found", self.debug)
         except (OSError, ValueError, pyarrow.ArrowException) as failure:
             reason = f"cannot be read ({common.first_line(failure)})"
-            return reading_pool.read_picture(name, reason, self.reading.debug)
-        return reading_pool.read_picture(content, None, self.reading.debug, name=name)
+            return reading_pool.read_picture(name, reason, self.debug)
+        return reading_pool.read_picture(content, None, self.debug, name=name)
 
     def fetch(self, uri):
         """The bytes of the file at uri, through the pyarrow file system of its scheme and

@@ -40,8 +40,8 @@ import pyarrow
 import common
 import inputs
 import model_files
-import predict
 import ray_reading
+import recognize
 import safe_files
 
 SHARD_NAME = re.compile(r"part-\d{5,}-[0-9a-f]{12}\.jsonl")
@@ -102,11 +102,10 @@ def main(argv=None):
     common.writable_folder(args.output)
     summary_path = args.output / "summary.json"
     common.check_outputs({summary_path: SUMMARY_KIND})
-    # predict.py's reading, from its own parser: its defaults, this job's batch size.
-    reading = predict.parse_args(["-", "--batch-size", str(args.batch_size),
-                                  *(["--debug"] if args.debug else [])])
-    job = json.dumps([hashlib.sha256(model_bytes).hexdigest(), reading.mode,
-                      reading.min_confidence, reading.top_k, os.getcwd()])
+    # predict.py's reading (its defaults), this job's batch size.
+    options = recognize.Options(batch_size=args.batch_size)
+    job = json.dumps([hashlib.sha256(model_bytes).hexdigest(), options.mode,
+                      options.min_confidence, options.top_k, os.getcwd()])
     shards = list(plan(args.inputs, job, args.shard_size, args.output))
     others = other_shards(args.output, {shard.name for shard in shards})
     if others:
@@ -121,7 +120,7 @@ def main(argv=None):
         with ray_reading.ray_session(args.address, args.progress, args.debug) as (ray_start, cores):
             workers = args.workers or cores
             reading_started = time.perf_counter()
-            failures, first_failures = read_pending(pending, model.name, model_bytes, reading,
+            failures, first_failures = read_pending(pending, model.name, model_bytes, options,
                                                     args, workers)
             # Ray's start is not counted; its workers' start (loading the model) is.
             speed = read / (time.perf_counter() - reading_started)
@@ -216,7 +215,7 @@ def failed_in(shard_path):
         return sum(not line.rstrip(b"\n").endswith(READ_ENDING) for line in file)
 
 
-def read_pending(shards, model_name, model_bytes, reading, args, workers):
+def read_pending(shards, model_name, model_bytes, options, args, workers):
     """Reads the shards' pictures on Ray Data and writes each shard as soon as all its
     records are in; returns how many pictures failed and the (path, error) of the first
     FAILURES_KEPT: a job of millions of failing pictures keeps no list of them all."""
@@ -230,7 +229,8 @@ def read_pending(shards, model_name, model_bytes, reading, args, workers):
     answers = ray.data.from_blocks(blocks).map_batches(
         ray_reading.Reader, batch_size=args.batch_size,
         fn_constructor_kwargs={"model_name": model_name, "model_bytes": model_bytes,
-                               "folder": os.getcwd(), "reading": reading},
+                               "folder": os.getcwd(), "options": options,
+                               "debug": args.debug},
         compute=ray.data.ActorPoolStrategy(size=min(workers, len(blocks))), num_cpus=1)
     by_index = {shard.index: shard for shard in shards}
     waiting, failures, first = {}, 0, []

@@ -19,6 +19,7 @@ uncertain; mode "digit" (--single) as one digit always.
 """
 
 import dataclasses
+import itertools
 
 import numpy as np
 
@@ -47,6 +48,17 @@ class Reading:
     no_digit: str | None = None
     # The kind of digit_image.ImageError behind error, when it has one (NotAPicture...).
     error_kind: type | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How answer() decides (predict.py's --multi/--single, --min-confidence and --top-k
+    default to these), and how many pictures classified() gives the model at once."""
+
+    mode: str = "auto"
+    min_confidence: float = MIN_CONFIDENCE
+    top_k: int = 2
+    batch_size: int = 256
 
 
 def read(source, error=None, name=None):
@@ -133,6 +145,20 @@ def ranked(probabilities, min_confidence, top_k):
         "uncertain": confidence < min_confidence,
         "top": [{"digit": int(d), "probability": round(float(probabilities[d]), 6)} for d in order],
     }
+
+
+def classified(readings, classify, options=Options()):
+    """(record, the 28x28 images the answer rests on) for each Reading, classified a batch at
+    a time. options: an Options, or anything with its fields (predict.py's arguments)."""
+    while batch := list(itertools.islice(readings, options.batch_size)):
+        images = [image for reading in batch for image in reading.images]
+        probabilities = classify(np.stack(images)) if images else np.zeros((0, 10))
+        for reading in batch:
+            count = len(reading.images)
+            record = answer(reading, probabilities[:count], options.mode,
+                            options.min_confidence, options.top_k)
+            yield record, seen(reading, record)
+            probabilities = probabilities[count:]
 
 
 def seen(reading, record):

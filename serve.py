@@ -53,7 +53,6 @@ from starlette.requests import ClientDisconnect
 import common
 import digit_image
 import model_files
-import predict
 import reading_pool
 import recognize
 
@@ -93,12 +92,11 @@ def make_app(classify, model_name):
     page = PAGE.read_text(encoding="utf-8")
     readers = Readers(reading_pool.cores())
     model_lock = threading.Lock()  # A LiteRT interpreter must not be called from two threads.
-    options = predict.parse_args(["upload"])  # predict.py's defaults: mode, --top-k, ...
 
     def classified(reading):
         """predict.py's record of a Reading, and the 28x28 images it rests on."""
         with model_lock:
-            (record, seen), = predict.classified(iter([reading]), classify, options)
+            (record, seen), = recognize.classified(iter([reading]), classify)
         return record, seen
 
     async def answer(data, name):

@@ -34,10 +34,10 @@ import numpy as np
 
 import common
 import model_files
-import predict
-import reading_pool
 import ray_reading
 import read_many
+import reading_pool
+import recognize
 from benchmarks import picture_speed, sets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,10 +85,10 @@ def command_seconds(paths, model, output):
 def worker_cpu_ms(paths, model, scratch):
     """CPU milliseconds per picture of one read_many.py worker: its Reader on the pictures in
     this process, on one core as in a worker, which the machine's other load does not change
-    (docs/scaling.md builds on it). Last: the Reader sets OpenCV to one thread for good."""
+    (docs/scaling.md builds on it)."""
     (shard,) = read_many.plan([str(path) for path in paths], "", len(paths), scratch)
     reader = ray_reading.Reader(model.name, model_files.read_model_bytes(model), os.getcwd(),
-                              predict.parse_args(["-"]))
+                              recognize.Options())
     started = time.process_time()
     for batch in shard.table.to_batches(max_chunksize=256):
         reader({name: column.to_numpy(zero_copy_only=False)
