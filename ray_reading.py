@@ -125,6 +125,8 @@ class Reader:
             content = self.fetch(name)
         except FileNotFoundError:
             return reading_pool.read_picture(name, "not found", self.debug)
+        except safe_files.Refused as refused:
+            return reading_pool.read_picture(name, f"cannot be read ({refused.reason})", self.debug)
         except (OSError, ValueError, pyarrow.ArrowException) as failure:
             reason = f"cannot be read ({common.first_line(failure)})"
             return reading_pool.read_picture(name, reason, self.debug)
@@ -145,7 +147,4 @@ class Reader:
                 f"{parts.scheme}://{parts.netloc}/")
         with self.filesystems[key].open_input_stream(
                 path if parts.scheme == "file" else parts.netloc + path) as stream:
-            content = stream.read(MAX_PICTURE_BYTES + 1)
-        if len(content) > MAX_PICTURE_BYTES:
-            raise ValueError(f"larger than {MAX_PICTURE_BYTES:,} bytes")
-        return content
+            return safe_files.read_file(stream, MAX_PICTURE_BYTES, uri)
