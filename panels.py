@@ -22,6 +22,9 @@ KIND = "figure!:predict.py --show"
 
 def draw(shown, path):
     """Writes the rows of (record, 28x28 images) in shown to path, and says so on stderr."""
+    if not shown:
+        print("--show: no pictures to draw", file=sys.stderr)
+        return
     import logging
 
     # Where it cannot write its cache (no writable home), matplotlib says so on stderr.
@@ -31,9 +34,6 @@ def draw(shown, path):
     matplotlib.use("Agg")  # Files only; no window is opened.
     from matplotlib import pyplot as plt
 
-    if not shown:
-        print("--show: no pictures to draw", file=sys.stderr)
-        return
     figure, axes = plt.subplots(
         len(shown),
         3,
