@@ -20,6 +20,9 @@ import common
 import recognize
 
 READ_CHUNK = 8  # pictures per task handed to a reading process: fewer round trips
+# Why a picture was not read when its reading process died on it twice.
+READER_STOPPED = ("could not be read (the reading process stopped: a crash in a decoder, or "
+                  "out of memory)")
 
 
 def cores():
@@ -62,8 +65,7 @@ def read_in_processes(named, workers, ahead, debug):
                                        submit(pool, read_chunk, [(path, error)], debug)))
             else:
                 path, error = chunk[0]
-                yield recognize.read(path, error or "could not be read (the reading process "
-                                     "stopped: a crash in a decoder, or out of memory)")
+                yield recognize.read(path, error or READER_STOPPED)
     finally:  # Stopped early (Ctrl-C, a closed pipe): the reads not yet begun are dropped.
         pool.shutdown(cancel_futures=True)
 

@@ -105,8 +105,7 @@ def make_app(classify, model_name):
         try:  # In a reading process: reading is mostly Python, which threads run one at a time.
             reading = await readers.read(data, name)
         except BrokenProcessPool:
-            reason = ("could not be read (its reading process stopped: out of memory, or a crash"
-                      " in a decoder)")
+            reason = reading_pool.READER_STOPPED
             log.error("%s: %s", name, reason)
             return 503, recognize.answer(recognize.read(data, reason, name), [])
         except Exception as bug:  # noqa: BLE001  Answered, as predict.py answers it, not raised.
@@ -154,7 +153,8 @@ def make_app(classify, model_name):
 
 class Readers:
     """A pool of reading processes (reading_pool.py), started at once (each takes 0.3 s) and
-    started again when one of them dies: that picture fails, the server goes on."""
+    started again when one of them dies. The pictures it was reading are read once more in
+    the new pool, as predict.py reads them again; one that stops that pool too fails (503)."""
 
     def __init__(self, workers):
         self.workers = workers
@@ -168,15 +168,17 @@ class Readers:
 
     async def read(self, data, name):
         """The recognize.Reading of a picture file's bytes, read in one of the processes."""
-        pool = self.pool
-        try:
-            future = reading_pool.submit(pool, recognize.read, data, None, name)
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool:
-            if self.pool is pool:  # The first request to find it broken starts a new one.
-                reading_pool.stop(pool)
-                self.pool = self.started()
-            raise
+        for last_try in (False, True):
+            pool = self.pool
+            try:
+                future = reading_pool.submit(pool, recognize.read, data, None, name)
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                if self.pool is pool:  # The first request to find it broken starts a new one.
+                    reading_pool.stop(pool)
+                    self.pool = self.started()
+                if last_try:
+                    raise
 
 
 class TooLarge(Exception):

@@ -271,6 +271,24 @@ def test_a_reading_process_that_dies_fails_one_request_and_the_server_goes_on(cl
         assert after.status_code == 200 and after.json()["path"] == "after.png"
 
 
+def test_a_picture_whose_reading_processes_all_died_is_read_in_new_ones(classify, tmp_path):
+    import contextlib
+    import multiprocessing
+    import os
+    import signal
+
+    picture = draw(tmp_path / "seven.png").read_bytes()
+    with TestClient(serve.make_app(classify, "tiny")) as client:
+        assert post(client, "before.png", picture).status_code == 200
+        for reader in [child for child in multiprocessing.active_children()
+                       if "SpawnProcess" in child.name]:
+            with contextlib.suppress(ProcessLookupError):  # the pool may have ended it
+                os.kill(reader.pid, signal.SIGKILL)
+            reader.join(10)
+        again = post(client, "again.png", picture)
+        assert again.status_code == 200 and again.json()["path"] == "again.png"
+
+
 def test_help_bad_model_and_busy_port_say_one_line_without_tensorflow(tmp_path, tiny_model):
     result, imported = run_noting_imports("serve.py", "--help", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("usage: ") and imported == set()
