@@ -43,12 +43,7 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
 
 import common
 import digit_image
@@ -88,6 +83,13 @@ def parse_args(argv):
 
 def make_app(classify, model_name):
     """The page and the API, answering with classify(images) -> probabilities."""
+    # FastAPI is imported here, not at the top: the reading processes import this script
+    # again as their __main__, and would each spend 0.25 s on a web framework they never use.
+    from fastapi import FastAPI, Request
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
+
     app = FastAPI(title="digit-cnn", docs_url=None, redoc_url=None, openapi_url=None)
     page = PAGE.read_text(encoding="utf-8")
     readers = Readers(reading_pool.cores())
@@ -190,6 +192,9 @@ async def uploaded_picture(request):
 
     The body is refused as soon as it is known to be over the limit: by its Content-Length
     before any of it is read, else while it streams in (chunked), never held whole."""
+    from starlette.datastructures import UploadFile
+    from starlette.requests import Request
+
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise TooLarge
@@ -220,6 +225,8 @@ async def uploaded_picture(request):
 
 
 def error_response(status, message):
+    from fastapi.responses import JSONResponse
+
     return JSONResponse({"error": message}, status)
 
 
