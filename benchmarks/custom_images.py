@@ -224,8 +224,8 @@ def build_set(folder, seed, count, numbers, lines, x_test, y_test):
         label = int(rng.integers(10))
         shape, source = synthetic.digit_shape(label, index % 2 == 1, rng, x_test, y_test)
         picture, suffix, exif, ink = synthetic.draw_picture(style, shape, rng)
-        name = f"{index:04d}_{style}{suffix.replace('.png16', '.png')}"
-        synthetic.save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
+        name = synthetic.save_picture(picture, folder / f"{index:04d}_{style}{suffix}", exif,
+                                      rng).name
         clean.append(digit_image.to_mnist(ink, ink > 0.5))
         rows.append({"file": name, "label": label, "style": style, "source": source, "seed": seed})
     np.savez_compressed(folder / "clean.npz", images=np.stack(clean))
@@ -235,8 +235,8 @@ def build_set(folder, seed, count, numbers, lines, x_test, y_test):
     for index, style in enumerate(rng.choice(synthetic.NUMBER_STYLES, size=numbers)):
         text, shape = synthetic.random_number(rng, x_test, y_test)
         picture, suffix, exif, _ = synthetic.draw_picture(style, shape, rng)
-        name = f"number_{index:03d}_{style}{suffix.replace('.png16', '.png')}"
-        synthetic.save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
+        name = synthetic.save_picture(picture, folder / f"number_{index:03d}_{style}{suffix}", exif,
+                                      rng).name
         rows.append({"file": name, "label": text, "style": style, "seed": seed})
     sets.write_csv(folder / "numbers.csv", rows)
 
@@ -258,8 +258,8 @@ def build_set(folder, seed, count, numbers, lines, x_test, y_test):
             )
 
         picture, suffix, exif, _ = synthetic.draw_picture(style, shape, rng)
-        name = f"lines_{index:03d}_{style}{suffix.replace('.png16', '.png')}"
-        synthetic.save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
+        name = synthetic.save_picture(picture, folder / f"lines_{index:03d}_{style}{suffix}", exif,
+                                      rng).name
         label = " ".join(text for text, _ in numbers_in_lines)
         rows.append({"file": name, "label": label, "style": style, "seed": seed})
     sets.write_csv(folder / "lines.csv", rows)

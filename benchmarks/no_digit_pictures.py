@@ -104,8 +104,8 @@ def build_set(folder, seed, count):
         else:
             what, shape = _shape(kind, rng, fonts)
             picture, suffix, exif, _ = synthetic.draw_picture(style, shape, rng)
-        name = f"{index:04d}_{kind}_{style}{'.png' if suffix == '.png16' else suffix}"
-        synthetic.save_picture(picture, folder / name, exif, rng, sixteen_bit=suffix == ".png16")
+        name = synthetic.save_picture(picture, folder / f"{index:04d}_{kind}_{style}{suffix}",
+                                      exif, rng).name
         rows.append({"file": name, "kind": kind, "what": what, "style": style, "seed": seed})
     sets.write_csv(folder / "labels.csv", rows)
     return rows

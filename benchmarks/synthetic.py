@@ -426,9 +426,11 @@ def photograph(
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, blur)))
 
 
-def save_picture(picture, path, exif_orientation, rng, sixteen_bit=False):
-    """Saves in the format of path's suffix, optionally as a 16-bit grey PNG."""
-    if sixteen_bit:
+def save_picture(picture, path, exif_orientation, rng):
+    """Saves in the format of path's suffix, as draw_picture() chose it (".png16": a 16-bit
+    grey PNG, named .png); returns the path written."""
+    if path.suffix == ".png16":
+        path = path.with_suffix(".png")
         Image.fromarray(np.asarray(picture.convert("L"), np.uint16) * 257).save(path)
     elif exif_orientation is not None:
         # Stored sideways; the tag tells viewers (and predict.py) how to turn it upright.
@@ -455,3 +457,4 @@ def save_picture(picture, path, exif_orientation, rng, sixteen_bit=False):
         picture.save(path, compression="tiff_deflate")
     else:
         picture.save(path)
+    return path
