@@ -160,7 +160,7 @@ def read_numbers(labels_csv, classify, multi=False):
     whatever they look like): how many read right, and which not."""
     rows = sets.read_labels(labels_csv)
     records, _ = sets.read_with_pipeline([labels_csv.parent / row["file"] for row in rows],
-                                         classify, multi=multi)
+                                         classify, *(["--multi"] if multi else []))
     wrong = [
         {"file": row["file"], "label": row["label"], "read": record["number"]}
         for row, record in zip(rows, records)

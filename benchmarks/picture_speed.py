@@ -17,7 +17,6 @@ Writes: runs/picture_speed/ (the PNG files, once) and reports/picture_speed.json
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,6 @@ from PIL import Image
 
 import common
 import model_files
-import predict
 import reading_pool
 from benchmarks import sets
 
@@ -62,22 +60,20 @@ def drawings(folder, count, mnist_dir):
 
 def files_per_second(paths, classify, workers):
     """Pictures answered per second through predict.answer, and how many were read."""
-    args = predict.parse_args([str(path) for path in paths] + ["--workers", str(workers)])
-    started = time.perf_counter()
-    records = [record for record, _ in predict.answer(args.inputs, classify, args)]
-    return len(paths) / (time.perf_counter() - started), sum(r["error"] is None for r in records)
+    records, seconds = sets.read_with_pipeline(paths, classify, "--workers", str(workers))
+    return len(paths) / seconds, sum(record["error"] is None for record in records)
 
 
 def main(argv=None):
     args = parse_args(argv)
     classify = model_files.load_classifier(args.model)
     classify(np.zeros((256, 28, 28), np.uint8))  # The first call sets the model up: not timed.
-    sets = {"drawings_112px_png": drawings(args.out, args.count, args.mnist_dir)}
+    folders = {"drawings_112px_png": drawings(args.out, args.count, args.mnist_dir)}
     if args.photos:
-        sets["photos"] = sorted(path for path in args.photos.iterdir()
-                                if path.suffix.lower() in {".jpg", ".jpeg", ".png"})
+        folders["photos"] = sorted(path for path in args.photos.iterdir()
+                                   if path.suffix.lower() in {".jpg", ".jpeg", ".png"})
     results = {"model": str(args.model), "repeats": args.repeats, "sets": {}}
-    for name, paths in sets.items():
+    for name, paths in folders.items():
         runs = {workers: [] for workers in args.workers}
         for _ in range(args.repeats):  # Alternating, so that a busy moment hits all alike.
             for workers in args.workers:

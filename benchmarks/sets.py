@@ -48,9 +48,10 @@ def digits_read(records):
     return np.array([-1 if record["digit"] is None else record["digit"] for record in records])
 
 
-def read_with_pipeline(paths, classify, multi=False):
-    """predict.py's own path (predict.answer) over the files: (records, seconds taken)."""
-    args = predict.parse_args([str(path) for path in paths] + (["--multi"] if multi else []))
+def read_with_pipeline(paths, classify, *options):
+    """predict.py's own path (predict.answer) over the files, with predict.py's options
+    (such as "--multi"): (records, seconds taken)."""
+    args = predict.parse_args([str(path) for path in paths] + list(options))
     started = time.perf_counter()
     records = [record for record, _ in predict.answer(args.inputs, classify, args)]
     return records, time.perf_counter() - started
