@@ -111,6 +111,9 @@ def parse_args(argv):
         parser.error("--not-a-digit must be at least 0")
     if args.clean_epochs < 0:
         parser.error("--clean-epochs must be at least 0")
+    if args.quick:  # A smoke test: one epoch of a slice, through the augmenting pipeline.
+        args.epochs, args.clean_epochs = 1, 0
+        args.not_a_digit = 200 if args.not_a_digit is None else args.not_a_digit
     args.clean_epochs = min(args.clean_epochs, args.epochs)
     if not 0 <= args.label_smoothing < 1:
         parser.error("--label-smoothing must be in [0, 1)")
@@ -199,10 +202,8 @@ def training_data(args):
     probability for every digit (augment.py). Returns it and how many such pictures joined."""
     data = common.load_dataset(args.data)
     if args.quick:
-        args.epochs, args.clean_epochs = 1, 0  # a smoke test runs the augmenting pipeline
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
         data["x_val"], data["y_val"] = data["x_val"][:500], data["y_val"][:500]
-        args.not_a_digit = 200 if args.not_a_digit is None else args.not_a_digit
     no_digit = data.get("x_not_a_digit_train", np.zeros((0, 28, 28), np.uint8))
     no_digit = no_digit[: args.not_a_digit]
     data["x_train"] = np.concatenate([data["x_train"], no_digit])
