@@ -195,11 +195,12 @@ def write_record(path, kind, data, inputs=()):
     write_together({path: record_writer(kind, data)}, inputs)
 
 
-def figure_writer(figure, purpose, **savefig_options):
-    """write(tmp) saving a Matplotlib figure marked as written for purpose ("evaluate.py
-    confusion matrix"), so that a later run knows the file as its own."""
-    return lambda tmp: figure.savefig(tmp, metadata=safe_outputs.figure_metadata(purpose),
-                                      **savefig_options)
+def figure_writer(kind, figure, **savefig_options):
+    """(output kind, write) for write_together: a Matplotlib figure saved marked with the
+    purpose its kind names ("figure:evaluate.py confusion matrix"), so that a later run knows
+    the file as its own."""
+    metadata = safe_outputs.figure_metadata(kind.partition(":")[2])
+    return kind, lambda tmp: figure.savefig(tmp, metadata=metadata, **savefig_options)
 
 
 def writable_folder(folder):

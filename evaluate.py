@@ -202,9 +202,7 @@ def main(argv=None):
                "reliability.png": plot_reliability(y_test, probabilities)}
     writes = {args.out / "metrics.json": common.record_writer("metrics", metrics)}
     for name, figure in figures.items():
-        purpose = REPORTS[name].partition(":")[2]
-        writes[args.out / name] = (REPORTS[name],
-                                   common.figure_writer(figure, purpose, dpi=100))
+        writes[args.out / name] = common.figure_writer(REPORTS[name], figure, dpi=100)
     try:
         common.write_together(writes, inputs=[args.data, args.model])
     finally:

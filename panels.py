@@ -47,8 +47,8 @@ def draw(shown, path):
         warnings.simplefilter("ignore", UserWarning)
         figure.tight_layout()
     try:
-        common.atomic_write(path, common.figure_writer(figure, KIND.partition(":")[2], dpi=80),
-                            KIND)
+        kind, write = common.figure_writer(KIND, figure, dpi=80)
+        common.atomic_write(path, write, kind)
     finally:
         plt.close(figure)
     print(f"wrote {path}", file=sys.stderr)

@@ -332,8 +332,7 @@ def main(argv=None):
         common.write_together({
             args.out: ("keras", model.save),
             json_path: common.record_writer("training", record),
-            curves: (training_curves.KIND, common.figure_writer(
-                figure, training_curves.KIND.partition(":")[2], dpi=100)),
+            curves: common.figure_writer(training_curves.KIND, figure, dpi=100),
         }, inputs=[args.data])
     finally:
         from matplotlib import pyplot
