@@ -2,7 +2,7 @@
 
 One place for the artifact paths, the dataset file's layout and its checks, the way every
 script turns an expected failure into a one-line message and an exit status, and the
-scripts' file writes (made safe by safe_files.py: staged, never over an input or a file of
+scripts' file writes (made safe by safe_outputs.py: staged, never over an input or a file of
 another purpose). Reading a trained model is model_files.py's. Nothing here imports
 TensorFlow at module level, so predict.py can run a LiteRT model without paying for it.
 

@@ -128,7 +128,7 @@ def on_a_note(shape, note, desk, rng):
 
 def on_desk(ink, size, colour, camera, desk, rng):
     """(The photo of a sheet lying on a desk of colour desk; the photo of the sheet alone,
-    custom_images.photograph(ink, ...) with the random numbers seeded by camera; the
+    synthetic.photograph(ink, ...) with the random numbers seeded by camera; the
     sheet's coverage)."""
     paper = synthetic.photograph(ink, size, colour, np.random.default_rng(camera))
     # The same photo without the ink shows where the digit lies.

@@ -112,7 +112,7 @@ def build_set(folder, seed, count):
 
 
 def _shape(kind, rng, fonts):
-    """(what it is, a function (height, pen) -> ink) for custom_images.draw_picture."""
+    """(what it is, a function (height, pen) -> ink) for synthetic.draw_picture."""
     if kind in ("letter", "word", "symbol"):
         pool = not_a_digit.LETTERS if kind != "symbol" else not_a_digit.SYMBOLS
         length = int(rng.integers(2, 5)) if kind == "word" else 1

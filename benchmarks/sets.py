@@ -22,14 +22,16 @@ MNIST_DIR = Path("../shared/mnist")
 
 
 def photo_set_args(name, doc, argv, mnist=True, count=200):
-    """The options of the photo benchmarks built on this one (ruled_paper.py, desk_photos.py,
-    phone_photos.py): runs/<name>/ for the set and reports/<name>.json, checked; --mnist-dir
+    """The options of the photo benchmarks (ruled_paper.py, desk_photos.py, phone_photos.py,
+    no_digit_pictures.py): runs/<name>/ for the set and reports/<name>.json, checked; --mnist-dir
     for those that draw MNIST's digits."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs") / name, help="set folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--count", type=int, default=count, help="digits")
-    parser.add_argument("--model", type=Path, default=common.MODEL_PATH)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="draws the set: 0 for development, others held out")
+    parser.add_argument("--count", type=int, default=count, help="pictures in the set")
+    parser.add_argument("--model", type=Path, default=common.MODEL_PATH, help="the model read with")
     if mnist:
         parser.add_argument("--mnist-dir", type=Path, default=MNIST_DIR, help="MNIST .gz files")
     parser.add_argument("--report", type=Path, default=common.REPORTS_DIR / f"{name}.json")
