@@ -109,13 +109,15 @@ def load_classifier(path=common.MODEL_PATH, threads=None):
     does not map 28x28 images to 10 classes, gives something other than probabilities for a
     blank image (scores before a softmax, NaN), or (a .keras file) would run code on load;
     predict raises it too when a batch's outputs are not probabilities. threads is how many
-    CPU threads a LiteRT model runs on (default: every core; read_many.py's workers, one per
-    core, take one each).
+    CPU threads a LiteRT or ONNX model runs on (default: every core; read_many.py's workers,
+    one per core, take one each); TensorFlow, which runs the others, sets its own for the
+    whole process.
     """
     path = Path(path)
+    threads = threads or os.cpu_count()
     loader = {"savedmodel": _load_saved_model, ".keras": _load_keras,
-              ".tflite": lambda tflite: _load_tflite(tflite, threads or os.cpu_count()),
-              ".onnx": _load_onnx}[check_model_path(path)]
+              ".tflite": lambda tflite: _load_tflite(tflite, threads),
+              ".onnx": lambda onnx: _load_onnx(onnx, threads)}[check_model_path(path)]
     return checked_probabilities(path, loader(path))
 
 
@@ -312,14 +314,16 @@ def _load_saved_model(path):
     return lambda images: _in_batches(run, images, batch_size=1024)
 
 
-def _load_onnx(path):
+def _load_onnx(path, threads):
     try:
         import onnxruntime
     except ImportError:
         raise common.UserError(f"model {path}: running .onnx models needs `pip install onnxruntime`") from None
     content = read_model_bytes(path)
     try:
-        session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = onnxruntime.InferenceSession(content, options, providers=["CPUExecutionProvider"])
     except Exception as error:  # noqa: BLE001  ONNX Runtime raises a type of its own per cause.
         raise common.UserError(f"model {path} is not a usable ONNX model: {common.first_line(error)}") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
