@@ -26,10 +26,11 @@ import safe_outputs
 MAX_MODEL_BYTES = 1_000_000_000
 
 
-def file_sha256(path, cap=MAX_MODEL_BYTES):
-    """The SHA-256 of a regular file of at most cap bytes, in hex; common.UserError otherwise."""
+def file_sha256(path):
+    """The SHA-256 of a model file (a regular file of at most MAX_MODEL_BYTES), in hex;
+    common.UserError otherwise."""
     try:
-        return safe_files.file_sha256(path, cap)
+        return safe_files.file_sha256(path, MAX_MODEL_BYTES)
     except safe_files.Refused as error:
         raise common.UserError(str(error)) from None
 
