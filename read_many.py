@@ -170,12 +170,10 @@ def pictures(names):
     A name on the command line that gives no picture (not found, no match, a folder with no
     pictures) is a UserError: a mistyped name should not start a long job."""
     for name in names:
-        if ray_reading.URI.match(name):
-            yield name, None
-        elif Path(name).suffix.lower() == ".txt" and os.path.isfile(name):
+        if Path(name).suffix.lower() == ".txt" and os.path.isfile(name):
             yield from listed(name)
         else:
-            found = inputs.expand([name])
+            found = named(name)
             path, error = next(found)
             if error is not None and path == name:
                 raise common.UserError(f"{name}: {error}")
@@ -194,12 +192,14 @@ def listed(list_file):
     with file:
         for line in file:
             name = os.fsdecode(line.rstrip(b"\r\n"))
-            if not name.strip():
-                continue
-            if ray_reading.URI.match(name):
-                yield name, None
-            else:
-                yield from inputs.expand([name])
+            if name.strip():
+                yield from named(name)
+
+
+def named(name):
+    """(name, error) for each picture one name gives: a URI as it is, else as predict.py
+    expands a name."""
+    return iter([(name, None)]) if ray_reading.URI.match(name) else inputs.expand([name])
 
 
 def other_shards(folder, names):
