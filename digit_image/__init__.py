@@ -13,7 +13,8 @@ The steps, one module each, in the order they run:
                        shadows and uneven light divided out
     ink.py             Otsu's cut, then the marks: specks and faint ghosts left out, the
                        paper's clutter taken out first: ruled_lines.py, boxes.py (both
-                       through straight_lines.py)
+                       through straight_lines.py); a form's rows of boxes (form_boxes.py),
+                       whose digits are found anew without the form's print
     edges.py           marks at the picture's edge: a shadow's border, the desk beyond a sheet
     rings.py           a ring drawn around the digits
     underlines.py      a line drawn under them

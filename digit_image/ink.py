@@ -5,8 +5,9 @@ import numpy as np
 
 from .boxes import box_sides
 from .errors import NoInk
-from .lighting import histogram, otsu, percentiles
-from .marks import label_marks, mask_of
+from .form_boxes import form_boxes
+from .lighting import contrast_from, histogram, otsu, percentiles
+from .marks import dilate, label_marks, mask_of
 from .ruled_lines import ruled_lines
 
 MIN_CONTRAST = 0.12  # Ink is at least 12% darker (or lighter) than its background.
@@ -22,11 +23,13 @@ GHOST = 0.5  # So are marks whose ink is under half as dark as the largest one's
 # blotches come through (measured on the photo sets: docs/picture-pipeline.md).
 LOWEST_CUT = 0.45
 HIGHEST_CUT = 0.6
+FORM_FRINGE = 2  # A form's print fades out over this many pixels beyond its cut.
 
 
-def find_ink(contrast):
+def find_ink(contrast, forms=True):
     """The ink of a picture, from its Contrast (lighting.py).
 
+    forms: whether to look for rows of boxes on a form (form_boxes.py).
     Returns (ink, labels, marks): ink is float32 in 0..1 with the background at 0 and stroke
     cores at 1, anti-aliased edges in between; labels numbers the connected marks of the ink
     mask; marks are those that are not specks. Raises ImageError when there is no ink.
@@ -46,6 +49,14 @@ def find_ink(contrast):
     # are looked for at half of it.
     faint = values > threshold / 2
     lines = ruled_lines(mask, faint)
+    if forms:
+        form = form_boxes(mask & ~lines, faint & ~lines)
+        if form is not None:
+            # The digits are read in the boxes alone; the form's print, darker than most
+            # pens, set the cut between paper and ink, which is found anew without it.
+            sides, rows = form
+            rest = np.where(rows & ~dilate(sides, FORM_FRINGE), values, 0).astype(np.float32)
+            return find_ink(contrast_from(rest, contrast.thin), forms=False)
     lines |= box_sides(mask & ~lines, faint & ~lines)
     if lines.any():
         mask &= ~lines

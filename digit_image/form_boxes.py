@@ -1,0 +1,210 @@
+"""Rows of boxes printed on a form, a digit written in each (a year, a postcode, an account
+number): the boxes taken out of the ink, and the form's print around them with them.
+
+A box closes around an opening nearly as tall as it, whose outline is a rectangle (at any
+slight tilt); a row is two boxes or more of one height side by side, joined into one mark
+(a comb of cells) or apart. A digit that touches its box's sides notches the opening, or cuts
+it in two: the opening is the convex hull of the background the box closes around. What the
+box's mark holds beyond the openings is the box; what lies beyond the rows (the form's
+title, the field's label, its rule) is the form's, not the writer's: the digits are read
+from the rows alone.
+"""
+
+import itertools
+
+import cv2
+import numpy as np
+
+from .boxes import FRAME_HOLE, FRAME_THICKNESS
+from .marks import dilate, label_marks
+from .ruled_lines import SMALL_IMAGE
+
+MIN_CELLS = 3  # A row holds this many boxes at least (two may be a box a digit cut in two),
+ROW_HEIGHT = 0.04  # ...each at least this fraction of the picture tall,
+CELL_WIDTH = (0.3, 2.0)  # ...its opening this many times as wide as tall at least, at most,
+SAME_HEIGHT = 0.75  # ...of heights within this fraction of each other,
+SAME_WIDTH = 0.75  # ...the cells of one mark of widths within this fraction of each other,
+CELL_SQUARE = 0.85  # ...its opening's outline filling this much of its tilted rectangle,
+# and its sides (its mark beyond the openings) no thicker than FRAME_THICKNESS of its height.
+OVERLAP = 0.25  # Cells side by side share this share of their columns at most (a tilt).
+PART_WIDTH = 0.5  # Openings under this share of the widest beside them are parts of a cell;
+PART_HEIGHT = 0.3  # ...under this share of the mark's height, a corner a digit cut off.
+CROSSING = 1.6  # A digit's stroke crossing a side runs on this many times its reach out.
+WRITTEN = 0.01  # A row's cells hold ink over this share of their area at least.
+ROW_MARGIN = 0.25  # Ink this fraction of the row's height above or below it is still read,
+SIDE_MARGIN = 3  # ...and this many pixels beyond its ends.
+
+
+def form_boxes(mask, faint):
+    """Rows of boxes on a form: (the boxes' sides, the rows' region), boolean images; None
+    when the picture has none. mask is the ink, faint a looser mask of it in which the boxes
+    are sought."""
+    if min(mask.shape) < SMALL_IMAGE:
+        return None
+    found = np.zeros_like(mask)
+    labels, marks = label_marks(faint)
+    boxed = []  # (mark, its sides and its cells in its box, their count, ink in them, area)
+    for mark in marks:
+        if mark.height < ROW_HEIGHT * max(mask.shape):
+            continue
+        window = mark.mask(labels)
+        cells = _cells(window)
+        if not cells:
+            continue
+        sides, inside = _sides(window, cells)
+        length = sum(cv2.arcLength(hull, True) for hull in cells)
+        if np.count_nonzero(sides) <= FRAME_THICKNESS * mark.height * length:
+            written = np.count_nonzero(faint[mark.box] & inside)
+            boxed.append((mark, sides, inside, len(cells), written, np.count_nonzero(inside)))
+    rows = np.zeros_like(mask)
+    for row in _rows(boxed):
+        cells, written, area = np.sum([entry[3:] for entry in row], axis=0)
+        # Boxes with nothing written in them are more likely square zeros than a form.
+        if cells < MIN_CELLS or written < WRITTEN * area:
+            continue
+        inside = np.zeros_like(mask)
+        for mark, sides, openings, *_ in row:
+            found[mark.box] |= sides
+            inside[mark.box] |= openings
+        # What is read: the cells, and a margin above and below them for strokes that stray
+        # out; not beyond the row's ends (a cell cut open by the picture's edge is no cell,
+        # and the pieces of its sides are no digit).
+        margin = dilate(inside, int(ROW_MARGIN * max(entry[0].height for entry in row)))
+        columns = np.flatnonzero(inside.any(axis=0))
+        margin[:, : max(0, columns[0] - SIDE_MARGIN)] = False
+        margin[:, columns[-1] + SIDE_MARGIN + 1 :] = False
+        rows |= margin
+    return (found, rows) if rows.any() else None
+
+
+def _sides(window, cells):
+    """(the sides, the cells' pixels) of a mark's boxes (window: the mark cropped to its box;
+    cells: its openings' outlines). The sides are the mark's pixels beyond the openings up
+    to a line's thickness out (half of a side's pixels lie within half its thickness)."""
+    inside = np.zeros(window.shape, np.uint8)
+    for hull in cells:
+        cv2.fillPoly(inside, [hull], 1)
+    beyond = window & ~inside.view(bool)
+    if not beyond.any():
+        return beyond, inside.view(bool)
+    distance = cv2.distanceTransform(1 - inside, cv2.DIST_L2, 3)
+    reach = 2 * np.median(distance[beyond]) + 1
+    sides = beyond & (distance <= reach)
+    # Where a digit's stroke crosses a side, the crossing stays with the stroke: what lies
+    # beyond the side reaching CROSSING times as far out (not the blot where two printed
+    # lines meet).
+    _, pieces = cv2.connectedComponents((beyond & ~sides).view(np.uint8), connectivity=8)
+    farthest = np.zeros(pieces.max() + 1, np.float32)
+    np.maximum.at(farthest, pieces.ravel(), distance.ravel())
+    crossing = np.isin(pieces, np.flatnonzero(farthest >= CROSSING * reach)) & (pieces > 0)
+    if crossing.any():
+        sides &= ~dilate(crossing, int(reach) + 1)
+    return sides, inside.view(bool)
+
+
+def _cells(window):
+    """The openings of a mark (a boolean image cropped to it) that are a box's: convex
+    hulls (int32 points, x then y) of the background it closes around, side by side, each
+    nearly as tall as the mark, rectangular; [] when any opening fails."""
+    # Grown by a pixel so that background cannot slip between diagonal steps of a thin line;
+    # an opening's outline then runs through the background pixels next to the mark.
+    padded = cv2.copyMakeBorder(window.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    grown = cv2.dilate(padded, np.ones((3, 3), np.uint8))
+    contours, hierarchy = cv2.findContours(grown, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    height = window.shape[0]
+    openings = [contour - 1 for contour, (_, _, _, parent) in zip(contours, hierarchy[0])
+                if parent >= 0 and np.ptp(contour[:, 0, 1]) >= PART_HEIGHT * height]
+    # A digit touching its box joins the box's mark, and its loops are openings too: they
+    # lie within the columns of a larger opening, the cell's.
+    openings.sort(key=lambda contour: -np.ptp(contour[:, 0, 0]))
+    spans = []
+    for contour in openings:
+        left, right = contour[:, 0, 0].min(), contour[:, 0, 0].max()
+        if all(min(right, other_right) - max(left, other_left) < 0.5 * (right - left)
+               for other_left, other_right, _ in spans):
+            spans.append((left, right, contour))
+    openings = [contour for _, _, contour in sorted(spans, key=lambda span: span[0])]
+    if not openings:
+        return []
+    widths = [np.ptp(contour[:, 0, 0]) for contour in openings]
+    # Parts of a cell that a digit cut (touching its top and bottom) join up into the cell.
+    cells = []  # (points, width)
+    for contour, width in zip(openings, widths):
+        part = width < PART_WIDTH * max(widths)
+        if cells and (part or cells[-1][1] < PART_WIDTH * max(widths)):
+            points = np.concatenate([cells[-1][0], contour])
+            cells[-1] = (points, np.ptp(points[:, 0, 0]))
+        else:
+            cells.append((contour, width))
+    if min(width for _, width in cells) < SAME_WIDTH * max(width for _, width in cells):
+        return []  # A form's cells are printed alike: these are a box's parts that a digit cut.
+    hulls = []
+    for points, _ in cells:
+        hull = cv2.convexHull(points)
+        (_, _), (side_a, side_b), angle = cv2.minAreaRect(hull)
+        x, y, width, tall = cv2.boundingRect(hull)
+        if (tall < FRAME_HOLE * height or not CELL_WIDTH[0] * tall <= width <= CELL_WIDTH[1] * tall
+                or cv2.contourArea(hull) < CELL_SQUARE * side_a * side_b):
+            return []
+        hulls.append(hull)
+    # Side by side, not one inside another (a tilted row's cells share a few columns).
+    for first, second in zip(hulls, hulls[1:]):
+        if first[:, 0, 0].max() - second[:, 0, 0].min() > OVERLAP * min(
+                np.ptp(first[:, 0, 0]), np.ptp(second[:, 0, 0])):
+            return []
+    return _with_hidden_cells(hulls, FRAME_THICKNESS * height)
+
+
+def _with_hidden_cells(hulls, thickest):
+    """The cells with those a digit hid added: where two cells lie more than half a cell's
+    width apart, the cells between them (a digit filled theirs, touching all four sides),
+    one divider's width inside the space between, as its corners show. [] when the cells
+    are not parted by a printed line at most thickest pixels thick (but by a digit's
+    strokes, touching the top and bottom of its box)."""
+    corners = [_corners(hull) for hull in hulls]
+    gaps = [right[0] - left[1] for left, right in zip(corners, corners[1:])]
+    width = np.median([corner[1] - corner[0] for corner in corners], axis=0)
+    if not gaps:
+        return hulls
+    divider = min(gaps, key=lambda gap: gap[:, 0].mean())  # the thinnest: a divider alone
+    if divider[:, 0].mean() > thickest:
+        return []
+    found = [hulls[0]]
+    for (left, _), gap, hull in zip(itertools.pairwise(corners), gaps, hulls[1:]):
+        count = int(np.round((gap[:, 0].mean() - divider[:, 0].mean())
+                             / (width[:, 0].mean() + divider[:, 0].mean())))
+        for index in range(count):
+            # Corners top then bottom: the hidden cell's left side, then its right side.
+            start = left[1] + divider + index * (width + divider)
+            outline = np.concatenate([start, start + width])[[0, 2, 3, 1]]
+            found.append(outline.round().astype(np.int32)[:, None, :])
+        found.append(hull)
+    return found
+
+
+def _corners(hull):
+    """A cell's corners as (left side, right side), each (top, bottom) points (x, y)."""
+    box = cv2.boxPoints(cv2.minAreaRect(hull))
+    box = box[np.argsort(box[:, 0])]
+    left, right = box[:2], box[2:]
+    return np.stack([left[np.argsort(left[:, 1])], right[np.argsort(right[:, 1])]])
+
+
+def _rows(boxed):
+    """The boxed marks grouped into rows: marks of heights within SAME_HEIGHT of each other
+    whose rows overlap by half the shorter's height, left to right."""
+    rows = []
+    for entry in sorted(boxed, key=lambda entry: entry[0].left):
+        mark = entry[0]
+        for row in rows:
+            last = row[-1][0]
+            shared = min(mark.bottom, last.bottom) - max(mark.top, last.top)
+            if (shared >= 0.5 * min(mark.height, last.height) and min(mark.height, last.height)
+                    >= SAME_HEIGHT * max(mark.height, last.height)):
+                row.append(entry)
+                break
+        else:
+            rows.append([entry])
+    return rows
