@@ -8,7 +8,8 @@ import numpy as np
 from .marks import box_of, mask_of, stroke_width
 
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
-SMALL_MARK = 0.5  # Marks under this share of the tallest's height (a dash, a bar) join others.
+SMALL_MARK = 0.5  # Marks under this share of the tallest's height (a dash, a bar) join others;
+PIECE = 0.25  # ...two of them at least this tall, one above the other, are one digit.
 WIDEST_DIGIT = 1.4  # A digit is rarely wider than this many times the typical height;
 TOUCHING_WIDTH = 0.75  # ...a wider group holds digits about this many times it wide each,
 THIN_JOIN = 0.6  # ...joined where a column holds under this share of a typical one's ink.
@@ -105,12 +106,39 @@ def digits_of(line):
         else:
             groups.append([mark])
     tallest = max(_height(group) for group in groups)
+    groups = _stacked_pieces(groups, tallest)
     digits = [group for group in groups if _height(group) >= SMALL_MARK * tallest]
     for small in (group for group in groups if _height(group) < SMALL_MARK * tallest):
         overlaps = [_overlap(small, digit) for digit in digits]
         if max(overlaps) > 0:
             digits[int(np.argmax(overlaps))].extend(small)
     return digits
+
+
+def _stacked_pieces(groups, tallest):
+    """The groups, with small ones that lie one above the other (sharing columns, not
+    rows), each at least PIECE of the tallest's height, joined when together they are a
+    digit's height: a stroke the pen broke in two, such as a 1 written in two goes."""
+    joined = list(groups)
+    merged = True
+    while merged:
+        merged = False
+        for first, second in itertools.combinations(joined, 2):
+            pieces = (first, second)
+            if (all(PIECE * tallest <= _height(piece) < SMALL_MARK * tallest for piece in pieces)
+                    and _overlap(first, second) > 0 and _rows_apart(first, second)
+                    and _height(first + second) >= SMALL_MARK * tallest):
+                joined = [group for group in joined if group is not second]
+                first.extend(second)
+                merged = True
+                break
+    return sorted(joined, key=lambda group: box_of(group)[1])
+
+
+def _rows_apart(first, second):
+    """Whether two groups of marks share no rows."""
+    (top, _, bottom, _), (other_top, _, other_bottom, _) = box_of(first), box_of(second)
+    return bottom <= other_top or other_bottom <= top
 
 
 def _overlap(first, second):
@@ -140,7 +168,8 @@ def split_touching(mask, height):
     A digit is rarely wider than WIDEST_DIGIT times the height; a wider group is taken for
     touching digits, about TOUCHING_WIDTH times the height wide each, and cut near each
     expected boundary at the column with the least ink, provided it holds clearly less ink
-    than a typical column (a thin join, not the middle of a wide 2).
+    than a typical column (a thin join, not the middle of a wide 2), and provided each part
+    is a digit's height (half the typical height at least).
     """
     columns = np.flatnonzero(mask.any(axis=0))
     left, right = columns.min(), columns.max() + 1
@@ -158,4 +187,17 @@ def split_touching(mask, height):
             cuts.append(left + centre - reach + int(np.argmin(window)))
     cuts.append(right)
     # Marks one or two pixels tall (dashes) make count exceed the columns, and cuts repeat.
-    return [slice(a, b) for a, b in itertools.pairwise(cuts) if mask[:, a:b].any()]
+    parts = [slice(a, b) for a, b in itertools.pairwise(cuts) if mask[:, a:b].any()]
+    # A part under SMALL_MARK of the height is no digit but a stroke of one (the long tail
+    # of a 2, the bar of a 7): it stays with the part before it (or after, if first).
+    index = 0
+    while len(parts) > 1 and index < len(parts):
+        rows = np.flatnonzero(mask[:, parts[index]].any(axis=1))
+        if rows[-1] + 1 - rows[0] >= SMALL_MARK * height:
+            index += 1
+            continue
+        other = index - 1 if index else 1
+        first, last = sorted((index, other))
+        parts[first : last + 1] = [slice(parts[first].start, parts[last].stop)]
+        index = first
+    return parts

@@ -667,6 +667,25 @@ def test_segment_joins_a_broken_digit_and_cuts_touching_ones():
     assert len(one_line(Image.fromarray(pixels))) == 2
 
 
+def test_a_one_written_in_two_goes_beside_a_seven_is_a_digit():
+    picture = draw("7", size=(320, 200), box=(150, 40, 250, 160), width=8)
+    pen = ImageDraw.Draw(picture)
+    # Two strokes, each under half the 7's height, one above the other and shifted aside.
+    pen.line([(60, 42), (70, 96)], fill=0, width=8)
+    pen.line([(76, 106), (86, 158)], fill=0, width=8)
+    digits = one_line(picture)
+    assert len(digits) == 2  # Before: the two strokes were dropped as dashes, and "7" read.
+    assert similarity(digits[1], one_line(draw("7", size=(320, 200), box=(150, 40, 250, 160)))[0]) > 0.9
+
+
+def test_a_two_with_a_long_tail_is_not_cut_into_a_digit_and_a_dash():
+    picture = Image.new("L", (420, 200), 255)
+    curve = [(0.0, 0.25), (0.3, 0.0), (0.8, 0.05), (0.9, 0.3), (0.0, 1.0), (1.8, 1.0)]
+    ImageDraw.Draw(picture).line([(60 + 100 * x, 40 + 120 * y) for x, y in curve], fill=0,
+                                 width=8, joint="curve")
+    assert len(one_line(picture)) == 1  # Twice as wide as tall: two touching, it seemed.
+
+
 @pytest.mark.parametrize("gap", [60, 12], ids=["spaced", "tight"])
 def test_segment_reads_lines_of_digits_top_to_bottom(gap):
     first = draw("2024", size=(520, 200), box=(30, 40, 490, 160))
