@@ -1,25 +1,26 @@
-"""Rows of boxes printed on a form, a digit written in each (a year, a postcode, an account
-number): the boxes taken out of the ink, and the form's print around them with them.
+"""Boxes printed on a form, a digit written in each (a year, a postcode, an account number,
+a single field): the form's print around them taken out, and the boxes of a row.
 
 A box closes around an opening nearly as tall as it, whose outline is a rectangle (at any
-slight tilt); a row is two boxes or more of one height side by side, joined into one mark
-(a comb of cells) or apart. A digit that touches its box's sides notches the opening, or cuts
-it in two: the opening is the convex hull of the background the box closes around. What the
-box's mark holds beyond the openings is the box; what lies beyond the rows (the form's
+slight tilt); a row is boxes of one height side by side, joined into one mark (a comb of
+cells) or apart. A digit that touches its box's sides notches the opening, or cuts it in
+two: the opening is the convex hull of the background the box closes around. What the
+box's mark holds beyond the openings is the box. What lies beyond the rows (the form's
 title, the field's label, its rule) is the form's, not the writer's: the digits are read
-from the rows alone.
-"""
+from the rows alone. A box or two count when a digit's height is written in them and the
+form prints more beside them (a box drawn around a digit on bare paper, or a square 0, is
+boxes.py's); three or more, when anything is written in them."""
 
 import itertools
 
 import cv2
 import numpy as np
 
-from .boxes import FRAME_HOLE, FRAME_THICKNESS
+from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_THICKNESS
 from .marks import dilate, label_marks
 from .ruled_lines import SMALL_IMAGE
 
-MIN_CELLS = 3  # A row holds this many boxes at least (two may be a box a digit cut in two),
+MIN_CELLS = 3  # A row of this many boxes at least may have empty ones,
 ROW_HEIGHT = 0.04  # ...each at least this fraction of the picture tall,
 CELL_WIDTH = (0.3, 2.0)  # ...its opening this many times as wide as tall at least, at most,
 SAME_HEIGHT = 0.75  # ...of heights within this fraction of each other,
@@ -31,6 +32,7 @@ PART_WIDTH = 0.5  # Openings under this share of the widest beside them are part
 PART_HEIGHT = 0.3  # ...under this share of the mark's height, a corner a digit cut off.
 CROSSING = 1.6  # A digit's stroke crossing a side runs on this many times its reach out.
 WRITTEN = 0.01  # A row's cells hold ink over this share of their area at least.
+PRINT = 0.5  # A form around one or two boxes holds this much ink beside them at least.
 ROW_MARGIN = 0.25  # Ink this fraction of the row's height above or below it is still read,
 SIDE_MARGIN = 3  # ...and this many pixels beyond its ends.
 
@@ -43,7 +45,8 @@ def form_boxes(mask, faint):
         return None
     found = np.zeros_like(mask)
     labels, marks = label_marks(faint)
-    boxed = []  # (mark, its sides and its cells in its box, their count, ink in them, area)
+    boxed = []  # (mark, its sides and its cells in its box, the writing's height in them as a
+    # share of the mark's, their count, the writing's pixels in them, their area)
     for mark in marks:
         if mark.height < ROW_HEIGHT * max(mask.shape):
             continue
@@ -54,17 +57,24 @@ def form_boxes(mask, faint):
         sides, inside = _sides(window, cells)
         length = sum(cv2.arcLength(hull, True) for hull in cells)
         if np.count_nonzero(sides) <= FRAME_THICKNESS * mark.height * length:
-            written = np.count_nonzero(faint[mark.box] & inside)
-            boxed.append((mark, sides, inside, len(cells), written, np.count_nonzero(inside)))
+            writing = faint[mark.box] & inside
+            rows_written = np.flatnonzero((mask[mark.box] & inside).any(axis=1))
+            tall = (rows_written[-1] + 1 - rows_written[0]) / mark.height if len(rows_written) else 0
+            boxed.append((mark, sides, inside, tall, len(cells), np.count_nonzero(writing),
+                          np.count_nonzero(inside)))
     rows = np.zeros_like(mask)
     for row in _rows(boxed):
-        cells, written, area = np.sum([entry[3:] for entry in row], axis=0)
-        # Boxes with nothing written in them are more likely square zeros than a form.
-        if cells < MIN_CELLS or written < WRITTEN * area:
+        cells, written, area = np.sum([entry[4:] for entry in row], axis=0)
+        # Boxes with nothing written in them are more likely square zeros than a form; one
+        # or two (which may be a box a digit touching its top and bottom cut in two) hold
+        # ink FRAME_CONTENT of their height at least (not a 0 with a dot or a tick in it).
+        few = cells < MIN_CELLS
+        if written < WRITTEN * area or (few and max(entry[3] for entry in row) < FRAME_CONTENT):
             continue
         inside = np.zeros_like(mask)
-        for mark, sides, openings, *_ in row:
-            found[mark.box] |= sides
+        for mark, sides, openings, _, count, *_ in row:
+            if count > 1:  # A box apart is boxes.py's to take out, line by line, as drawn.
+                found[mark.box] |= sides
             inside[mark.box] |= openings
         # What is read: the cells, and a margin above and below them for strokes that stray
         # out; not beyond the row's ends (a cell cut open by the picture's edge is no cell,
@@ -73,7 +83,14 @@ def form_boxes(mask, faint):
         columns = np.flatnonzero(inside.any(axis=0))
         margin[:, : max(0, columns[0] - SIDE_MARGIN)] = False
         margin[:, columns[-1] + SIDE_MARGIN + 1 :] = False
-        rows |= margin
+        # A box or two drawn around digits on bare paper is boxes.py's alone: a form
+        # prints more around its boxes (PRINT of the ink in them, at least).
+        boxes = np.zeros_like(mask)
+        for entry in row:
+            boxes[entry[0].box] |= entry[0].mask(labels)
+        if not few or np.count_nonzero(mask & ~margin & ~boxes) >= PRINT * np.count_nonzero(
+                mask & inside):
+            rows |= margin
     return (found, rows) if rows.any() else None
 
 

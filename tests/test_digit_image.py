@@ -334,6 +334,13 @@ def test_a_number_in_a_forms_row_of_boxes_is_read_from_the_boxes(options):
         assert similarity(digit, expected) > 0.75
 
 
+@pytest.mark.parametrize("tilt", [0.0, 3.0])
+def test_a_digit_in_a_forms_one_box_is_read_from_the_box(tilt):
+    digits = one_line(form("7", cells=1, tilt=tilt))
+    assert len(digits) == 1  # Without: the title's and the label's letters too.
+    assert similarity(digits[0], one_line(form("7", printed=False, tilt=tilt))[0]) > 0.8
+
+
 def test_empty_boxes_of_a_forms_row_are_no_digits():
     digits = one_line(form("42", cells=4))
     assert len(digits) == 2
