@@ -71,14 +71,23 @@ def form_boxes(mask, faint):
         few = cells < MIN_CELLS
         if written < WRITTEN * area or (few and max(entry[3] for entry in row) < FRAME_CONTENT):
             continue
+        # A comb running on past the picture's side has more cells (read closer, around the
+        # digits in its first ones).
+        few &= not any(entry[4] > 1 and (entry[0].left == 0 or entry[0].right == mask.shape[1])
+                       for entry in row)
         inside = np.zeros_like(mask)
         for mark, sides, openings, _, count, *_ in row:
-            if count > 1:  # A box apart is boxes.py's to take out, line by line, as drawn.
+            # A box or two alone are boxes.py's to take out, line by line, as drawn; a comb's
+            # cells, or a row's boxes, too small for it, are taken out here.
+            if count > 1 or not few:
                 found[mark.box] |= sides
             inside[mark.box] |= openings
-        # What is read: the cells, and a margin above and below them for strokes that stray
-        # out; not beyond the row's ends (a cell cut open by the picture's edge is no cell,
-        # and the pieces of its sides are no digit).
+        # What is read: the row (the cells' convex hull: a cell between them that a digit
+        # hid too), and a margin above and below it for strokes that stray out; not beyond
+        # the row's ends (a cell cut open by the picture's edge is no cell, and the pieces of
+        # its sides are no digit).
+        row_outline = cv2.convexHull(cv2.findNonZero(inside.view(np.uint8)))
+        inside = cv2.fillPoly(np.zeros(mask.shape, np.uint8), [row_outline], 1).view(bool)
         margin = dilate(inside, int(ROW_MARGIN * max(entry[0].height for entry in row)))
         columns = np.flatnonzero(inside.any(axis=0))
         margin[:, : max(0, columns[0] - SIDE_MARGIN)] = False

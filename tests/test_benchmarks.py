@@ -1,8 +1,9 @@
-"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py, phone_photos.py
-and close_crops.py) on a few pictures each: they build their set (from the real MNIST test
-digits, or the stroke model alone), rebuild it identically from its seed, read it with a real
-(tiny) model and refuse bad arguments with one line. Their accuracy figures belong to the
-README, measured with the trained model; here the model only has to run."""
+"""The picture benchmarks (custom_images.py, ruled_paper.py, desk_photos.py, phone_photos.py,
+form_fields.py and close_crops.py) on a few pictures each: they build their set (from the
+real MNIST test digits, or the stroke model alone), rebuild it identically from its seed,
+read it with a real (tiny) model and refuse bad arguments with one line. Their accuracy
+figures belong to the README, measured with the trained model; here the model only has to
+run."""
 
 import json
 
@@ -57,6 +58,28 @@ def test_ruled_paper_builds_reproducible_photos_and_scores_every_kind(tmp_path, 
         score = report[key]
         assert 0 <= score["errors"] <= shown
         assert score["accuracy"] == round(1 - score["errors"] / shown, 4)
+    assert {key: reports[1][key] for key in report if key != "set"} == {
+        key: value for key, value in report.items() if key != "set"}
+
+
+def test_form_fields_builds_reproducible_forms_and_scores_every_layout(tmp_path, tiny_model):
+    reports = build_twice("form_fields.py", 6, tiny_model, tmp_path)
+
+    labels = (tmp_path / "first" / "labels.csv").read_text().splitlines()
+    assert labels[0] == "file,label,layout" and len(labels) == 7
+    first = pictures(tmp_path / "first")
+    assert len(first) == 6 and first == pictures(tmp_path / "second")
+
+    report = reports[0]
+    assert report["pictures"] == 6
+    layouts = [line.split(",")[2] for line in labels[1:]]
+    for step in ("", "_form_step_off"):
+        assert report[f"all{step}"]["accuracy"] == round(1 - report[f"all{step}"]["errors"] / 6, 4)
+        for layout, score in report[f"by_layout{step}"].items():
+            if layout not in layouts:  # A small set may draw no single box: nothing, not 0%.
+                assert score is None
+            else:
+                assert 0 <= score["errors"] <= layouts.count(layout)
     assert {key: reports[1][key] for key in report if key != "set"} == {
         key: value for key, value in report.items() if key != "set"}
 
@@ -152,7 +175,8 @@ def test_custom_images_builds_its_set_once_and_reports_every_part(tmp_path, tiny
     assert repeat["pipeline"] == report["pipeline"] and repeat["naive"] == report["naive"]
 
 
-@pytest.mark.parametrize("script", ["custom_images.py", "ruled_paper.py", "desk_photos.py"])
+@pytest.mark.parametrize("script", ["custom_images.py", "ruled_paper.py", "desk_photos.py",
+                                    "form_fields.py"])
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
