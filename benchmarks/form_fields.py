@@ -46,7 +46,9 @@ def main(argv=None):
     def accuracy(chosen):
         if not chosen:  # A small --count may draw no single box.
             return None
-        records, _ = sets.read_with_pipeline([args.out / row["file"] for row in chosen], classify)
+        # In this process, where the step may be switched off (reading processes import anew).
+        records, _ = sets.read_with_pipeline([args.out / row["file"] for row in chosen], classify,
+                                             "--workers", "1")
         right = [record["number"] == row["label"] or (
                  len(row["label"]) == 1 and record["digit"] == int(row["label"]))
                  for record, row in zip(records, chosen)]

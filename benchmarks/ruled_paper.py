@@ -40,7 +40,9 @@ def main(argv=None):
         chosen = [row for row in rows if paper in (None, row["paper"])]
         if not chosen:  # A small --count may draw no squared (or ruled) paper.
             return None
-        records, _ = sets.read_with_pipeline([args.out / row[kind] for row in chosen], classify)
+        # In this process, where the steps may be switched off (reading processes import anew).
+        records, _ = sets.read_with_pipeline([args.out / row[kind] for row in chosen], classify,
+                                             "--workers", "1")
         guesses = sets.digits_read(records)
         return sets.score(guesses, np.array([row["label"] for row in chosen]))
 
