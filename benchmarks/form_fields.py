@@ -63,9 +63,11 @@ def main(argv=None):
                "all": accuracy(rows), "by_layout": by_layout()}
     step = digit_image.ink.form_boxes
     digit_image.ink.form_boxes = lambda mask, faint: None
-    results["all_form_step_off"] = accuracy(rows)
-    results["by_layout_form_step_off"] = by_layout()
-    digit_image.ink.form_boxes = step
+    try:
+        results["all_form_step_off"] = accuracy(rows)
+        results["by_layout_form_step_off"] = by_layout()
+    finally:
+        digit_image.ink.form_boxes = step
     common.write_json(args.report, results)
     for key, value in results.items():
         print(f"  {key:24} {value}")

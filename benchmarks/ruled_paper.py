@@ -54,14 +54,18 @@ def main(argv=None):
     results["circled_ring_removed"] = accuracy("circled")
     # The steps, off, where the pipeline calls them: the ring step finds boxes too, when the
     # digit keeps clear of them.
-    steps = digit_image.ink.ruled_lines, digit_image.ink.box_sides, digit_image.without_rings
-    digit_image.ink.ruled_lines = digit_image.ink.box_sides = lambda mask, faint: np.zeros_like(mask)
+    ink = digit_image.ink
+    steps = ink.ruled_lines, ink.box_sides, ink.form_boxes, digit_image.without_rings
+    ink.ruled_lines = ink.box_sides = lambda mask, faint: np.zeros_like(mask)
+    ink.form_boxes = lambda mask, faint: None
     digit_image.without_rings = lambda marks, labels: marks
-    for paper in ("ruled", "squared"):
-        results[f"{paper}_lines_kept"] = accuracy("lined", paper)
-    results["boxed_box_kept"] = accuracy("boxed")
-    results["circled_ring_kept"] = accuracy("circled")
-    digit_image.ink.ruled_lines, digit_image.ink.box_sides, digit_image.without_rings = steps
+    try:
+        for paper in ("ruled", "squared"):
+            results[f"{paper}_lines_kept"] = accuracy("lined", paper)
+        results["boxed_box_kept"] = accuracy("boxed")
+        results["circled_ring_kept"] = accuracy("circled")
+    finally:
+        ink.ruled_lines, ink.box_sides, ink.form_boxes, digit_image.without_rings = steps
     common.write_json(args.report, results)
     for key, value in results.items():
         print(f"  {key:24} {value}")

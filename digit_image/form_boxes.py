@@ -12,12 +12,13 @@ form prints more beside them (a box drawn around a digit on bare paper, or a squ
 boxes.py's); three or more, when anything is written in them."""
 
 import itertools
+import typing
 
 import cv2
 import numpy as np
 
-from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_THICKNESS
-from .marks import dilate, label_marks
+from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_SIZE, FRAME_THICKNESS
+from .marks import Mark, dilate, label_marks
 from .ruled_lines import SMALL_IMAGE
 
 MIN_CELLS = 3  # A row of this many boxes at least may have empty ones,
@@ -32,7 +33,8 @@ PART_WIDTH = 0.5  # Openings under this share of the widest beside them are part
 PART_HEIGHT = 0.3  # ...under this share of the mark's height, a corner a digit cut off.
 CROSSING = 1.6  # A digit's stroke crossing a side runs on this many times its reach out.
 WRITTEN = 0.01  # A row's cells hold ink over this share of their area at least.
-PRINT = 0.5  # A form around one or two boxes holds this much ink beside them at least.
+PRINT = 0.5  # A form around one or two boxes holds this much ink beside them at least,
+WRITER = 0.75  # ...none of it as tall as this share of the writing in them.
 ROW_MARGIN = 0.25  # Ink this fraction of the row's height above or below it is still read,
 SIDE_MARGIN = 3  # ...and this many pixels beyond its ends.
 
@@ -45,8 +47,7 @@ def form_boxes(mask, faint):
         return None
     found = np.zeros_like(mask)
     labels, marks = label_marks(faint)
-    boxed = []  # (mark, its sides and its cells in its box, the writing's height in them as a
-    # share of the mark's, their count, the writing's pixels in them, their area)
+    boxed = []
     for mark in marks:
         if mark.height < ROW_HEIGHT * max(mask.shape):
             continue
@@ -57,50 +58,72 @@ def form_boxes(mask, faint):
         sides, inside = _sides(window, cells)
         length = sum(cv2.arcLength(hull, True) for hull in cells)
         if np.count_nonzero(sides) <= FRAME_THICKNESS * mark.height * length:
-            writing = faint[mark.box] & inside
-            rows_written = np.flatnonzero((mask[mark.box] & inside).any(axis=1))
-            tall = (rows_written[-1] + 1 - rows_written[0]) / mark.height if len(rows_written) else 0
-            boxed.append((mark, sides, inside, tall, len(cells), np.count_nonzero(writing),
-                          np.count_nonzero(inside)))
+            boxed.append(Boxed(mark, sides, inside, len(cells)))
     rows = np.zeros_like(mask)
     for row in _rows(boxed):
-        cells, written, area = np.sum([entry[4:] for entry in row], axis=0)
+        inside = np.zeros_like(mask)
+        for entry in row:
+            inside[entry.mark.box] |= entry.cells
+        written = np.flatnonzero((mask & inside).any(axis=1))
+        writing_height = written[-1] + 1 - written[0] if len(written) else 0
+        tallest = max(entry.mark.height for entry in row)
+        count = sum(entry.count for entry in row)
         # Boxes with nothing written in them are more likely square zeros than a form; one
         # or two (which may be a box a digit touching its top and bottom cut in two) hold
         # ink FRAME_CONTENT of their height at least (not a 0 with a dot or a tick in it).
-        few = cells < MIN_CELLS
-        if written < WRITTEN * area or (few and max(entry[3] for entry in row) < FRAME_CONTENT):
+        few = count < MIN_CELLS
+        if (np.count_nonzero(faint & inside) < WRITTEN * np.count_nonzero(inside)
+                or (few and writing_height < FRAME_CONTENT * tallest)):
             continue
         # A comb running on past the picture's side has more cells (read closer, around the
         # digits in its first ones).
-        few &= not any(entry[4] > 1 and (entry[0].left == 0 or entry[0].right == mask.shape[1])
+        few &= not any(entry.count > 1 and (entry.mark.left == 0
+                                            or entry.mark.right == mask.shape[1])
                        for entry in row)
-        inside = np.zeros_like(mask)
-        for mark, sides, openings, _, count, *_ in row:
-            # A box or two alone are boxes.py's to take out, line by line, as drawn; a comb's
-            # cells, or a row's boxes, too small for it, are taken out here.
-            if count > 1 or not few:
-                found[mark.box] |= sides
-            inside[mark.box] |= openings
         # What is read: the row (the cells' convex hull: a cell between them that a digit
         # hid too), and a margin above and below it for strokes that stray out; not beyond
         # the row's ends (a cell cut open by the picture's edge is no cell, and the pieces of
         # its sides are no digit).
-        row_outline = cv2.convexHull(cv2.findNonZero(inside.view(np.uint8)))
-        inside = cv2.fillPoly(np.zeros(mask.shape, np.uint8), [row_outline], 1).view(bool)
-        margin = dilate(inside, int(ROW_MARGIN * max(entry[0].height for entry in row)))
+        outline = cv2.convexHull(cv2.findNonZero(inside.view(np.uint8)))
+        inside = cv2.fillPoly(np.zeros(mask.shape, np.uint8), [outline], 1).view(bool)
+        margin = dilate(inside, int(ROW_MARGIN * tallest))
         columns = np.flatnonzero(inside.any(axis=0))
         margin[:, : max(0, columns[0] - SIDE_MARGIN)] = False
         margin[:, columns[-1] + SIDE_MARGIN + 1 :] = False
-        # A box or two drawn around digits on bare paper is boxes.py's alone: a form
-        # prints more around its boxes (PRINT of the ink in them, at least).
-        boxes = np.zeros_like(mask)
+        if few and not _printed_around(mask, margin, row, labels, np.count_nonzero(mask & inside),
+                                       writing_height):
+            continue
+        rows |= margin
         for entry in row:
-            boxes[entry[0].box] |= entry[0].mask(labels)
-        if not few or np.count_nonzero(mask & ~margin & ~boxes) >= PRINT * np.count_nonzero(
-                mask & inside):
-            rows |= margin
+            # A box apart as large as boxes.py looks for is its to take out, line by line,
+            # as drawn; a comb's cells, a row's boxes, smaller boxes, are taken out here.
+            if entry.count > 1 or not few or tallest < FRAME_SIZE * max(mask.shape):
+                found[entry.mark.box] |= entry.sides
     return (found, rows) if rows.any() else None
+
+
+class Boxed(typing.NamedTuple):
+    """A mark found to be boxes: its sides and its cells (the openings), in its box, and
+    how many cells it has."""
+
+    mark: Mark
+    sides: np.ndarray
+    cells: np.ndarray
+    count: int
+
+
+def _printed_around(mask, margin, row, labels, writing_pixels, writing_height):
+    """Whether the ink beside one or two boxes is a form's print: PRINT of the ink in them at
+    least, and no mark of it as tall as WRITER of the writing in them (a digit beside, of
+    the same number: a box drawn round part of a number on bare paper)."""
+    boxes = np.zeros_like(mask)
+    for entry in row:
+        boxes[entry.mark.box] |= entry.mark.mask(labels)
+    beside = mask & ~margin & ~boxes
+    if not beside.any() or np.count_nonzero(beside) < PRINT * writing_pixels:
+        return False
+    _, others = label_marks(beside)
+    return all(other.height < WRITER * writing_height for other in others)
 
 
 def _sides(window, cells):
@@ -154,16 +177,24 @@ def _cells(window):
     openings = [contour for _, _, contour in sorted(spans, key=lambda span: span[0])]
     if not openings:
         return []
-    widths = [np.ptp(contour[:, 0, 0]) for contour in openings]
-    # Parts of a cell that a digit cut (touching its top and bottom) join up into the cell.
-    cells = []  # (points, width)
-    for contour, width in zip(openings, widths):
-        part = width < PART_WIDTH * max(widths)
-        if cells and (part or cells[-1][1] < PART_WIDTH * max(widths)):
-            points = np.concatenate([cells[-1][0], contour])
-            cells[-1] = (points, np.ptp(points[:, 0, 0]))
-        else:
-            cells.append((contour, width))
+    # Parts of a cell that a digit cut (touching its top and bottom) join up into the cell:
+    # each part narrower than PART_WIDTH of the widest joins the neighbour beside which the
+    # two come nearest to a whole cell's width.
+    cells = [(contour, np.ptp(contour[:, 0, 0])) for contour in openings]  # (points, width)
+    while len(cells) > 1:
+        widest = max(width for _, width in cells)
+        parts = [index for index, (_, width) in enumerate(cells) if width < PART_WIDTH * widest]
+        if not parts:
+            break
+        index = parts[0]
+        joined = []
+        for other in (index - 1, index + 1):
+            if 0 <= other < len(cells):
+                points = np.concatenate([cells[min(index, other)][0], cells[max(index, other)][0]])
+                joined.append((abs(np.ptp(points[:, 0, 0]) - widest), other, points))
+        _, other, points = min(joined, key=lambda entry: entry[0])
+        first = min(index, other)
+        cells[first : first + 2] = [(points, np.ptp(points[:, 0, 0]))]
     if min(width for _, width in cells) < SAME_WIDTH * max(width for _, width in cells):
         return []  # A form's cells are printed alike: these are a box's parts that a digit cut.
     hulls = []

@@ -9,7 +9,8 @@ from .marks import box_of, mask_of, stroke_width
 
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SMALL_MARK = 0.5  # Marks under this share of the tallest's height (a dash, a bar) join others;
-PIECE = 0.25  # ...two of them at least this tall, one above the other, are one digit.
+PIECE = 0.25  # ...two of them at least this tall, one above the other, are one digit,
+STACK_GAP = 0.25  # ...when less than this share of the tallest apart.
 WIDEST_DIGIT = 1.4  # A digit is rarely wider than this many times the typical height;
 TOUCHING_WIDTH = 0.75  # ...a wider group holds digits about this many times it wide each,
 THIN_JOIN = 0.6  # ...joined where a column holds under this share of a typical one's ink.
@@ -116,29 +117,23 @@ def digits_of(line):
 
 
 def _stacked_pieces(groups, tallest):
-    """The groups, with small ones that lie one above the other (sharing columns, not
-    rows), each at least PIECE of the tallest's height, joined when together they are a
-    digit's height: a stroke the pen broke in two, such as a 1 written in two goes."""
-    joined = list(groups)
-    merged = True
-    while merged:
-        merged = False
-        for first, second in itertools.combinations(joined, 2):
-            pieces = (first, second)
-            if (all(PIECE * tallest <= _height(piece) < SMALL_MARK * tallest for piece in pieces)
-                    and _overlap(first, second) > 0 and _rows_apart(first, second)
-                    and _height(first + second) >= SMALL_MARK * tallest):
-                joined = [group for group in joined if group is not second]
-                first.extend(second)
-                merged = True
-                break
+    """The groups, with two small ones that lie one above the other (sharing columns, not
+    rows, under STACK_GAP of the tallest apart), each at least PIECE of the tallest's height,
+    joined: a stroke the pen broke in two, such as a 1 written in two goes. Left as they are
+    when small groups outnumber the digits two to one (hatching, a scribble's strokes)."""
+    small = [group for group in groups if PIECE * tallest <= _height(group) < SMALL_MARK * tallest]
+    if not small or len(small) > 2 * max(1, len(groups) - len(small)):
+        return groups
+    joined, used = list(groups), set()
+    for first, second in itertools.combinations(small, 2):
+        if id(first) in used or id(second) in used or _overlap(first, second) <= 0:
+            continue
+        (top, _, bottom, _), (other_top, _, other_bottom, _) = box_of(first), box_of(second)
+        if 0 <= max(other_top - bottom, top - other_bottom) < STACK_GAP * tallest:
+            used |= {id(first), id(second)}
+            joined = [group for group in joined if group is not second]
+            first.extend(second)
     return sorted(joined, key=lambda group: box_of(group)[1])
-
-
-def _rows_apart(first, second):
-    """Whether two groups of marks share no rows."""
-    (top, _, bottom, _), (other_top, _, other_bottom, _) = box_of(first), box_of(second)
-    return bottom <= other_top or other_bottom <= top
 
 
 def _overlap(first, second):

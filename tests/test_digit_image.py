@@ -348,6 +348,13 @@ def test_empty_boxes_of_a_forms_row_are_no_digits():
     assert all(similarity(digit, expected) > 0.8 for digit, expected in zip(digits, alone))
 
 
+@pytest.mark.parametrize("width", [3, 8])
+def test_a_box_drawn_round_one_digit_of_a_number_is_no_form(width):
+    picture = draw("1274", size=(640, 240), box=(40, 50, 600, 190), width=8)
+    ImageDraw.Draw(picture).rectangle((160, 30, 320, 210), outline=0, width=width)
+    assert len(one_line(picture)) == 4  # Taken for a form: the 2 alone, the rest dropped.
+
+
 def test_square_zeros_side_by_side_are_not_taken_for_a_form():
     picture = Image.new("L", (600, 240), 255)
     for left in (40, 220, 400):
