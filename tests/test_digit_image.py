@@ -369,6 +369,13 @@ def test_a_page_of_small_written_boxes_is_answered_not_a_value_error():
         assert str(error)
 
 
+def test_a_comb_whose_cell_a_digit_cuts_in_two_is_still_a_form():
+    picture = form("47", cells=4)
+    # A 1 in the third cell from its top side to its bottom one, left of its middle.
+    ImageDraw.Draw(picture).line([(373, 150), (377, 270)], fill=0, width=7)
+    assert len(one_line(picture)) == 3  # Before: the comb refused, the 1 and boxes misread.
+
+
 def test_square_zeros_side_by_side_are_not_taken_for_a_form():
     picture = Image.new("L", (600, 240), 255)
     for left in (40, 220, 400):
@@ -712,6 +719,16 @@ def test_a_two_with_a_long_tail_is_not_cut_into_a_digit_and_a_dash():
     ImageDraw.Draw(picture).line([(60 + 100 * x, 40 + 120 * y) for x, y in curve], fill=0,
                                  width=8, joint="curve")
     assert len(one_line(picture)) == 1  # Twice as wide as tall: two touching, it seemed.
+
+
+def test_hatching_beside_a_seven_is_not_read_as_digits_two_strokes_at_a_time():
+    picture = Image.new("L", (2048, 560), 255)
+    pen = ImageDraw.Draw(picture)
+    pen.line([(16, 80), (96, 80), (48, 480)], fill=0, width=24)
+    for x in range(160, 2016, 40):  # pairs of short ticks, each under half the 7's height
+        pen.rectangle((x, 96, x + 23, 240), fill=0)
+        pen.rectangle((x + 16, 320, x + 39, 464), fill=0)
+    assert len(one_line(picture)) == 1  # Before: each pair joined into a digit, 47 of them.
 
 
 @pytest.mark.parametrize("gap", [60, 12], ids=["spaced", "tight"])
