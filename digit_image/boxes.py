@@ -69,19 +69,26 @@ def box_sides(mask, faint):
 def encloses(mark):
     """Whether a mark (a boolean image cropped to it) closes around background reaching
     across FRAME_HOLE of its height or width, as a box does (with a digit inside it or not)."""
-    # Grown by a pixel so that background cannot slip between diagonal steps of a thin line.
+    height, width = mark.shape
+    for opening in openings(mark):
+        _, _, opening_width, opening_height = cv2.boundingRect(opening)
+        if opening_height >= FRAME_HOLE * height or opening_width >= FRAME_HOLE * width:
+            return True
+    return False
+
+
+def openings(mark):
+    """The outlines (contours, x then y, in the mark's coordinates) of the background a mark
+    (a boolean image cropped to it) closes around."""
+    # Grown by a pixel so that background cannot slip between diagonal steps of a thin line;
+    # an opening's outline then runs through the background pixels next to the mark.
     padded = cv2.copyMakeBorder(mark.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     grown = cv2.dilate(padded, np.ones((3, 3), np.uint8))
     contours, hierarchy = cv2.findContours(grown, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hierarchy is None:
-        return False
-    height, width = mark.shape
-    for contour, (_, _, _, parent) in zip(contours, hierarchy[0]):
-        if parent >= 0:  # the outline of a hole
-            _, _, hole_width, hole_height = cv2.boundingRect(contour)
-            if hole_height >= FRAME_HOLE * height or hole_width >= FRAME_HOLE * width:
-                return True
-    return False
+        return []
+    return [contour - 1 for contour, (_, _, _, parent) in zip(contours, hierarchy[0])
+            if parent >= 0]
 
 
 def _squarish(mark):

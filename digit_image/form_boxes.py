@@ -17,7 +17,7 @@ import typing
 import cv2
 import numpy as np
 
-from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_SIZE, FRAME_THICKNESS
+from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_SIZE, FRAME_THICKNESS, openings
 from .marks import Mark, dilate, label_marks
 from .ruled_lines import SMALL_IMAGE
 
@@ -155,32 +155,25 @@ def _cells(window):
     """The openings of a mark (a boolean image cropped to it) that are a box's: convex
     hulls (int32 points, x then y) of the background it closes around, side by side, each
     nearly as tall as the mark, rectangular; [] when any opening fails."""
-    # Grown by a pixel so that background cannot slip between diagonal steps of a thin line;
-    # an opening's outline then runs through the background pixels next to the mark.
-    padded = cv2.copyMakeBorder(window.view(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    grown = cv2.dilate(padded, np.ones((3, 3), np.uint8))
-    contours, hierarchy = cv2.findContours(grown, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    if hierarchy is None:
-        return []
     height = window.shape[0]
-    openings = [contour - 1 for contour, (_, _, _, parent) in zip(contours, hierarchy[0])
-                if parent >= 0 and np.ptp(contour[:, 0, 1]) >= PART_HEIGHT * height]
+    found = [opening for opening in openings(window)
+             if np.ptp(opening[:, 0, 1]) >= PART_HEIGHT * height]
     # A digit touching its box joins the box's mark, and its loops are openings too: they
     # lie within the columns of a larger opening, the cell's.
-    openings.sort(key=lambda contour: -np.ptp(contour[:, 0, 0]))
+    found.sort(key=lambda contour: -np.ptp(contour[:, 0, 0]))
     spans = []
-    for contour in openings:
+    for contour in found:
         left, right = contour[:, 0, 0].min(), contour[:, 0, 0].max()
         if all(min(right, other_right) - max(left, other_left) < 0.5 * (right - left)
                for other_left, other_right, _ in spans):
             spans.append((left, right, contour))
-    openings = [contour for _, _, contour in sorted(spans, key=lambda span: span[0])]
-    if not openings:
+    found = [contour for _, _, contour in sorted(spans, key=lambda span: span[0])]
+    if not found:
         return []
     # Parts of a cell that a digit cut (touching its top and bottom) join up into the cell:
     # each part narrower than PART_WIDTH of the widest joins the neighbour beside which the
     # two come nearest to a whole cell's width.
-    cells = [(contour, np.ptp(contour[:, 0, 0])) for contour in openings]  # (points, width)
+    cells = [(contour, np.ptp(contour[:, 0, 0])) for contour in found]  # (points, width)
     while len(cells) > 1:
         widest = max(width for _, width in cells)
         parts = [index for index, (_, width) in enumerate(cells) if width < PART_WIDTH * widest]
@@ -200,8 +193,8 @@ def _cells(window):
     hulls = []
     for points, _ in cells:
         hull = cv2.convexHull(points)
-        (_, _), (side_a, side_b), angle = cv2.minAreaRect(hull)
-        x, y, width, tall = cv2.boundingRect(hull)
+        _, (side_a, side_b), _ = cv2.minAreaRect(hull)
+        _, _, width, tall = cv2.boundingRect(hull)
         if (tall < FRAME_HOLE * height or not CELL_WIDTH[0] * tall <= width <= CELL_WIDTH[1] * tall
                 or cv2.contourArea(hull) < CELL_SQUARE * side_a * side_b):
             return []
@@ -220,11 +213,11 @@ def _with_hidden_cells(hulls, thickest):
     one divider's width inside the space between, as its corners show. [] when the cells
     are not parted by a printed line at most thickest pixels thick (but by a digit's
     strokes, touching the top and bottom of its box)."""
-    corners = [_corners(hull) for hull in hulls]
-    gaps = [right[0] - left[1] for left, right in zip(corners, corners[1:])]
-    width = np.median([corner[1] - corner[0] for corner in corners], axis=0)
-    if not gaps:
+    if len(hulls) == 1:
         return hulls
+    corners = [_corners(hull) for hull in hulls]
+    gaps = [right[0] - left[1] for left, right in itertools.pairwise(corners)]
+    width = np.median([corner[1] - corner[0] for corner in corners], axis=0)
     divider = min(gaps, key=lambda gap: gap[:, 0].mean())  # the thinnest: a divider alone
     if divider[:, 0].mean() > thickest:
         return []
@@ -253,10 +246,10 @@ def _rows(boxed):
     """The boxed marks grouped into rows: marks of heights within SAME_HEIGHT of each other
     whose rows overlap by half the shorter's height, left to right."""
     rows = []
-    for entry in sorted(boxed, key=lambda entry: entry[0].left):
-        mark = entry[0]
+    for entry in sorted(boxed, key=lambda entry: entry.mark.left):
+        mark = entry.mark
         for row in rows:
-            last = row[-1][0]
+            last = row[-1].mark
             shared = min(mark.bottom, last.bottom) - max(mark.top, last.top)
             if (shared >= 0.5 * min(mark.height, last.height) and min(mark.height, last.height)
                     >= SAME_HEIGHT * max(mark.height, last.height)):
