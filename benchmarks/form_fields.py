@@ -46,14 +46,10 @@ def main(argv=None):
     def accuracy(chosen):
         if not chosen:  # A small --count may draw no single box.
             return None
-        # In this process, where the step may be switched off (reading processes import anew).
-        records, _ = sets.read_with_pipeline([args.out / row["file"] for row in chosen], classify,
-                                             "--workers", "1")
-        right = [record["number"] == row["label"] or (
-                 len(row["label"]) == 1 and record["digit"] == int(row["label"]))
-                 for record, row in zip(records, chosen)]
-        errors = right.count(False)
-        return {"accuracy": round(1 - errors / len(chosen), 4), "errors": errors}
+        records, _ = sets.read_in_process([args.out / row["file"] for row in chosen], classify)
+        answers = [record["number"] or ("" if record["digit"] is None else str(record["digit"]))
+                   for record in records]
+        return sets.score(np.array(answers), np.array([row["label"] for row in chosen]))
 
     def by_layout():
         return {layout: accuracy([row for row in rows if row["layout"] == layout])
@@ -61,17 +57,10 @@ def main(argv=None):
 
     results = {"set": str(args.out), "seed": args.seed, "pictures": len(rows),
                "all": accuracy(rows), "by_layout": by_layout()}
-    step = digit_image.ink.form_boxes
-    digit_image.ink.form_boxes = lambda mask, faint: None
-    try:
+    with sets.steps_off((digit_image.ink, "form_boxes", lambda mask, faint: None)):
         results["all_form_step_off"] = accuracy(rows)
         results["by_layout_form_step_off"] = by_layout()
-    finally:
-        digit_image.ink.form_boxes = step
-    common.write_json(args.report, results)
-    for key, value in results.items():
-        print(f"  {key:24} {value}")
-    print(f"wrote {args.report}")
+    sets.report(args.report, results)
     return common.EXIT_OK
 
 

@@ -40,9 +40,7 @@ def main(argv=None):
         chosen = [row for row in rows if paper in (None, row["paper"])]
         if not chosen:  # A small --count may draw no squared (or ruled) paper.
             return None
-        # In this process, where the steps may be switched off (reading processes import anew).
-        records, _ = sets.read_with_pipeline([args.out / row[kind] for row in chosen], classify,
-                                             "--workers", "1")
+        records, _ = sets.read_in_process([args.out / row[kind] for row in chosen], classify)
         guesses = sets.digits_read(records)
         return sets.score(guesses, np.array([row["label"] for row in chosen]))
 
@@ -54,22 +52,18 @@ def main(argv=None):
     results["circled_ring_removed"] = accuracy("circled")
     # The steps, off, where the pipeline calls them: the ring step finds boxes too, when the
     # digit keeps clear of them.
+    def no_lines(mask, faint):
+        return np.zeros_like(mask)
+
     ink = digit_image.ink
-    steps = ink.ruled_lines, ink.box_sides, ink.form_boxes, digit_image.without_rings
-    ink.ruled_lines = ink.box_sides = lambda mask, faint: np.zeros_like(mask)
-    ink.form_boxes = lambda mask, faint: None
-    digit_image.without_rings = lambda marks, labels: marks
-    try:
+    with sets.steps_off((ink, "ruled_lines", no_lines), (ink, "box_sides", no_lines),
+                        (ink, "form_boxes", lambda mask, faint: None),
+                        (digit_image, "without_rings", lambda marks, labels: marks)):
         for paper in ("ruled", "squared"):
             results[f"{paper}_lines_kept"] = accuracy("lined", paper)
         results["boxed_box_kept"] = accuracy("boxed")
         results["circled_ring_kept"] = accuracy("circled")
-    finally:
-        ink.ruled_lines, ink.box_sides, ink.form_boxes, digit_image.without_rings = steps
-    common.write_json(args.report, results)
-    for key, value in results.items():
-        print(f"  {key:24} {value}")
-    print(f"wrote {args.report}")
+    sets.report(args.report, results)
     return common.EXIT_OK
 
 

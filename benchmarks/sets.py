@@ -1,5 +1,6 @@
 """What the picture benchmarks share around their sets: their options, the MNIST test split,
-labels files, and scoring through predict.py's own path.
+labels files, scoring through predict.py's own path (with pipeline steps switched off, to
+measure what they buy), and the report.
 
 A set is a folder of pictures and labels.csv (file, label, seed and how each was drawn);
 is_built() tells whether a folder already holds the one a seed makes, so that a benchmark
@@ -7,6 +8,7 @@ run again reads it instead of drawing it anew.
 """
 
 import argparse
+import contextlib
 import csv
 import gzip
 import time
@@ -57,6 +59,34 @@ def read_with_pipeline(paths, classify, *options):
     started = time.perf_counter()
     records = [record for record, _ in predict.answer(args.inputs, classify, args)]
     return records, time.perf_counter() - started
+
+
+def read_in_process(paths, classify):
+    """read_with_pipeline() in this process alone, where steps_off() holds: predict.py's
+    reading processes import digit_image anew."""
+    return read_with_pipeline(paths, classify, "--workers", "1")
+
+
+@contextlib.contextmanager
+def steps_off(*steps):
+    """digit_image's steps switched off where the pipeline calls them, while the block runs:
+    each step (module, name, what to call instead)."""
+    kept = [(module, name, getattr(module, name)) for module, name, _ in steps]
+    try:
+        for module, name, instead in steps:
+            setattr(module, name, instead)
+        yield
+    finally:
+        for module, name, step in kept:
+            setattr(module, name, step)
+
+
+def report(path, results):
+    """Writes results to path as JSON and prints them, a line each."""
+    common.write_json(path, results)
+    for key, value in results.items():
+        print(f"  {key:24} {value}")
+    print(f"wrote {path}")
 
 
 def score(predictions, labels):
