@@ -30,6 +30,7 @@ import numpy as np
 import calibration
 import common
 import ensemble
+import flagged_ones
 import recognize
 import runs
 import safe_outputs
@@ -90,6 +91,11 @@ def build_parser():
              "the model learns to be unsure of them (not_a_digit.py)",
     )
     parser.add_argument(
+        "--flagged-ones", type=float, default=0.5,
+        help="share of the training split's straight 1s given a flag, as most of the world "
+             "writes a 1, so that it is not read as a 7 (flagged_ones.py; 0: none)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="2,000 images, 1 epoch: a smoke test of seconds"
     )
     parser.add_argument(
@@ -111,6 +117,8 @@ def parse_args(argv):
         parser.error("--not-a-digit must be at least 0")
     if args.clean_epochs < 0:
         parser.error("--clean-epochs must be at least 0")
+    if not 0 <= args.flagged_ones <= 1:
+        parser.error("--flagged-ones must be in [0, 1]")
     if args.quick:  # A smoke test: one epoch of a slice, through the augmenting pipeline.
         args.epochs, args.clean_epochs = 1, 0
         args.not_a_digit = 200 if args.not_a_digit is None else args.not_a_digit
@@ -197,13 +205,15 @@ def train(args, data, run_dir, seed):
 
 
 def training_data(args):
-    """The dataset, cut down for --quick, with the pictures with no digit joined to the training
-    images under a label of their own, which the input pipeline turns into the same
+    """The dataset, cut down for --quick, with a share of its 1s given a flag (flagged_ones.py)
+    and the pictures with no digit joined to the training images under a label of their own, which the input pipeline turns into the same
     probability for every digit (augment.py). Returns it and how many such pictures joined."""
     data = common.load_dataset(args.data)
     if args.quick:
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]
         data["x_val"], data["y_val"] = data["x_val"][:500], data["y_val"][:500]
+    data["x_train"] = flagged_ones.flag_some(data["x_train"], data["y_train"],
+                                             args.flagged_ones, args.seed)
     no_digit = data.get("x_not_a_digit_train", np.zeros((0, 28, 28), np.uint8))
     no_digit = no_digit[: args.not_a_digit]
     data["x_train"] = np.concatenate([data["x_train"], no_digit])
