@@ -87,6 +87,22 @@ def along_edge(mark, labels, share):
     return max(np.mean(side == mark.label) for side in sides) >= share
 
 
+def edge_contact(mark, labels):
+    """How many pixels of one side of the picture a mark covers, on the side it covers most
+    (0 for a mark clear of the edges)."""
+    height, width = labels.shape
+    sides = []
+    if mark.top == 0:
+        sides.append(labels[0, mark.left:mark.right])
+    if mark.bottom == height:
+        sides.append(labels[-1, mark.left:mark.right])
+    if mark.left == 0:
+        sides.append(labels[mark.top:mark.bottom, 0])
+    if mark.right == width:
+        sides.append(labels[mark.top:mark.bottom, -1])
+    return max((np.count_nonzero(side == mark.label) for side in sides), default=0)
+
+
 def stroke_width(mask):
     """Average stroke width in pixels: twice the area over the outline's length.
 

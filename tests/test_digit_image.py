@@ -667,6 +667,27 @@ def test_a_number_on_a_sheet_on_a_desk_is_segmented(corners):
     assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
 
 
+@pytest.mark.parametrize("digit", ["2", "7"])
+@pytest.mark.parametrize(
+    "box, sliver",
+    [
+        ((34, 70, 104, 170), [(0, 40), (14, 40), (10, 130), (0, 130)]),  # along the left
+        ((152, 70, 222, 170), [(255, 60), (240, 60), (244, 150), (255, 150)]),  # the right
+        ((60, 30, 130, 130), [(40, 0), (130, 0), (130, 12), (40, 10)]),  # along the top
+    ],
+    ids=["left", "right", "top"],
+)
+def test_a_sliver_of_the_desk_along_a_short_stretch_of_the_edge_is_no_digit(digit, box, sliver):
+    """The desk seen past the sheet's edge, running along an edge for about a third of it
+    (less than EDGE_SIDE) beside the digit: read as a 1 before it ("12", "71") or with it."""
+    paper = draw(digit, size=(256, 256), box=box, width=8)
+    ImageDraw.Draw(paper).polygon(sliver, fill=90)
+    plain = digit_image.normalize(draw(digit, size=(256, 256), box=(100, 70, 170, 170), width=8))
+    lines = digit_image.segment(paper)
+    assert [len(line) for line in lines] == [1]
+    assert similarity(lines[0][0], plain) > 0.97
+
+
 @pytest.mark.parametrize(
     "picture",
     [
