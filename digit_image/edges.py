@@ -10,7 +10,8 @@ from .sheets import sheet_of
 
 EDGE_SIDE = 0.4  # A mark running along this fraction of a side of the picture is at its edge.
 EDGE_DIGIT_SIZE = 0.15  # Beside a digit this large (of the picture), a mark along an edge goes,
-EDGE_CONTACT = 0.5  # ...as does one that covers this much of the digit's size of an edge.
+EDGE_CONTACT = 0.5  # ...as does one covering this share of the digit's size of a side's pixels
+EDGE_WEAKER = 0.9  # ...with its ink's median under this share of the digit's (desk, not pen).
 EDGE_SOLID = 0.5  # A solid mark at the edge, filling this much of its box, with strokes
 EDGE_STROKE = 2  # ...this many times wider than the digit's, is the desk, not the digit.
 SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
@@ -44,9 +45,10 @@ def without_edge_marks(ink, labels, marks):
     strong (the digit itself, cropped tightly), unless it is a solid wedge with strokes far
     wider than the digit's (a corner of the desk); what a shadow leaves behind after the
     lighting is evened out is fainter than ink. But a mark running along an edge, beside a
-    digit of a size to be one, is a sliver of the desk or of the sheet's edge, and goes:
-    along EDGE_SIDE of the picture's side, or along EDGE_CONTACT of the digit's size when
-    it is smaller or fainter than the digit (a digit cropped by the edge is neither).
+    digit of a size to be one, is a sliver of the desk or of the sheet's edge, and goes,
+    even when near: along EDGE_SIDE of the picture's side, or along EDGE_CONTACT of the
+    digit's size when its ink is fainter than the digit's (a 1 or a 7's bar of a number
+    cropped tightly may run along an edge as far, but in the same ink).
     """
     inside = clear_of_edges(marks, labels.shape)
     if not inside:
@@ -67,17 +69,16 @@ def without_edge_marks(ink, labels, marks):
             return True
         if real_digit and (along_edge(mark, labels, EDGE_SIDE)
                            or (edge_contact(mark, labels) >= EDGE_CONTACT * size
-                               and (mark.area < digit.area
-                                    or strength(mark) < 0.9 * strength(digit)))):
-            # The edge of the sheet, or the desk beyond it: a digit's stroke crosses an
-            # edge, it seldom runs along one.
+                               and strength(mark) < EDGE_WEAKER * strength(digit))):
+            # The edge of the sheet, or the desk beyond it, paler than the pen: a digit cut
+            # by the edge (a 1, a 7's bar) may run along it as far, but in the digits' ink.
             return False
         near = any(mark.left < other.right + reach and mark.right > other.left - reach
                    and mark.top < other.bottom + reach and mark.bottom > other.top - reach
                    for other in digits)
         if near:
             return True
-        if mark.area < digit.area or strength(mark) < 0.9 * strength(digit):
+        if mark.area < digit.area or strength(mark) < EDGE_WEAKER * strength(digit):
             return False
         # A digit cropped by the edge is drawn with the digits' pen; a corner of the desk,
         # as dark, is a solid wedge, far wider than their strokes.

@@ -689,6 +689,24 @@ def test_a_sliver_of_the_desk_along_a_short_stretch_of_the_edge_is_no_digit(digi
 
 
 @pytest.mark.parametrize(
+    "strokes",
+    [
+        [[(0, 80), (0, 170)], [(16, 80), (86, 80), (44, 170)]],  # "17", the 1 cut at the left
+        [[(40, 0), (110, 0), (68, 90)], [(130, 35), (154, 10), (196, 18), (200, 40),
+                                         (130, 100), (200, 100)]],  # "72", the bar along the top
+    ],
+    ids=["17", "72"],
+)
+def test_a_digit_of_a_number_running_along_the_edge_in_the_same_ink_stays(strokes):
+    """A tightly cropped number whose 1, or 7's bar, runs along the picture's edge: in the
+    pen's ink, it is no sliver of the desk."""
+    picture = Image.new("L", (256, 256), 255)
+    for stroke in strokes:
+        ImageDraw.Draw(picture).line(stroke, fill=0, width=8, joint="curve")
+    assert [len(line) for line in digit_image.segment(picture)] == [2]
+
+
+@pytest.mark.parametrize(
     "picture",
     [
         draw("7", size=(200, 200), box=(0, 0, 200, 200), width=40),  # a thick 7, cropped tight
