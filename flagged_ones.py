@@ -8,8 +8,9 @@ the training split's straight 1s with the same stroke given a flag (and sometime
 laid out again in MNIST's form, so the count of 1s and the training time stay as they were.
 
 A flag leaves the top of the stem down and to the left, 30-60 degrees below the horizontal
-and at least 20 degrees away from the stem, and is 15-40% of the stem's length: a 7's bar is
-near level and about as long as the digit is wide.
+and at least 20 degrees away from the stem (a stem slanted under 50 degrees from the level,
+2% of the 1s, gets 30), and is 15-40% of the stem's length: a 7's bar is near level and
+about as long as the digit is wide.
 
     x_train = flagged_ones.flag_some(x_train, y_train, share=0.5, seed=0)
 """
@@ -18,6 +19,7 @@ import cv2
 import numpy as np
 
 from digit_image import to_mnist
+from digit_image.marks import rectangle_sides
 
 SCALE = 4  # The flag is drawn on the 1 enlarged to 112x112, then laid out at 28x28 again.
 STRAIGHT = 3.0  # A stroke this many times longer than wide has no flag yet.
@@ -29,7 +31,8 @@ FOOT_HALF = (0.1, 0.2)  # Of the stem's length, each side of it.
 
 
 def flag_some(images, labels, share, seed):
-    """A copy of images in which that share of the straight 1s has a flag."""
+    """A copy of images in which that share of the straight 1s has a flag. The seed is the
+    data's: train.py gives every member of an ensemble the same flagged 1s."""
     if share <= 0:
         return images
     rng = np.random.default_rng(seed)
@@ -43,10 +46,13 @@ def flag_some(images, labels, share, seed):
 
 
 def with_flag(image, rng):
-    """One MNIST 1 (uint8, 28x28) with a flag drawn at its top: uint8 (28, 28)."""
+    """One MNIST 1 (uint8, 28x28) with a flag drawn at its top: uint8 (28, 28); the image as
+    it was when it holds no stroke to flag."""
     ink = cv2.resize(image.astype(np.float32) / 255, None, fx=SCALE, fy=SCALE,
                      interpolation=cv2.INTER_CUBIC).clip(0, 1)
     rows, columns = np.nonzero(ink > 0.5)
+    if len(np.unique(rows)) < 2:
+        return image
     points = np.stack([columns, rows], 1).astype(np.float64)
     centre = points.mean(0)
     # The stem's direction: the principal axis of its pixels, pointing down the page.
@@ -84,8 +90,5 @@ def with_flag(image, rng):
 def _straight(mask):
     """Whether a mask is one straight stroke: its smallest rectangle at any angle is STRAIGHT
     times longer than wide."""
-    points = cv2.findNonZero(mask.view(np.uint8))
-    if points is None:
-        return False
-    (_, _), (width, height), _ = cv2.minAreaRect(points)
-    return max(width, height) + 1 >= STRAIGHT * (min(width, height) + 1)
+    sides = rectangle_sides(mask)
+    return sides is not None and sides[0] >= STRAIGHT * sides[1]

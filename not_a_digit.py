@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digit_image import to_mnist
+from digit_image.marks import rectangle_sides
 
 # Letters a person would also read as a digit, written alone: O Q D 0, I l i j | 1, S s 5,
 # Z z 2, B 8, b G 6, g q 9, T t 7, A 4, y 4, L 4.
@@ -75,11 +76,8 @@ def draw_one(kind, rng, font_files):
 def lone_stroke(mask):
     """Whether a mask holds nothing, or one straight stroke: its smallest rectangle at any
     angle is LONE_STROKE times longer than wide."""
-    points = cv2.findNonZero(mask.view(np.uint8))
-    if points is None:
-        return True
-    (_, _), (width, height), _ = cv2.minAreaRect(points)
-    return max(width, height) + 1 > LONE_STROKE * (min(width, height) + 1)
+    sides = rectangle_sides(mask)
+    return sides is None or sides[0] > LONE_STROKE * sides[1]
 
 
 def drawable(text, font):

@@ -206,8 +206,9 @@ def train(args, data, run_dir, seed):
 
 def training_data(args):
     """The dataset, cut down for --quick, with a share of its 1s given a flag (flagged_ones.py)
-    and the pictures with no digit joined to the training images under a label of their own, which the input pipeline turns into the same
-    probability for every digit (augment.py). Returns it and how many such pictures joined."""
+    and the pictures with no digit joined to the training images under a label of their own,
+    which the input pipeline turns into the same probability for every digit (augment.py).
+    Returns it and how many such pictures joined."""
     data = common.load_dataset(args.data)
     if args.quick:
         data["x_train"], data["y_train"] = data["x_train"][:2000], data["y_train"][:2000]

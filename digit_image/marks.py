@@ -103,6 +103,16 @@ def edge_contact(mark, labels):
     return max((np.count_nonzero(side == mark.label) for side in sides), default=0)
 
 
+def rectangle_sides(mask):
+    """(long, short): the sides of the smallest rectangle around a mask's pixels at any angle,
+    each plus a pixel (a lone pixel is 1 by 1); None for an empty mask."""
+    points = cv2.findNonZero(mask.view(np.uint8))
+    if points is None:
+        return None
+    (_, _), (width, height), _ = cv2.minAreaRect(points)
+    return max(width, height) + 1, min(width, height) + 1
+
+
 def stroke_width(mask):
     """Average stroke width in pixels: twice the area over the outline's length.
 

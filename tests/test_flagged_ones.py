@@ -47,5 +47,16 @@ def test_only_a_share_of_the_straight_ones_changes_the_same_way_for_a_seed():
     assert changed.sum() == 4 and not changed[8:].any()
     np.testing.assert_array_equal(first, again)
     assert flagged_ones.flag_some(images, labels, share=0, seed=3) is images
-    assert (images == np.stack([plain_one(s) for s in (-3, -2, -1, 0, 1, 2, 3, 0)] + [seven] * 2)).all()
+    unchanged = np.stack([plain_one(slant) for slant in (-3, -2, -1, 0, 1, 2, 3, 0)] + [seven] * 2)
+    np.testing.assert_array_equal(images, unchanged)  # a copy: the dataset is left as it was
     assert flagged_ones.flag_some(images[:0], labels[:0], share=0.5, seed=3).shape == (0, 28, 28)
+
+
+def test_a_blank_picture_is_left_as_it_was_and_a_dot_is_no_error():
+    blank = np.zeros((28, 28), np.uint8)
+    np.testing.assert_array_equal(flagged_ones.with_flag(blank, np.random.default_rng(0)), blank)
+    dot = blank.copy()
+    dot[14, 14] = 255
+    with np.errstate(all="raise"):
+        flagged = flagged_ones.with_flag(dot, np.random.default_rng(0))
+    assert flagged.shape == (28, 28) and flagged.dtype == np.uint8
