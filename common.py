@@ -289,7 +289,7 @@ def quiet_tensorflow():
         # TensorFlow 2.21 writes its CUDA probe before its logging reads that setting, so the
         # import itself runs with stderr silenced; an import that fails still raises.
         try:
-            with native_stderr_silenced():
+            with interrupts_end_at_once(), native_stderr_silenced():
                 import tensorflow  # noqa: F401
         except KeyboardInterrupt:  # The seconds of import come before run_cli catches it.
             print(f"{Path(sys.argv[0]).name}: interrupted", file=sys.stderr)
@@ -325,6 +325,33 @@ def first_line(error):
         return type(error).__name__
     text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
     return text[:300]
+
+
+@contextlib.contextmanager
+def interrupts_end_at_once():
+    """Ctrl-C or SIGTERM end the process at once, with the one line run_cli would print and
+    status 130, instead of raising KeyboardInterrupt: for an import, in which a library may
+    catch the exception and carry on (a CI run once saw train.py, interrupted while
+    TensorFlow loaded, train to the end and exit 0). Nothing is written by then, so nothing
+    is left half-written. Signals are handled in the main thread only; elsewhere, or when
+    SIGINT is ignored (a background job), nothing changes."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    terminal = os.dup(2)  # the user's stderr, while the import's own output is silenced
+
+    def end(signum, frame):
+        os.write(terminal, f"{Path(sys.argv[0]).name}: interrupted\n".encode())
+        os._exit(130)
+
+    previous = {number: signal.signal(number, end) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        os.close(terminal)
 
 
 @contextlib.contextmanager

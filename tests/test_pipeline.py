@@ -672,6 +672,29 @@ def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path, tiny_dataset):
     assert not (tmp_path / "models" / "digit_cnn.keras").exists()
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_in_an_import_that_swallows_it_still_ends_the_script(tmp_path, stop):
+    """A library imported with TensorFlow may catch KeyboardInterrupt and carry on; inside
+    common.interrupts_end_at_once the script ends anyway, with one line and status 130."""
+    code = ("import sys, time, common\n"
+            "sys.argv[0] = 'train.py'\n"
+            "with common.interrupts_end_at_once():\n"
+            "    print('importing', flush=True)\n"
+            "    try:\n"
+            "        time.sleep(30)\n"
+            "    except BaseException:\n"
+            "        pass  # as a careless library would\n"
+            "print('carried on', flush=True)\n")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, text=True,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline() == "importing\n"
+    process.send_signal(stop)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130 and stdout == ""
+    assert stderr == "train.py: interrupted\n"
+
+
 SCRIPTS = ["preprocess.py", "train.py", "evaluate.py", "export.py", "predict.py",
            *sorted(f"benchmarks/{path.name}" for path in (ROOT / "benchmarks").glob("*.py")
                    if "__main__" in path.read_text())]  # Not sets.py, synthetic.py
