@@ -64,8 +64,6 @@ def ruled_lines(mask, faint=None):
     digit_rows, digit_columns = (top, bottom - 1), (left, right - 1)  # Inclusive.
     for line, _, horizontal in lines:
         rows, columns = np.nonzero(line)
-        if not len(rows):
-            continue  # Every pixel of it was a digit's stroke crossing it: nothing to take out.
         if horizontal:
             past = _runs_past(columns, rows, digit_columns, digit_rows, mask.shape)
         else:

@@ -64,6 +64,8 @@ def straight_lines(points, strips, thickest, degrees):
         above = columns[(offset >= first - 2) & (offset < first)]
         below = columns[(offset > last) & (offset <= last + 2)]
         line &= ~np.isin(columns, np.intersect1d(above, below))
+        if not line.any():
+            continue  # Strokes crossing it all along: a row of strokes, no printed line.
         # The line's ragged fringe: one pixel beside the band with no ink beyond it.
         for edge, beyond in ((first - 1, first - 2), (last + 1, last + 2)):
             line |= (offset == edge) & ~np.isin(columns, columns[offset == beyond])
