@@ -83,24 +83,29 @@ def along_edge(mark, labels, share):
     height, width = labels.shape
     if max(mark.width / width, mark.height / height) < share:
         return False  # too short, which most marks are: no need to look at its pixels
-    sides = labels[0], labels[-1], labels[:, 0], labels[:, -1]
-    return max(np.mean(side == mark.label) for side in sides) >= share
+    return any(covered >= share * length for covered, length in _edge_pixels(mark, labels))
 
 
 def edge_contact(mark, labels):
     """How many pixels of one side of the picture a mark covers, on the side it covers most
     (0 for a mark clear of the edges)."""
+    return max((covered for covered, _ in _edge_pixels(mark, labels)), default=0)
+
+
+def _edge_pixels(mark, labels):
+    """For each side of the picture a mark touches: (its pixels on that side, the side's
+    length)."""
     height, width = labels.shape
     sides = []
     if mark.top == 0:
-        sides.append(labels[0, mark.left:mark.right])
+        sides.append((labels[0, mark.left:mark.right], width))
     if mark.bottom == height:
-        sides.append(labels[-1, mark.left:mark.right])
+        sides.append((labels[-1, mark.left:mark.right], width))
     if mark.left == 0:
-        sides.append(labels[mark.top:mark.bottom, 0])
+        sides.append((labels[mark.top:mark.bottom, 0], height))
     if mark.right == width:
-        sides.append(labels[mark.top:mark.bottom, -1])
-    return max((np.count_nonzero(side == mark.label) for side in sides), default=0)
+        sides.append((labels[mark.top:mark.bottom, -1], height))
+    return [(np.count_nonzero(side == mark.label), length) for side, length in sides]
 
 
 def rectangle_sides(mask):
