@@ -55,6 +55,14 @@ def run_script(script, *args, cwd, env=None):
     )
 
 
+def started_code(code, *args, cwd, stderr=subprocess.PIPE):
+    """Starts `python -c CODE ARGS` with the project importable and its stdout (and stderr)
+    piped, for a test to stop it midway."""
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=cwd, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdout=subprocess.PIPE, stderr=stderr)
+
+
 # Runs a script as `python SCRIPT ARGS` would, and says on its way out, as the last line on
 # stderr, which of TensorFlow and Keras the process imported. (-X importtime cannot tell: the
 # project imports TensorFlow with descriptor 2 silenced.)

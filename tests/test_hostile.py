@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, write_dataset
+from conftest import ROOT, started_code, write_dataset
 from PIL import Image
 
 import common
@@ -331,9 +331,7 @@ def test_a_writer_killed_mid_write_leaves_a_file_the_next_write_removes(tmp_path
             "    print('writing', flush=True)\n"
             "    time.sleep(60)\n"
             "common.atomic_write('data/mnist.npz', write)\n")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, text=True,
-                               env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                               stdout=subprocess.PIPE)
+    process = started_code(code, cwd=tmp_path, stderr=None)
     assert process.stdout.readline() == "writing\n"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=TIMEOUT)

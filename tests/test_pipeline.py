@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (ROOT, SHARED_MNIST, run_noting_imports, run_script,
+from conftest import (ROOT, SHARED_MNIST, run_noting_imports, run_script, started_code,
                       synthetic_digits, write_dataset)
 
 
@@ -642,9 +642,7 @@ def test_sigterm_stops_a_script_as_ctrl_c_does_leaving_no_partial_file(tmp_path)
             "    common.atomic_write('out.npz', lambda tmp: (print('writing', flush=True), "
             "time.sleep(60)))\n"
             "sys.exit(common.run_cli(main))\n")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, text=True,
-                               env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = started_code(code, cwd=tmp_path)
     assert process.stdout.readline() == "writing\n"
     process.terminate()
     _, stderr = process.communicate(timeout=60)
@@ -660,9 +658,7 @@ def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path, tiny_dataset):
             "(print('importing', flush=True), real())\n"
             "sys.argv[0] = 'train.py'\n"
             "sys.exit(common.run_cli(train.main, sys.argv[1:]))\n")
-    process = subprocess.Popen([sys.executable, "-c", code, "--data", str(tiny_dataset)],
-                               cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                               text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = started_code(code, "--data", tiny_dataset, cwd=tmp_path)
     assert process.stdout.readline() == "importing\n"  # TensorFlow's import has begun.
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
@@ -685,9 +681,7 @@ def test_an_interrupt_in_an_import_that_swallows_it_still_ends_the_script(tmp_pa
             "    except BaseException:\n"
             "        pass  # as a careless library would\n"
             "print('carried on', flush=True)\n")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, text=True,
-                               env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = started_code(code, cwd=tmp_path)
     assert process.stdout.readline() == "importing\n"
     process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=20)
