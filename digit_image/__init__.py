@@ -26,6 +26,8 @@ The steps, one module each, in the order they run:
 Two more looks, as a person would take them (find_digits): a picture whose thin strokes
 faded when shrunk is read again finer, at up to FINE_SIZE; digits written small on a large
 page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
+What they find is no digit when it is too faint to be ink, or a stroke with a dot beyond its
+end (dots.py: i, j, !, ?).
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
 second; nothing here imports TensorFlow.
@@ -39,6 +41,7 @@ import numpy as np
 
 from .boxes import box_sides
 from .desk import without_desk
+from .dots import dotted
 from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoInk, NotAPicture, OutOfMemory
 from .grouping import digits_of, lines_of_writing, split_touching, typical_height
@@ -142,11 +145,14 @@ def segment(source):
 
 def find_digits(source):
     """The marks of the digits in a picture (a Found), looking again where a person would
-    (_look); marks fainter than FAINT_INK where they are read are no ink.
+    (_look); marks fainter than FAINT_INK where they are read are no ink, and a stroke with
+    a dot beyond its end (dots.py) no digit.
     """
     found = _look(source)
     if found.darkness < FAINT_INK:
         raise NoInk("no ink found (only faint marks: a stain, a shadow, a fold)")
+    if dotted(found.labels, found.marks):
+        raise NoInk("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
     return found
 
 

@@ -1102,3 +1102,29 @@ def test_a_picture_already_laid_out_as_mnist_is_read_as_it_is(tmp_path):
     shifted = np.roll(laid_out, 4, axis=1)
     found = digit_image.find_digits(save(Image.fromarray(shifted), tmp_path / "shifted.png"))
     assert found.view != "as given" and similarity(found.as_one(), laid_out) > 0.9
+
+
+def dotted_one(gap, dot=(6, 6), below=False):
+    """A 1 drawn 120 pixels tall with a dot of half-width and half-height dot gap pixels
+    above (or below) its end, as an i (or a !) is written."""
+    image = draw("1", size=(256, 400), box=(80, 140, 160, 260))
+    top = 260 + gap if below else 140 - gap - 2 * dot[1]
+    ImageDraw.Draw(image).ellipse((120 - dot[0], top, 120 + dot[0], top + 2 * dot[1]), fill=0)
+    return image
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_a_stroke_with_a_dot_beyond_its_end_is_no_digit(tmp_path, below):
+    # An i or a !, which the model would read as a 1.
+    path = save(dotted_one(gap=25, below=below), tmp_path / "i.png")
+    with pytest.raises(digit_image.NoInk, match="dot beyond its end"):
+        digit_image.find_digits(path)
+
+
+@pytest.mark.parametrize("gap, dot", [(3, (6, 6)), (25, (6, 20)), (80, (6, 6))])
+def test_a_1_beside_a_broken_off_piece_a_dash_or_a_mark_a_line_away_is_read(tmp_path, gap, dot):
+    # A piece almost touching the stroke, a dash along it and a mark a line away are no
+    # dot of an i: the 1 is read, with the mark.
+    path = save(dotted_one(gap, dot), tmp_path / "one.png")
+    found = digit_image.find_digits(path)
+    assert len(found.marks) == 2 and max(mark.height for mark in found.marks) >= 70

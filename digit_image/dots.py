@@ -1,0 +1,45 @@
+"""A dot beyond the end of a stroke: i, j, !, ?, and the Spanish ¡ and ¿.
+
+No digit is written with a dot, while these are, and the model reads them as the digit their
+stroke looks like (an i or a ! as a 1, a ? as a 7 or a 3, at up to 99.9%). A piece that came
+away from a broken stroke lies almost touching it, or is drawn out along the stroke; a speck
+of dust is smaller than the pen; the digit of a second line is about as tall as the first.
+"""
+
+import numpy as np
+
+from .marks import rectangle_sides, stroke_width
+
+DOT_GAP = (0.08, 0.45)  # Dot apart from the stroke by this share of the stroke's height,
+DOT_SIZE = 0.4  # ...at most this share of the height across,
+DOT_ROUND = 1.5  # ...no longer than this many times its width,
+DOT_AREA = 0.4  # ...with at most this share of the stroke's ink,
+DOT_PEN = 1.0  # ...at least this many stroke widths across,
+DOT_END = 1.5  # ...over the stroke's end, or within this many stroke widths of it,
+END_SHARE = 0.2  # ...whose end is this share of its height nearest the dot.
+
+
+def dotted(labels, marks):
+    """Whether the marks are a stroke with a dot above or below its end (see above): two
+    marks, the smaller a dot over the end of the larger."""
+    if len(marks) != 2:
+        return False
+    stroke, dot = sorted(marks, key=lambda mark: mark.area, reverse=True)
+    height = stroke.height
+    if dot.top >= stroke.bottom:
+        gap, end = dot.top - stroke.bottom, slice(-max(1, round(END_SHARE * height)), None)
+    elif dot.bottom <= stroke.top:
+        gap, end = stroke.top - dot.bottom, slice(0, max(1, round(END_SHARE * height)))
+    else:
+        return False
+    if not (DOT_GAP[0] * height <= gap <= DOT_GAP[1] * height
+            and max(dot.height, dot.width) <= DOT_SIZE * height
+            and dot.area <= DOT_AREA * stroke.area):
+        return False
+    long_side, short_side = rectangle_sides(dot.mask(labels))
+    pen = stroke_width(stroke.mask(labels))
+    if long_side > DOT_ROUND * short_side or long_side < DOT_PEN * pen:
+        return False
+    columns = np.flatnonzero(stroke.mask(labels)[end].any(axis=0)) + stroke.left
+    centre = (dot.left + dot.right - 1) / 2
+    return columns[0] - DOT_END * pen <= centre <= columns[-1] + DOT_END * pen
