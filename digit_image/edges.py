@@ -12,6 +12,8 @@ EDGE_SIDE = 0.4  # A mark running along this fraction of a side of the picture i
 EDGE_DIGIT_SIZE = 0.15  # Beside a digit this large (of the picture), a mark along an edge goes,
 EDGE_CONTACT = 0.5  # ...as does one covering this share of the digit's size of a side's pixels
 EDGE_WEAKER = 0.9  # ...with its ink's median under this share of the digit's (desk, not pen).
+EDGE_FLUSH = 0.9  # ...or one lying along the edge over this share of its length
+EDGE_TAPER = 0.75  # ...and filling at most this share of its box: a wedge of the desk beyond.
 EDGE_SOLID = 0.5  # A solid mark at the edge, filling this much of its box, with strokes
 EDGE_STROKE = 2  # ...this many times wider than the digit's, is the desk, not the digit.
 SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
@@ -46,9 +48,11 @@ def without_edge_marks(ink, labels, marks):
     wider than the digit's (a corner of the desk); what a shadow leaves behind after the
     lighting is evened out is fainter than ink. But a mark running along an edge, beside a
     digit of a size to be one, is a sliver of the desk or of the sheet's edge, and goes,
-    even when near: along EDGE_SIDE of the picture's side, or along EDGE_CONTACT of the
+    even when near: along EDGE_SIDE of the picture's side; along EDGE_CONTACT of the
     digit's size when its ink is fainter than the digit's (a 1 or a 7's bar of a number
-    cropped tightly may run along an edge as far, but in the same ink).
+    cropped tightly may run along an edge as far, but in the same ink); or as far, lying
+    along the edge over all its length and tapering, a wedge of the desk past a tilted
+    sheet (a 1 cut lengthwise by the crop keeps its width).
     """
     inside = clear_of_edges(marks, labels.shape)
     if not inside:
@@ -67,11 +71,16 @@ def without_edge_marks(ink, labels, marks):
     def keep(mark):
         if mark.label in inside_labels:
             return True
+        contact = edge_contact(mark, labels)
         if real_digit and (along_edge(mark, labels, EDGE_SIDE)
-                           or (edge_contact(mark, labels) >= EDGE_CONTACT * size
-                               and strength(mark) < EDGE_WEAKER * strength(digit))):
-            # The edge of the sheet, or the desk beyond it, paler than the pen: a digit cut
-            # by the edge (a 1, a 7's bar) may run along it as far, but in the digits' ink.
+                           or (contact >= EDGE_CONTACT * size
+                               and strength(mark) < EDGE_WEAKER * strength(digit))
+                           or (contact >= EDGE_FLUSH * max(mark.height, mark.width)
+                               and contact >= EDGE_CONTACT * size
+                               and mark.area <= EDGE_TAPER * mark.height * mark.width)):
+            # The edge of the sheet, or the desk beyond it, paler than the pen or tapering:
+            # a digit cut by the edge (a 1, a 7's bar) may run along it as far, but in the
+            # digits' ink and its pen's width.
             return False
         near = any(mark.left < other.right + reach and mark.right > other.left - reach
                    and mark.top < other.bottom + reach and mark.bottom > other.top - reach

@@ -688,6 +688,26 @@ def test_a_sliver_of_the_desk_along_a_short_stretch_of_the_edge_is_no_digit(digi
     assert similarity(lines[0][0], plain) > 0.97
 
 
+@pytest.mark.parametrize("digit", ["4", "7"])
+@pytest.mark.parametrize(
+    "wedge",
+    [[(0, 170), (24, 256), (0, 256)],  # in the bottom left corner, up the left side
+     [(256, 0), (256, 90), (236, 0)]],  # in the top right corner, down the right side
+    ids=["bottom-left", "top-right"],
+)
+def test_a_wedge_of_the_desk_as_dark_as_the_ink_beside_the_digit_is_no_digit(digit, wedge):
+    """The desk past a tilted sheet's edge, in a corner of a close photo: a wedge lying along
+    the edge over all its length, as dark as the pen and within reach of the digit, was read
+    as a 1 beside it ("14")."""
+    box = (20, 60, 170, 200) if wedge[0][0] == 0 else (86, 60, 236, 200)
+    paper = draw(digit, size=(256, 256), box=box, width=8)
+    ImageDraw.Draw(paper).polygon(wedge, fill=0)
+    plain = digit_image.normalize(draw(digit, size=(256, 256), box=box, width=8))
+    lines = digit_image.segment(paper)
+    assert [len(line) for line in lines] == [1]
+    assert similarity(lines[0][0], plain) > 0.97
+
+
 @pytest.mark.parametrize(
     "strokes",
     [
