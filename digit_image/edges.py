@@ -14,6 +14,8 @@ EDGE_CONTACT = 0.5  # ...as does one covering this share of the digit's size of 
 EDGE_WEAKER = 0.9  # ...with its ink's median under this share of the digit's (desk, not pen).
 EDGE_FLUSH = 0.9  # ...or one lying along the edge over this share of its length
 EDGE_TAPER = 0.75  # ...and filling at most this share of its box: a wedge of the desk beyond.
+EDGE_ACROSS = 0.9  # Wedges all shorter than this share of the picture's sides,
+EDGE_WEDGE = 0.1  # ...and longer than this share, are no digit.
 EDGE_SOLID = 0.5  # A solid mark at the edge, filling this much of its box, with strokes
 EDGE_STROKE = 2  # ...this many times wider than the digit's, is the desk, not the digit.
 SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
@@ -25,16 +27,37 @@ def beyond_shadow_edges(contrast, labels, marks):
     border of a shadow or of the desk, whose contrast set the threshold that left a fainter
     digit out (or a page with nothing on it). None when the marks are not all at the edge,
     or when they are a digit drawn or cropped up to it: the rest is bare paper, too even to
-    hide anything, and they are as dark as ink (a 7's bar along the top of a canvas)."""
-    if clear_of_edges(marks, labels.shape) or not all(
+    hide anything, and they are as dark as ink (a 7's bar along the top of a canvas). Wedges
+    of the desk (only_desk_wedges) are taken out however dark."""
+    wedges = only_desk_wedges(labels, marks)
+    if not wedges and (clear_of_edges(marks, labels.shape) or not all(
             along_edge(mark, labels, EDGE_SIDE) and sheet_of(mark, labels) is None
-            for mark in marks):
+            for mark in marks)):
         return None
     shade = dilate(mask_of(labels, marks), SHADE_MARGIN)
     rest = contrast_from(np.where(shade, 0, contrast.values).astype(np.float32), contrast.thin)
-    if rest.peak < MIN_CONTRAST and contrast.peak >= EDGE_INK:
+    if rest.peak < MIN_CONTRAST and contrast.peak >= EDGE_INK and not wedges:
         return None
     return rest
+
+
+def desk_wedge(mark, labels):
+    """Whether a mark lies along the picture's edge over all its length (EDGE_FLUSH of it)
+    and tapers (filling at most EDGE_TAPER of its box): the desk past a tilted sheet, or a
+    shadow's corner. A stroke cut lengthwise by the crop keeps its width."""
+    return (edge_contact(mark, labels) >= EDGE_FLUSH * max(mark.height, mark.width)
+            and mark.area <= EDGE_TAPER * mark.height * mark.width)
+
+
+def only_desk_wedges(labels, marks):
+    """Whether every mark is a desk wedge (desk_wedge) shorter than the side it lies along
+    (EDGE_ACROSS of it) but not a speck (EDGE_WEDGE of it): a blank sheet photographed
+    askew. A digit cropped to its own box reaches across the picture; the pieces of a faint
+    one cut by the edge are small."""
+    height, width = labels.shape
+    return all(desk_wedge(mark, labels)
+               and EDGE_WEDGE <= max(mark.height / height, mark.width / width) < EDGE_ACROSS
+               for mark in marks)
 
 
 def without_edge_marks(ink, labels, marks):
@@ -74,10 +97,8 @@ def without_edge_marks(ink, labels, marks):
         contact = edge_contact(mark, labels)
         if real_digit and (along_edge(mark, labels, EDGE_SIDE)
                            or (contact >= EDGE_CONTACT * size
-                               and strength(mark) < EDGE_WEAKER * strength(digit))
-                           or (contact >= EDGE_FLUSH * max(mark.height, mark.width)
-                               and contact >= EDGE_CONTACT * size
-                               and mark.area <= EDGE_TAPER * mark.height * mark.width)):
+                               and (strength(mark) < EDGE_WEAKER * strength(digit)
+                                    or desk_wedge(mark, labels)))):
             # The edge of the sheet, or the desk beyond it, paler than the pen or tapering:
             # a digit cut by the edge (a 1, a 7's bar) may run along it as far, but in the
             # digits' ink and its pen's width.

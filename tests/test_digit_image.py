@@ -709,6 +709,28 @@ def test_a_wedge_of_the_desk_as_dark_as_the_ink_beside_the_digit_is_no_digit(dig
 
 
 @pytest.mark.parametrize(
+    "corners",
+    [[(0, 0), (320, 0), (320, 320), (50, 320), (0, 190)],  # the desk in the bottom left corner
+     [(0, 0), (270, 0), (320, 110), (320, 320), (0, 320)]],  # in the top right corner
+    ids=["bottom-left", "top-right"],
+)
+@pytest.mark.parametrize("desk", [40, 120], ids=["dark", "grey"])
+def test_a_blank_sheet_photographed_askew_is_no_ink(corners, desk):
+    """A blank sheet not quite filling the photo: the desk shows in a corner, a wedge along
+    the edge, which was read as a 1."""
+    photo = on_a_desk(Image.new("L", (320, 320), 235), corners, desk)
+    with pytest.raises(digit_image.NoInk, match="edge of a shadow or of the desk"):
+        digit_image.find_digits(photo)
+
+
+def test_a_1_cut_lengthwise_by_a_tight_crop_is_read():
+    # It lies along the edge and tapers as the desk's wedge does, but reaches across.
+    picture = Image.new("L", (100, 200), 255)
+    ImageDraw.Draw(picture).polygon([(0, 0), (14, 0), (6, 199), (0, 199)], fill=0)
+    assert len(digit_image.find_digits(picture).marks) == 1
+
+
+@pytest.mark.parametrize(
     "strokes",
     [
         [[(0, 80), (0, 170)], [(16, 80), (86, 80), (44, 170)]],  # "17", the 1 cut at the left
