@@ -42,7 +42,7 @@ import numpy as np
 from .boxes import box_sides
 from .desk import without_desk
 from .dots import dotted
-from .edges import beyond_shadow_edges, only_desk_wedges, without_edge_marks
+from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoInk, NotAPicture, OutOfMemory
 from .grouping import digits_of, lines_of_writing, split_touching, typical_height
 from .ink import FAINT_INK, darkness
@@ -145,15 +145,12 @@ def segment(source):
 
 def find_digits(source):
     """The marks of the digits in a picture (a Found), looking again where a person would
-    (_look); marks fainter than FAINT_INK where they are read are no ink, nor wedges of the
-    desk along the edges alone (edges.py), and a stroke with a dot beyond its end (dots.py)
-    is no digit.
+    (_look); marks fainter than FAINT_INK where they are read are no ink, and a stroke with
+    a dot beyond its end (dots.py) no digit.
     """
     found = _look(source)
     if found.darkness < FAINT_INK:
         raise NoInk("no ink found (only faint marks: a stain, a shadow, a fold)")
-    if only_desk_wedges(found.labels, found.marks):
-        raise NoInk("no ink found (only the edge of a shadow or of the desk)")
     if dotted(found.labels, found.marks):
         raise NoInk("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
     return found
