@@ -39,7 +39,7 @@ import functools
 import cv2
 import numpy as np
 
-from .boxes import box_sides
+from .boxes import box_sides, empty_box
 from .desk import without_desk
 from .dots import dotted
 from .edges import beyond_shadow_edges, without_edge_marks
@@ -145,12 +145,14 @@ def segment(source):
 
 def find_digits(source):
     """The marks of the digits in a picture (a Found), looking again where a person would
-    (_look); marks fainter than FAINT_INK where they are read are no ink, and a stroke with
-    a dot beyond its end (dots.py) no digit.
+    (_look); marks fainter than FAINT_INK where they are read are no ink, and an empty box
+    (boxes.py) or a stroke with a dot beyond its end (dots.py) no digit.
     """
     found = _look(source)
     if found.darkness < FAINT_INK:
         raise NoInk("no ink found (only faint marks: a stain, a shadow, a fold)")
+    if empty_box(found.labels, found.marks):
+        raise NoInk("no digit: an empty box (a form's field, a frame, a square)")
     if dotted(found.labels, found.marks):
         raise NoInk("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
     return found

@@ -1170,3 +1170,18 @@ def test_a_1_beside_a_broken_off_piece_a_dash_or_a_mark_a_line_away_is_read(tmp_
     path = save(dotted_one(gap, dot), tmp_path / "one.png")
     found = digit_image.find_digits(path)
     assert len(found.marks) == 2 and max(mark.height for mark in found.marks) >= 70
+
+
+@pytest.mark.parametrize("turn", [0, 8], ids=["upright", "tilted"])
+def test_an_empty_box_is_no_digit(turn):
+    # A form's empty field or a square drawn by hand, which the model reads as a 0.
+    picture = Image.new("L", (240, 240), 255)
+    ImageDraw.Draw(picture).rectangle((60, 50, 180, 190), outline=0, width=6)
+    with pytest.raises(digit_image.NoInk, match="empty box"):
+        digit_image.find_digits(picture.rotate(turn, fillcolor=255))
+
+
+@pytest.mark.parametrize("width", [4, 12])
+def test_a_0_is_no_empty_box(width):
+    found = digit_image.find_digits(draw("0", width=width))
+    assert len(found.marks) == 1
