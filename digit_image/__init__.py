@@ -26,8 +26,8 @@ The steps, one module each, in the order they run:
 Two more looks, as a person would take them (find_digits): a picture whose thin strokes
 faded when shrunk is read again finer, at up to FINE_SIZE; digits written small on a large
 page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
-What they find is no digit when it is too faint to be ink, or a stroke with a dot beyond its
-end (dots.py: i, j, !, ?).
+What they find is no digit when it is too faint to be ink, an empty box (boxes.py), or a
+stroke with a dot beyond its end (dots.py: i, j, !, ?).
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
 second; nothing here imports TensorFlow.
