@@ -43,7 +43,7 @@ from .boxes import box_sides, empty_box
 from .desk import without_desk
 from .dots import dotted
 from .edges import beyond_shadow_edges, without_edge_marks
-from .errors import ImageError, NoInk, NotAPicture, OutOfMemory
+from .errors import ImageError, NoDigit, NoInk, NotAPicture, OutOfMemory
 from .grouping import digits_of, lines_of_writing, split_touching, typical_height
 from .ink import FAINT_INK, darkness
 from .ink import find_ink as _find_ink
@@ -57,8 +57,8 @@ from .ruled_lines import ruled_lines
 from .sheets import flattened, sheet_of
 from .underlines import without_underlines
 
-__all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "NoInk", "NotAPicture",
-           "OutOfMemory", "SVG_SUFFIXES",
+__all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "NoDigit", "NoInk",
+           "NotAPicture", "OutOfMemory", "SVG_SUFFIXES",
            "WORK_SIZE", "box_of", "box_sides", "find_digits", "find_ink", "ink_contrast",
            "normalize", "picture_suffixes", "read_grayscale", "ruled_lines", "segment",
            "thumbnail", "to_mnist"]
@@ -131,8 +131,8 @@ class Found:
 def normalize(source):
     """The picture's digit as MNIST would show it: uint8 (28, 28), white on black.
 
-    source is a path or a PIL image (left as it was). Raises ImageError for unreadable files
-    and for pictures without ink.
+    source is a path or a PIL image (left as it was). Raises ImageError for unreadable files,
+    NoInk for pictures without ink, and NoDigit (a NoInk) for ink of a shape no digit has.
     """
     return find_digits(source).as_one()
 
@@ -152,9 +152,9 @@ def find_digits(source):
     if found.darkness < FAINT_INK:
         raise NoInk("no ink found (only faint marks: a stain, a shadow, a fold)")
     if empty_box(found.labels, found.marks):
-        raise NoInk("no digit: an empty box (a form's field, a frame, a square)")
+        raise NoDigit("no digit: an empty box (a form's field, a frame, a square)")
     if dotted(found.labels, found.marks):
-        raise NoInk("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
+        raise NoDigit("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
     return found
 
 

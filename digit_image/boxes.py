@@ -7,7 +7,7 @@ sides, with a digit inside it. Strokes of the digit crossing a side stay.
 import cv2
 import numpy as np
 
-from .marks import box_of, label_marks
+from .marks import box_of, corners, label_marks
 from .ruled_lines import LINE_THICKNESS, SMALL_IMAGE
 from .straight_lines import end_strips, straight_lines
 
@@ -20,8 +20,8 @@ FRAME_CONTENT = 0.35  # ...and a digit inside it at least this fraction of its h
 FRAME_PIECE = 0.25  # ...its pieces at least this share of the largest one's area.
 FRAME_DEGREES = 15  # Boxes drawn by hand tilt further than printed lines.
 FRAME_SQUARE = 0.88  # A box's outline fills this much of its rectangle at least.
-EMPTY_HOLE = 0.5  # A lone box closing around this share of its area at least holds nothing,
-CORNER_EPSILON = 0.02  # ...when its outlines are four-sided to this share of their length.
+EMPTY_HOLE = 0.5  # A lone mark, four-sided inside and out, closing around this share of
+                  # its area at least, is an empty box.
 
 
 def box_sides(mask, faint):
@@ -118,19 +118,22 @@ def _side(line, slope):
 def empty_box(labels, marks):
     """Whether the marks are one box with nothing in it: a form's empty field, the border of
     a paint program's canvas, a square drawn by hand. Its outline and the background it
-    closes around (at least EMPTY_HOLE of its area) are both four-sided, which no 0 is:
-    approximated to CORNER_EPSILON of their length, a 0's loop keeps more corners."""
+    closes around (at least EMPTY_HOLE of its area) both have four corners (marks.corners),
+    where a 0's loop keeps more (a 0 drawn square, its corners rounded by less than about a
+    fifth of its width, is taken for a box too)."""
     if len(marks) != 1:
         return False
-    mark = marks[0]
-    padded = cv2.copyMakeBorder(mark.mask(labels).view(np.uint8), 1, 1, 1, 1,
-                                cv2.BORDER_CONSTANT, value=0)
-    contours, hierarchy = cv2.findContours(padded, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    # Its own outlines, not openings()': grown by a pixel, a stroke nearly closed would close.
+    contours, hierarchy = cv2.findContours(marks[0].mask(labels).view(np.uint8),
+                                           cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     holes = [contour for contour, (_, _, _, parent) in zip(contours, hierarchy[0]) if parent >= 0]
     if not holes:
         return False
     outline = max(contours, key=cv2.contourArea)
     hole = max(holes, key=cv2.contourArea)
     return (cv2.contourArea(hole) >= EMPTY_HOLE * cv2.contourArea(outline)
-            and all(len(cv2.approxPolyDP(contour, CORNER_EPSILON * cv2.arcLength(contour, True), True)) == 4
-                    for contour in (outline, hole)))
+            and _four_sided(outline) and _four_sided(hole))
+
+
+def _four_sided(contour):
+    return len(corners(contour)) == 4

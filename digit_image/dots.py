@@ -3,7 +3,8 @@
 No digit is written with a dot, while these are, and the model reads them as the digit their
 stroke looks like (an i or a ! as a 1, a ? as a 7 or a 3, at up to 99.9%). A piece that came
 away from a broken stroke lies almost touching it, or is drawn out along the stroke; a speck
-of dust is smaller than the pen; the digit of a second line is about as tall as the first.
+of dust is smaller than the pen; the digit of a second line is about as tall as the first;
+the end of a 0, a 2 or a 7 near a speck is wider than a stroke's.
 """
 
 import numpy as np
@@ -16,7 +17,8 @@ DOT_ROUND = 1.5  # ...no longer than this many times its width,
 DOT_AREA = 0.4  # ...with at most this share of the stroke's ink,
 DOT_PEN = 1.0  # ...at least this many stroke widths across,
 DOT_END = 1.5  # ...over the stroke's end, or within this many stroke widths of it,
-END_SHARE = 0.2  # ...whose end is this share of its height nearest the dot.
+END_SHARE = 0.2  # ...whose end is this share of its height nearest the dot,
+END_WIDTH = 5  # ...and at most this many stroke widths across (a stroke's, not a 0's or a 7's).
 
 
 def dotted(labels, marks):
@@ -41,5 +43,7 @@ def dotted(labels, marks):
     if long_side > DOT_ROUND * short_side or long_side < DOT_PEN * pen:
         return False
     columns = np.flatnonzero(stroke.mask(labels)[end].any(axis=0)) + stroke.left
+    if columns[-1] - columns[0] + 1 > END_WIDTH * pen:
+        return False  # a digit's bar or loop beside a speck, not the end of a stroke
     centre = (dot.left + dot.right - 1) / 2
     return columns[0] - DOT_END * pen <= centre <= columns[-1] + DOT_END * pen

@@ -12,8 +12,9 @@ EDGE_SIDE = 0.4  # A mark running along this fraction of a side of the picture i
 EDGE_DIGIT_SIZE = 0.15  # Beside a digit this large (of the picture), a mark along an edge goes,
 EDGE_CONTACT = 0.5  # ...as does one covering this share of the digit's size of a side's pixels
 EDGE_WEAKER = 0.9  # ...with its ink's median under this share of the digit's (desk, not pen).
-EDGE_FLUSH = 0.9  # ...or one lying along the edge over this share of its length
-EDGE_TAPER = 0.75  # ...and filling at most this share of its box: a wedge of the desk beyond.
+EDGE_FLUSH = 0.9  # A wedge of the desk lies along the edge over this share of its length,
+EDGE_TAPER = 0.75  # ...fills at most this share of its box, and EDGE_FLUSH of its pixels
+                   # are reached straight in from the edge (a digit's strokes turn away).
 EDGE_ACROSS = 0.9  # Wedges all shorter than this share of the picture's sides,
 EDGE_WEDGE = 0.1  # ...and longer than this share, are no digit.
 EDGE_SOLID = 0.5  # A solid mark at the edge, filling this much of its box, with strokes
@@ -42,22 +43,37 @@ def beyond_shadow_edges(contrast, labels, marks):
 
 
 def desk_wedge(mark, labels):
-    """Whether a mark lies along the picture's edge over all its length (EDGE_FLUSH of it)
-    and tapers (filling at most EDGE_TAPER of its box): the desk past a tilted sheet, or a
-    shadow's corner. A stroke cut lengthwise by the crop keeps its width."""
-    return (edge_contact(mark, labels) >= EDGE_FLUSH * max(mark.height, mark.width)
-            and mark.area <= EDGE_TAPER * mark.height * mark.width)
+    """Whether a mark is a wedge of the desk past a tilted sheet, or a shadow's corner: it
+    lies along the picture's edge over all its length and tapers, solid from the edge in
+    (EDGE_FLUSH, EDGE_TAPER). A digit reaching the edge (a 7's bar along it) turns away
+    from it, and a stroke cut lengthwise by the crop keeps its width."""
+    if (edge_contact(mark, labels) < EDGE_FLUSH * max(mark.height, mark.width)
+            or mark.area > EDGE_TAPER * mark.height * mark.width):
+        return False
+    return _from_edge(mark, labels) >= EDGE_FLUSH * mark.area
+
+
+def _from_edge(mark, labels):
+    """How many of a mark's pixels are reached from the picture's side in a straight run of
+    its ink across the side, on the side where they are most."""
+    height, width = labels.shape
+    window = mark.mask(labels)
+    sides = [(mark.top == 0, window.T), (mark.bottom == height, window[::-1].T),
+             (mark.left == 0, window), (mark.right == width, window[:, ::-1])]
+    return max((int(np.cumprod(runs, axis=1).sum()) for touches, runs in sides if touches),
+               default=0)
 
 
 def only_desk_wedges(labels, marks):
-    """Whether every mark is a desk wedge (desk_wedge) shorter than the side it lies along
-    (EDGE_ACROSS of it) but not a speck (EDGE_WEDGE of it): a blank sheet photographed
+    """Whether every mark is a desk wedge (desk_wedge) reaching less than EDGE_ACROSS of the
+    picture's height and width, but not a speck (EDGE_WEDGE): a blank sheet photographed
     askew. A digit cropped to its own box reaches across the picture; the pieces of a faint
     one cut by the edge are small."""
     height, width = labels.shape
-    return all(desk_wedge(mark, labels)
-               and EDGE_WEDGE <= max(mark.height / height, mark.width / width) < EDGE_ACROSS
-               for mark in marks)
+    return bool(marks) and all(
+        desk_wedge(mark, labels)
+        and EDGE_WEDGE <= max(mark.height / height, mark.width / width) < EDGE_ACROSS
+        for mark in marks)
 
 
 def without_edge_marks(ink, labels, marks):
@@ -73,9 +89,9 @@ def without_edge_marks(ink, labels, marks):
     digit of a size to be one, is a sliver of the desk or of the sheet's edge, and goes,
     even when near: along EDGE_SIDE of the picture's side; along EDGE_CONTACT of the
     digit's size when its ink is fainter than the digit's (a 1 or a 7's bar of a number
-    cropped tightly may run along an edge as far, but in the same ink); or as far, lying
-    along the edge over all its length and tapering, a wedge of the desk past a tilted
-    sheet (a 1 cut lengthwise by the crop keeps its width).
+    cropped tightly may run along an edge as far, but in the same ink); or as far, a wedge
+    of the desk past a tilted sheet (desk_wedge; a 1 cut lengthwise by the crop keeps its
+    width, unless the cut slants along it).
     """
     inside = clear_of_edges(marks, labels.shape)
     if not inside:
@@ -87,6 +103,7 @@ def without_edge_marks(ink, labels, marks):
     real_digit = size >= EDGE_DIGIT_SIZE * max(labels.shape)
     # The digits of a number are the inside marks about as large as the largest.
     digits = [mark for mark in inside if max(mark.height, mark.width) >= size / 2]
+    pen = stroke_width(digit.mask(labels))
 
     def strength(mark):
         return np.median(ink[mark.box][mark.mask(labels)])
@@ -113,7 +130,6 @@ def without_edge_marks(ink, labels, marks):
         # A digit cropped by the edge is drawn with the digits' pen; a corner of the desk,
         # as dark, is a solid wedge, far wider than their strokes.
         return not (mark.area >= EDGE_SOLID * mark.height * mark.width
-                    and stroke_width(mark.mask(labels))
-                    > EDGE_STROKE * stroke_width(digit.mask(labels)))
+                    and stroke_width(mark.mask(labels)) > EDGE_STROKE * pen)
 
     return [mark for mark in marks if keep(mark)]

@@ -14,5 +14,10 @@ class NoInk(ImageError):
     """The picture was read, and holds no ink: there is no digit on it."""
 
 
+class NoDigit(NoInk):
+    """The picture holds ink of a shape no digit has (an i's dot, an empty box): there is no
+    digit on it either."""
+
+
 class OutOfMemory(ImageError):
     """Not enough memory was left to decode the picture."""

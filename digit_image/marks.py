@@ -13,6 +13,9 @@ import numpy as np
 from .errors import NoInk
 
 
+CORNER_EPSILON = 0.02  # Outlines are simplified to within this share of their length.
+
+
 @dataclasses.dataclass(frozen=True)
 class Mark:
     """One connected mark of ink: its label in the label image, area and bounding box."""
@@ -116,6 +119,12 @@ def rectangle_sides(mask):
         return None
     (_, _), (width, height), _ = cv2.minAreaRect(points)
     return max(width, height) + 1, min(width, height) + 1
+
+
+def corners(contour):
+    """A closed outline (an OpenCV contour) simplified to its corners: approxPolyDP to
+    within CORNER_EPSILON of its length, where a curve keeps more corners than a polygon."""
+    return cv2.approxPolyDP(contour, CORNER_EPSILON * cv2.arcLength(contour, True), True)
 
 
 def stroke_width(mask):

@@ -8,7 +8,7 @@ so that the desk around it and the trapezoid of a sheet seen from an angle are g
 import cv2
 import numpy as np
 
-from .marks import box_of, clear_of_edges, label_marks, mask_of, stroke_width
+from .marks import box_of, clear_of_edges, corners, label_marks, mask_of, stroke_width
 from .transparency import rectangle_area
 
 SHEET_SIZE = 0.02  # A sheet or note covers at least this fraction of the picture,
@@ -62,19 +62,19 @@ def sheet_of(mark, labels):
 
 def quadrilateral(mask):
     """The four corners (x, y; float32) of a mask with four straight sides, however it lies,
-    or None: its convex outline simplified to four points (OpenCV's approxPolyDP), which the
+    or None: its convex outline simplified to four points (marks.corners), which the
     mask fills to within SHEET_STRAIGHT (a curved outline bulges past them: a disc by 1.11)."""
     contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
                                    cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.convexHull(np.concatenate(contours))
-    corners = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True)
-    if len(corners) != 4:
+    hull_corners = corners(hull)
+    if len(hull_corners) != 4:
         return None
     # The polygon runs through the outer pixels' centres: half a pixel of each side is outside.
-    area = cv2.contourArea(corners) + cv2.arcLength(corners, True) / 2 + 1
+    area = cv2.contourArea(hull_corners) + cv2.arcLength(hull_corners, True) / 2 + 1
     if np.count_nonzero(mask) > SHEET_STRAIGHT * area:
         return None
-    return corners.reshape(4, 2).astype(np.float32)
+    return hull_corners.reshape(4, 2).astype(np.float32)
 
 
 def flattened(gray, sheet):

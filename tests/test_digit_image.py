@@ -723,6 +723,32 @@ def test_a_blank_sheet_photographed_askew_is_no_ink(corners, desk):
         digit_image.find_digits(photo)
 
 
+@pytest.mark.parametrize("size", [280, 360])
+def test_a_wide_7_with_its_bar_along_the_top_is_read(size):
+    # Its bar lies along the edge over all the 7's width, but the stroke turns away from it.
+    picture = Image.new("L", (size, size), 255)
+    ImageDraw.Draw(picture).line([(20, 10), (260, 10), (120, 266)], fill=0, width=28, joint="curve")
+    assert len(digit_image.find_digits(picture).marks) == 1
+
+
+def test_a_1_cut_lengthwise_by_the_edge_beside_a_4_stays():
+    # As wide all along: no wedge of the desk (one slanting across the cut would be taken
+    # for one).
+    picture = Image.new("L", (220, 400), 255)
+    pen = ImageDraw.Draw(picture)
+    pen.polygon([(0, 140), (8, 140), (8, 260), (0, 260)], fill=0)
+    pen.line([(100, 260), (100, 140), (35, 220), (130, 220)], fill=0, width=8)
+    assert [len(line) for line in digit_image.segment(picture)] == [2]
+
+
+def test_a_small_wedge_alone_is_read_as_ink():
+    # Under a tenth of the picture's side: the piece of a faint digit cut by the edge, not
+    # the desk, which shows further.
+    picture = Image.new("L", (320, 320), 235)
+    ImageDraw.Draw(picture).polygon([(0, 290), (10, 320), (0, 320)], fill=40)
+    assert len(digit_image.find_digits(picture).marks) == 1
+
+
 def test_a_1_cut_lengthwise_by_a_tight_crop_is_read():
     # It lies along the edge and tapers as the desk's wedge does, but reaches across.
     picture = Image.new("L", (100, 200), 255)
@@ -1146,12 +1172,13 @@ def test_a_picture_already_laid_out_as_mnist_is_read_as_it_is(tmp_path):
     assert found.view != "as given" and similarity(found.as_one(), laid_out) > 0.9
 
 
-def dotted_one(gap, dot=(6, 6), below=False):
+def dotted_one(gap, dot=(6, 6), below=False, off=0):
     """A 1 drawn 120 pixels tall with a dot of half-width and half-height dot gap pixels
-    above (or below) its end, as an i (or a !) is written."""
+    above (or below) its end and off pixels to its right, as an i (or a !) is written."""
     image = draw("1", size=(256, 400), box=(80, 140, 160, 260))
     top = 260 + gap if below else 140 - gap - 2 * dot[1]
-    ImageDraw.Draw(image).ellipse((120 - dot[0], top, 120 + dot[0], top + 2 * dot[1]), fill=0)
+    x = 120 + off
+    ImageDraw.Draw(image).ellipse((x - dot[0], top, x + dot[0], top + 2 * dot[1]), fill=0)
     return image
 
 
@@ -1163,13 +1190,29 @@ def test_a_stroke_with_a_dot_beyond_its_end_is_no_digit(tmp_path, below):
         digit_image.find_digits(path)
 
 
-@pytest.mark.parametrize("gap, dot", [(3, (6, 6)), (25, (6, 20)), (80, (6, 6))])
-def test_a_1_beside_a_broken_off_piece_a_dash_or_a_mark_a_line_away_is_read(tmp_path, gap, dot):
-    # A piece almost touching the stroke, a dash along it and a mark a line away are no
-    # dot of an i: the 1 is read, with the mark.
-    path = save(dotted_one(gap, dot), tmp_path / "one.png")
+@pytest.mark.parametrize(
+    "gap, dot, off",
+    [(3, (6, 6), 0),  # a piece broken off, almost touching
+     (25, (2, 10), 0),  # a thin dash along the stroke
+     (80, (6, 6), 0),  # a mark a line away
+     (25, (6, 6), 30),  # a dot well off to the side of the end
+     (25, (20, 20), 0)],  # a ring half the stroke's height across
+    ids=["broken-off", "dash", "a-line-away", "aside", "large"],
+)
+def test_a_1_beside_a_mark_that_is_no_dot_of_an_i_is_read(tmp_path, gap, dot, off):
+    path = save(dotted_one(gap, dot, off=off), tmp_path / "one.png")
     found = digit_image.find_digits(path)
     assert len(found.marks) == 2 and max(mark.height for mark in found.marks) >= 70
+
+
+@pytest.mark.parametrize("digit", ["0", "2"])
+@pytest.mark.parametrize("below", [False, True])
+def test_a_digit_with_a_blot_over_its_middle_is_read(digit, below):
+    # Their end is a bar or a loop, far wider than a stroke's: a pen's blot there is no dot.
+    picture = draw(digit, size=(256, 400), box=(80, 140, 180, 260))
+    top = 280 if below else 108
+    ImageDraw.Draw(picture).ellipse((124, top, 136, top + 12), fill=0)
+    assert len(digit_image.find_digits(picture).marks) == 2
 
 
 @pytest.mark.parametrize("turn", [0, 8], ids=["upright", "tilted"])
@@ -1185,3 +1228,11 @@ def test_an_empty_box_is_no_digit(turn):
 def test_a_0_is_no_empty_box(width):
     found = digit_image.find_digits(draw("0", width=width))
     assert len(found.marks) == 1
+
+
+def test_a_square_with_a_round_hole_is_no_empty_box():
+    # Four-sided outside only: its inside is a loop, as a thick 0's is.
+    picture = Image.new("L", (240, 240), 255)
+    ImageDraw.Draw(picture).rectangle((60, 50, 180, 190), fill=0)
+    ImageDraw.Draw(picture).ellipse((70, 60, 170, 180), fill=255)
+    assert len(digit_image.find_digits(picture).marks) == 1
