@@ -39,10 +39,11 @@ def dotted(labels, marks):
             and dot.area <= DOT_AREA * stroke.area):
         return False
     long_side, short_side = rectangle_sides(dot.mask(labels))
-    pen = stroke_width(stroke.mask(labels))
+    stroke_mask = stroke.mask(labels)
+    pen = stroke_width(stroke_mask)
     if long_side > DOT_ROUND * short_side or long_side < DOT_PEN * pen:
         return False
-    columns = np.flatnonzero(stroke.mask(labels)[end].any(axis=0)) + stroke.left
+    columns = np.flatnonzero(stroke_mask[end].any(axis=0)) + stroke.left
     if columns[-1] - columns[0] + 1 > END_WIDTH * pen:
         return False  # a digit's bar or loop beside a speck, not the end of a stroke
     centre = (dot.left + dot.right - 1) / 2

@@ -5,7 +5,8 @@ import numpy as np
 
 from .ink import MIN_CONTRAST
 from .lighting import contrast_from
-from .marks import along_edge, clear_of_edges, dilate, edge_contact, mask_of, stroke_width
+from .marks import (along_edge, clear_of_edges, dilate, edge_contact, mask_of,
+                    reached_from_edge, stroke_width)
 from .sheets import sheet_of
 
 EDGE_SIDE = 0.4  # A mark running along this fraction of a side of the picture is at its edge.
@@ -30,10 +31,11 @@ def beyond_shadow_edges(contrast, labels, marks):
     or when they are a digit drawn or cropped up to it: the rest is bare paper, too even to
     hide anything, and they are as dark as ink (a 7's bar along the top of a canvas). Wedges
     of the desk (only_desk_wedges) are taken out however dark."""
+    if clear_of_edges(marks, labels.shape):
+        return None
     wedges = only_desk_wedges(labels, marks)
-    if not wedges and (clear_of_edges(marks, labels.shape) or not all(
-            along_edge(mark, labels, EDGE_SIDE) and sheet_of(mark, labels) is None
-            for mark in marks)):
+    if not wedges and not all(along_edge(mark, labels, EDGE_SIDE) and sheet_of(mark, labels) is None
+                              for mark in marks):
         return None
     shade = dilate(mask_of(labels, marks), SHADE_MARGIN)
     rest = contrast_from(np.where(shade, 0, contrast.values).astype(np.float32), contrast.thin)
@@ -47,21 +49,9 @@ def desk_wedge(mark, labels):
     lies along the picture's edge over all its length and tapers, solid from the edge in
     (EDGE_FLUSH, EDGE_TAPER). A digit reaching the edge (a 7's bar along it) turns away
     from it, and a stroke cut lengthwise by the crop keeps its width."""
-    if (edge_contact(mark, labels) < EDGE_FLUSH * max(mark.height, mark.width)
-            or mark.area > EDGE_TAPER * mark.height * mark.width):
-        return False
-    return _from_edge(mark, labels) >= EDGE_FLUSH * mark.area
-
-
-def _from_edge(mark, labels):
-    """How many of a mark's pixels are reached from the picture's side in a straight run of
-    its ink across the side, on the side where they are most."""
-    height, width = labels.shape
-    window = mark.mask(labels)
-    sides = [(mark.top == 0, window.T), (mark.bottom == height, window[::-1].T),
-             (mark.left == 0, window), (mark.right == width, window[:, ::-1])]
-    return max((int(np.cumprod(runs, axis=1).sum()) for touches, runs in sides if touches),
-               default=0)
+    return (edge_contact(mark, labels) >= EDGE_FLUSH * max(mark.height, mark.width)
+            and mark.area <= EDGE_TAPER * mark.height * mark.width
+            and reached_from_edge(mark, labels) >= EDGE_FLUSH * mark.area)
 
 
 def only_desk_wedges(labels, marks):
@@ -103,7 +93,6 @@ def without_edge_marks(ink, labels, marks):
     real_digit = size >= EDGE_DIGIT_SIZE * max(labels.shape)
     # The digits of a number are the inside marks about as large as the largest.
     digits = [mark for mark in inside if max(mark.height, mark.width) >= size / 2]
-    pen = stroke_width(digit.mask(labels))
 
     def strength(mark):
         return np.median(ink[mark.box][mark.mask(labels)])
@@ -111,9 +100,8 @@ def without_edge_marks(ink, labels, marks):
     def keep(mark):
         if mark.label in inside_labels:
             return True
-        contact = edge_contact(mark, labels)
         if real_digit and (along_edge(mark, labels, EDGE_SIDE)
-                           or (contact >= EDGE_CONTACT * size
+                           or (edge_contact(mark, labels) >= EDGE_CONTACT * size
                                and (strength(mark) < EDGE_WEAKER * strength(digit)
                                     or desk_wedge(mark, labels)))):
             # The edge of the sheet, or the desk beyond it, paler than the pen or tapering:
@@ -130,6 +118,7 @@ def without_edge_marks(ink, labels, marks):
         # A digit cropped by the edge is drawn with the digits' pen; a corner of the desk,
         # as dark, is a solid wedge, far wider than their strokes.
         return not (mark.area >= EDGE_SOLID * mark.height * mark.width
-                    and stroke_width(mark.mask(labels)) > EDGE_STROKE * pen)
+                    and stroke_width(mark.mask(labels))
+                    > EDGE_STROKE * stroke_width(digit.mask(labels)))
 
     return [mark for mark in marks if keep(mark)]

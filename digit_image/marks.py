@@ -86,29 +86,38 @@ def along_edge(mark, labels, share):
     height, width = labels.shape
     if max(mark.width / width, mark.height / height) < share:
         return False  # too short, which most marks are: no need to look at its pixels
-    return any(covered >= share * length for covered, length in _edge_pixels(mark, labels))
+    return any(np.count_nonzero(seen[0]) >= share * length
+               for seen, length in _seen_from_sides(mark, labels))
 
 
 def edge_contact(mark, labels):
     """How many pixels of one side of the picture a mark covers, on the side it covers most
     (0 for a mark clear of the edges)."""
-    return max((covered for covered, _ in _edge_pixels(mark, labels)), default=0)
+    return max((np.count_nonzero(seen[0]) for seen, _ in _seen_from_sides(mark, labels)),
+               default=0)
 
 
-def _edge_pixels(mark, labels):
-    """For each side of the picture a mark touches: (its pixels on that side, the side's
-    length)."""
+def reached_from_edge(mark, labels):
+    """How many of a mark's pixels are reached from a side of the picture in a straight run
+    of its ink, on the side from which most are (0 for a mark clear of the edges)."""
+    return max((int(np.cumprod(seen, axis=0).sum()) for seen, _ in _seen_from_sides(mark, labels)),
+               default=0)
+
+
+def _seen_from_sides(mark, labels):
+    """For each side of the picture a mark touches: its pixels as seen from that side (its
+    mask turned so that the first row lies on the side and the columns run in from it), and
+    the side's length."""
     height, width = labels.shape
-    sides = []
-    if mark.top == 0:
-        sides.append((labels[0, mark.left:mark.right], width))
-    if mark.bottom == height:
-        sides.append((labels[-1, mark.left:mark.right], width))
-    if mark.left == 0:
-        sides.append((labels[mark.top:mark.bottom, 0], height))
-    if mark.right == width:
-        sides.append((labels[mark.top:mark.bottom, -1], height))
-    return [(np.count_nonzero(side == mark.label), length) for side, length in sides]
+    sides = [(mark.top == 0, lambda mask: mask, width),
+             (mark.bottom == height, lambda mask: mask[::-1], width),
+             (mark.left == 0, lambda mask: mask.T, height),
+             (mark.right == width, lambda mask: mask[:, ::-1].T, height)]
+    touched = [(turn, length) for touches, turn, length in sides if touches]
+    if not touched:
+        return []  # most marks: no need to look at their pixels
+    mask = mark.mask(labels)
+    return [(turn(mask), length) for turn, length in touched]
 
 
 def rectangle_sides(mask):
