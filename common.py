@@ -287,15 +287,12 @@ def quiet_tensorflow():
     os.environ["KERAS_BACKEND"] = "tensorflow"
     if "tensorflow" not in sys.modules:
         # TensorFlow 2.21 writes its CUDA probe before its logging reads that setting, so the
-        # import itself runs with stderr silenced; an import that fails still raises.
-        try:
-            with interrupts_end_at_once():
-                with native_stderr_silenced():
-                    import tensorflow  # noqa: F401
-                import keras
-        except KeyboardInterrupt:  # The seconds of import come before run_cli catches it.
-            print(f"{Path(sys.argv[0]).name}: interrupted", file=sys.stderr)
-            sys.exit(130)
+        # import itself runs with stderr silenced; an import that fails still raises. Ctrl-C
+        # in its seconds, before run_cli can catch it, ends the script with run_cli's line.
+        with interrupts_end_at_once():
+            with native_stderr_silenced():
+                import tensorflow  # noqa: F401
+            import keras
 
         # Every layer and op here assumes images laid out (height, width, channels); a
         # keras.json elsewhere on the machine may have set the other order.
