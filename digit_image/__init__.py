@@ -26,7 +26,8 @@ The steps, one module each, in the order they run:
 Two more looks, as a person would take them (find_digits): a picture whose thin strokes
 faded when shrunk is read again finer, at up to FINE_SIZE; digits written small on a large
 page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
-What they find is no digit when it is too faint to be ink, an empty box (boxes.py), or a
+What they find is no digit when it is too faint to be ink, an empty box (boxes.py; inside
+a box that seems empty, writing much fainter than the box is looked for again), or a
 stroke with a dot beyond its end (dots.py: i, j, !, ?).
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
@@ -39,7 +40,7 @@ import functools
 import cv2
 import numpy as np
 
-from .boxes import box_sides, empty_box
+from .boxes import box_inside, box_sides, empty_box
 from .desk import without_desk
 from .dots import dotted
 from .edges import beyond_shadow_edges, without_edge_marks
@@ -48,7 +49,7 @@ from .grouping import digits_of, lines_of_writing, split_touching, typical_heigh
 from .ink import FAINT_INK, darkness
 from .ink import find_ink as _find_ink
 from .layout import as_laid_out, to_mnist
-from .lighting import Contrast, contrast_of, ink_bright
+from .lighting import Contrast, contrast_from, contrast_of, ink_bright
 from .marks import Mark, box_of, mask_of
 from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture,
                       picture_suffixes, region, thumbnail)
@@ -237,6 +238,16 @@ def _marks_in(gray, contrast=None):
             raise NoInk("no ink found (only the edge of a shadow or of the desk)") from None
     marks = without_edge_marks(ink, labels, marks)
     marks = without_underlines(without_rings(marks, labels))
+    inside = box_inside(labels, marks)
+    if inside is not None:
+        # A dark box (a printed field) around writing much fainter than it (pencil) made the
+        # writing look like ghosts or specks of it: the inside is read again, alone.
+        rest = contrast_from(np.where(inside, contrast.values, 0).astype(np.float32),
+                             contrast.thin)
+        try:
+            ink, labels, marks = _find_ink(rest, forms=False)
+        except NoInk:
+            pass  # Nothing inside: an empty box, which find_digits answers as no digit.
     return ink, labels, marks, darkness(contrast, labels, marks)
 
 

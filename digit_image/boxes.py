@@ -22,6 +22,7 @@ FRAME_DEGREES = 15  # Boxes drawn by hand tilt further than printed lines.
 FRAME_SQUARE = 0.88  # A box's outline fills this much of its rectangle at least.
 EMPTY_HOLE = 0.5  # A lone mark, four-sided inside and out, closing around this share of
                   # its area at least, is an empty box.
+PRINT_FRINGE = 2  # A box's or a form's print fades out over this many pixels beyond its cut.
 
 
 def box_sides(mask, faint):
@@ -117,22 +118,35 @@ def _side(line, slope):
 
 def empty_box(labels, marks):
     """Whether the marks are one box with nothing in it: a form's empty field, the border of
-    a paint program's canvas, a square drawn by hand. Its outline and the background it
-    closes around (at least EMPTY_HOLE of its area) both have four corners (marks.corners),
-    where a 0's loop keeps more (a 0 drawn square, its corners rounded by less than about a
-    fifth of its width, is taken for a box too)."""
+    a paint program's canvas, a square drawn by hand (see box_inside)."""
+    return box_inside(labels, marks) is not None
+
+
+def box_inside(labels, marks):
+    """The background inside the marks (a mask of the picture's shape) when they are one box
+    with nothing in it large enough to be a mark, else None. Its outline and the background
+    it closes around (at least EMPTY_HOLE of its area) both have four corners
+    (marks.corners), where a 0's loop keeps more (a 0 drawn square, its corners rounded by
+    less than about a fifth of its width, is taken for a box too)."""
     if len(marks) != 1:
-        return False
+        return None
+    box = marks[0]
     # Its own outlines, not openings()': grown by a pixel, a stroke nearly closed would close.
-    contours, hierarchy = cv2.findContours(marks[0].mask(labels).view(np.uint8),
-                                           cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    contours, hierarchy = cv2.findContours(box.mask(labels).view(np.uint8),
+                                           cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE,
+                                           offset=(box.left, box.top))
     holes = [contour for contour, (_, _, _, parent) in zip(contours, hierarchy[0]) if parent >= 0]
     if not holes:
-        return False
+        return None
     outline = max(contours, key=cv2.contourArea)
     hole = max(holes, key=cv2.contourArea)
-    return (cv2.contourArea(hole) >= EMPTY_HOLE * cv2.contourArea(outline)
-            and _four_sided(outline) and _four_sided(hole))
+    if not (cv2.contourArea(hole) >= EMPTY_HOLE * cv2.contourArea(outline)
+            and _four_sided(outline) and _four_sided(hole)):
+        return None
+    inside = np.zeros(labels.shape, np.uint8)
+    cv2.drawContours(inside, [hole], -1, 1, cv2.FILLED)
+    # Off the box's soft edge, which is paler than its cut but may be darker than the writing.
+    return cv2.erode(inside, None, iterations=PRINT_FRINGE).view(bool)
 
 
 def _four_sided(contour):

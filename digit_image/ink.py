@@ -3,7 +3,7 @@ then the marks it leaves that are neither specks nor ghosts of fainter ink."""
 
 import numpy as np
 
-from .boxes import box_sides
+from .boxes import PRINT_FRINGE, box_sides
 from .errors import NoInk
 from .form_boxes import form_boxes
 from .lighting import contrast_from, histogram, otsu, percentiles
@@ -23,7 +23,6 @@ GHOST = 0.5  # So are marks whose ink is under half as dark as the largest one's
 # blotches come through (measured on the photo sets: docs/picture-pipeline.md).
 LOWEST_CUT = 0.45
 HIGHEST_CUT = 0.6
-FORM_FRINGE = 2  # A form's print fades out over this many pixels beyond its cut.
 
 
 def find_ink(contrast, forms=True):
@@ -55,7 +54,7 @@ def find_ink(contrast, forms=True):
             # The digits are read in the boxes alone; the form's print, darker than most
             # pens, set the cut between paper and ink, which is found anew without it.
             sides, rows = form
-            rest = np.where(rows & ~dilate(sides, FORM_FRINGE), values, 0).astype(np.float32)
+            rest = np.where(rows & ~dilate(sides, PRINT_FRINGE), values, 0).astype(np.float32)
             return find_ink(contrast_from(rest, contrast.thin), forms=False)
     lines |= box_sides(mask & ~lines, faint & ~lines)
     if lines.any():

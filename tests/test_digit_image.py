@@ -1236,3 +1236,12 @@ def test_a_square_with_a_round_hole_is_no_empty_box():
     ImageDraw.Draw(picture).rectangle((60, 50, 180, 190), fill=0)
     ImageDraw.Draw(picture).ellipse((70, 60, 170, 180), fill=255)
     assert len(digit_image.find_digits(picture).marks) == 1
+
+
+@pytest.mark.parametrize("pencil", [150, 200])
+@pytest.mark.parametrize("tilt", [0.0, 3.0])
+def test_faint_writing_in_a_dark_box_is_read_not_taken_for_an_empty_box(pencil, tilt):
+    # A pencil answer in a printed field: beside the box's black, its grey looks like a ghost.
+    plain = draw("4", size=(240, 240), box=(80, 60, 160, 180), width=4, ink=pencil)
+    picture = boxed(plain, (40, 25, 200, 215), tilt=tilt, width=6)
+    assert similarity(digit_image.normalize(picture), digit_image.normalize(plain)) > 0.8
