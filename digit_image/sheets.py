@@ -13,8 +13,10 @@ from .transparency import rectangle_area
 
 SHEET_SIZE = 0.02  # A sheet or note covers at least this fraction of the picture,
 SHEET_FILL = 0.9  # ...fills this much of a rectangle around it at some angle (holes filled),
-SHEET_SLANTED = 0.82  # ...or, seen from an angle (a trapezoid), this much
-SHEET_STRAIGHT = 1.03  # ...with four straight sides: at most this much of their polygon,
+SHEET_SLANTED = 0.82  # ...or, seen from an angle (a trapezoid), less (the first checks: this,
+                      # less the writing),
+SHEET_STRAIGHT = 1.03  # ...with four straight sides: at most this much of their polygon
+SHEET_SOLID = 0.8  # ...and at least this much of it (paper lit unevenly is patchy ink),
 SHEET_WRITING = 0.3  # ...and its holes, the writing, are at most this share of it,
 SHEET_STROKE = 0.25  # ...strokes at most this wide for their extent.
 SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.
@@ -52,10 +54,14 @@ def sheet_of(mark, labels):
     top, left, bottom, right = box_of(holes)
     if stroke_width(strokes) > SHEET_STROKE * max(bottom - top, right - left):
         return None
-    fill = np.count_nonzero(filled) / rectangle_area(filled)
+    area = np.count_nonzero(filled)
+    if area >= SHEET_FILL * rectangle_area(filled):
+        return filled
     # Seen from an angle, a sheet is a trapezoid: it fills less of its rectangle, but its
-    # sides stay straight, where a thick digit's loops, filled, bulge.
-    if fill >= SHEET_FILL or (fill >= SHEET_SLANTED and quadrilateral(filled) is not None):
+    # sides stay straight, where a thick digit's loops, filled, bulge. Lit unevenly, the
+    # paper taken for ink can leave out a patch along a side: its four sides still show.
+    corners = quadrilateral(filled)
+    if corners is not None and area >= SHEET_SOLID * _polygon_area(corners):
         return filled
     return None
 
@@ -70,11 +76,16 @@ def quadrilateral(mask):
     hull_corners = corners(hull)
     if len(hull_corners) != 4:
         return None
-    # The polygon runs through the outer pixels' centres: half a pixel of each side is outside.
-    area = cv2.contourArea(hull_corners) + cv2.arcLength(hull_corners, True) / 2 + 1
-    if np.count_nonzero(mask) > SHEET_STRAIGHT * area:
+    hull_corners = hull_corners.reshape(4, 2).astype(np.float32)
+    if np.count_nonzero(mask) > SHEET_STRAIGHT * _polygon_area(hull_corners):
         return None
-    return hull_corners.reshape(4, 2).astype(np.float32)
+    return hull_corners
+
+
+def _polygon_area(corners):
+    """The pixels within a polygon through the outer pixels' centres: half a pixel of each
+    side is outside it."""
+    return cv2.contourArea(corners) + cv2.arcLength(corners, True) / 2 + 1
 
 
 def flattened(gray, sheet):
