@@ -168,7 +168,8 @@ def _look(source):
     Otherwise the marks are found anew in a region of the picture, read from it at up to
     ZOOM_SIZE pixels a side: the sheet, when the largest mark is a sheet of paper or a note
     lying on a darker desk (which made the paper look like ink); or the region around digits
-    written small on a large page or photo (under ZOOM_HEIGHT pixels tall at WORK_SIZE).
+    written small on a large page or photo (under ZOOM_HEIGHT pixels tall at WORK_SIZE),
+    and then the sheet in it, when the closer look shows a small note taken for ink.
     """
     picture = open_picture(source, WORK_SIZE)  # kept as decoded, for a closer look
     gray = grey(picture, WORK_SIZE)
@@ -219,9 +220,21 @@ def _look(source):
     if closer is None:
         return found
     try:
-        return Found(*_marks_in(closer), view=view)
+        seen = Found(*_marks_in(closer), view=view)
     except ImageError:
         return found
+    if view == "closer":
+        # A small note on a large desk: its writing shows as holes in it only up close.
+        largest = max(seen.marks, key=lambda mark: mark.area)
+        sheet = sheet_of(largest, seen.labels)
+        if sheet is not None:
+            top, left, bottom, right = box_of([largest])
+            try:
+                return Found(*_marks_in(flattened(closer[top:bottom, left:right], sheet)),
+                             view="sheet")
+            except ImageError:
+                pass
+    return seen
 
 
 def _marks_in(gray, contrast=None):
