@@ -19,6 +19,8 @@ SHEET_STRAIGHT = 1.03  # ...with four straight sides: at most this much of their
 SHEET_SOLID = 0.8  # ...and at least this much of it (paper lit unevenly is patchy ink),
 SHEET_WRITING = 0.3  # ...and its holes, the writing, are at most this share of it,
 SHEET_STROKE = 0.25  # ...strokes at most this wide for their extent.
+SHEET_BLANK = 2  # A sheet with no writing showing is at most this many times as long as wide,
+SHEET_BLANK_SOLID = 0.95  # ...and fills this much of its four sides' polygon.
 SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.
 
 
@@ -34,26 +36,30 @@ def sheet_of(mark, labels):
             or mark.area < SHEET_SLANTED * (1 - SHEET_WRITING) / 2 * box):
         return None
     window = mark.mask(labels)
-    if window.all():
-        return None
     # With its holes, the writing, filled in, a sheet fills most of its rectangle: the mark
     # alone fills at least (1 - SHEET_WRITING) of that, where a digit's strokes fill less.
     if mark.area < SHEET_SLANTED * (1 - SHEET_WRITING) * rectangle_area(window):
         return None
-    hole_labels, holes = label_marks(~window)
+    hole_labels, holes = label_marks(~window) if not window.all() else (None, [])
     holes = clear_of_edges(holes, window.shape)
     if not holes:
-        return None
-    writing = mask_of(hole_labels, holes)
-    filled = window | writing
-    if np.count_nonzero(writing) > SHEET_WRITING * np.count_nonzero(filled):
-        return None
-    # The strokes are the holes' pixels that are background here (the ink on the sheet),
-    # not the paper inside a digit's loops, which is marked as the sheet is.
-    strokes = writing & (labels[mark.box] == 0)
-    top, left, bottom, right = box_of(holes)
-    if stroke_width(strokes) > SHEET_STROKE * max(bottom - top, right - left):
-        return None
+        # Writing too thin or faint to show at this size leaves no hole: a sheet, not a
+        # stroke or a blot of a digit, when it is about as wide as tall and solid.
+        if max(mark.height, mark.width) > SHEET_BLANK * min(mark.height, mark.width):
+            return None
+        filled, solid = window, SHEET_BLANK_SOLID
+    else:
+        solid = SHEET_SOLID
+        writing = mask_of(hole_labels, holes)
+        filled = window | writing
+        if np.count_nonzero(writing) > SHEET_WRITING * np.count_nonzero(filled):
+            return None
+        # The strokes are the holes' pixels that are background here (the ink on the
+        # sheet), not the paper inside a digit's loops, which is marked as the sheet is.
+        strokes = writing & (labels[mark.box] == 0)
+        top, left, bottom, right = box_of(holes)
+        if stroke_width(strokes) > SHEET_STROKE * max(bottom - top, right - left):
+            return None
     area = np.count_nonzero(filled)
     if area >= SHEET_FILL * rectangle_area(filled):
         return filled
@@ -61,7 +67,7 @@ def sheet_of(mark, labels):
     # sides stay straight, where a thick digit's loops, filled, bulge. Lit unevenly, the
     # paper taken for ink can leave out a patch along a side: its four sides still show.
     corners = quadrilateral(filled)
-    if corners is not None and area >= SHEET_SOLID * _polygon_area(corners):
+    if corners is not None and area >= solid * _polygon_area(corners):
         return filled
     return None
 

@@ -967,6 +967,20 @@ def test_a_small_note_on_a_large_desk_is_read_on_the_note(turn):
     assert found.view == "sheet" and similarity(found.as_one(), expected) > 0.9
 
 
+@pytest.mark.parametrize("turn", [0, 12])
+def test_a_note_whose_pale_writing_leaves_no_hole_in_it_is_read_on_the_note(turn):
+    """At WORK_SIZE the note is 54 pixels wide and the pale, thin writing on it is gone: a
+    blank note, solid and about as wide as tall, is a sheet too (before, the note was read
+    as the digit: 0.37-0.44)."""
+    note = draw("4", size=(420, 420), box=(147, 126, 273, 294), width=4, ink=190, paper=235)
+    shape = Image.new("L", note.size, 255).rotate(turn, expand=True)
+    photo = Image.new("L", (2000, 1500), 90)
+    photo.paste(note.rotate(turn, expand=True, resample=Image.Resampling.BICUBIC), (700, 500), shape)
+    found = digit_image.find_digits(photo)
+    expected = digit_image.normalize(draw("4", size=(200, 200), box=(50, 30, 150, 170), width=8))
+    assert found.view == "sheet" and similarity(found.as_one(), expected) > 0.8
+
+
 def test_a_bold_digit_on_a_note_is_read_on_the_note():
     """A marker's loop holds paper: the hole the digit makes in the note is a filled blob,
     wider than writing, unless only the ink in it is measured."""
