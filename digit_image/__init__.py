@@ -18,7 +18,8 @@ The steps, one module each, in the order they run:
     edges.py           marks at the picture's edge: a shadow's border, the desk beyond a sheet
     rings.py           a ring drawn around the digits
     underlines.py      a line drawn under them
-    sheets.py          a sheet or note lying on a darker desk, taken for ink: read alone,
+    sheets.py          a sheet or note lying on a darker desk, taken for ink, or lighter
+                       than a desk whose grain was taken for ink: read alone,
                        squared to the camera
     grouping.py        (segment) marks into lines of writing and digits, touching ones cut
     layout.py          MNIST's 20x20 box and centre of mass in 28x28
@@ -55,7 +56,7 @@ from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture
                       picture_suffixes, region, thumbnail)
 from .rings import without_rings
 from .ruled_lines import ruled_lines
-from .sheets import flattened, sheet_of
+from .sheets import flattened, paper_of, sheet_of
 from .underlines import without_underlines
 
 __all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "NoDigit", "NoInk",
@@ -202,10 +203,12 @@ def _look(source):
         return dataclasses.replace(found, view="as given", given=given)
     largest = max(found.marks, key=lambda mark: mark.area)
     tallest = max(mark.height for mark in found.marks)
-    sheet = sheet_of(largest, found.labels)
+    sheet, box = sheet_of(largest, found.labels), box_of([largest])
+    if sheet is None:
+        box, sheet = paper_of(gray, found.mask()) or (box, None)
     if sheet is not None:
         view = "sheet"
-        closer = region(source, picture, box_of([largest]), gray.shape, ZOOM_SIZE, finer=False)
+        closer = region(source, picture, box, gray.shape, ZOOM_SIZE, finer=False)
         if closer is not None:
             closer = flattened(closer, sheet)
     elif max(gray.shape) == WORK_SIZE and tallest < ZOOM_HEIGHT:

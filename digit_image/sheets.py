@@ -1,4 +1,5 @@
-"""A sheet or a note taken for ink: paper lying on a darker desk, with the writing as holes.
+"""A sheet or a note taken for ink: paper lying on a darker desk, with the writing as holes;
+or a sheet lighter than a desk whose grain or clutter was taken for ink (paper_of).
 
 When the largest mark is such a sheet, the digit is on it: the sheet is read again alone,
 from the picture at a finer scale, turned square to the camera (OpenCV's perspective warp),
@@ -8,7 +9,9 @@ so that the desk around it and the trapezoid of a sheet seen from an angle are g
 import cv2
 import numpy as np
 
-from .marks import box_of, clear_of_edges, corners, label_marks, mask_of, stroke_width
+from .lighting import SMALL_IMAGE, as_bytes, otsu
+from .marks import (box_of, clear_of_edges, corners, dilate, erode, label_marks, mask_of,
+                    square, stroke_width)
 from .transparency import rectangle_area
 
 SHEET_SIZE = 0.02  # A sheet or note covers at least this fraction of the picture,
@@ -21,6 +24,13 @@ SHEET_WRITING = 0.3  # ...and its holes, the writing, are at most this share of 
 SHEET_STROKE = 0.25  # ...strokes at most this wide for their extent.
 SHEET_BLANK = 2  # A sheet with no writing showing is at most this many times as long as wide,
 SHEET_BLANK_SOLID = 0.95  # ...and fills this much of its four sides' polygon.
+PAPER_STROKE = 0.05  # Paper lighter than the desk is sought with strokes this wide erased;
+PAPER_SIZE = 0.15  # ...it covers this share of the picture at least,
+PAPER_SIDES = 1  # ...touches at most this many of the picture's sides,
+PAPER_CONTRAST = 0.22  # ...is this much lighter than the desk,
+PAPER_STEP = 0.15  # ...its outline a step of this share of that from one pixel to the next.
+PAPER_DESK = 0.25  # It is read alone when at least this share of the ink was found on the desk,
+PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's strokes, cropped close).
 SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.
 
 
@@ -70,6 +80,50 @@ def sheet_of(mark, labels):
     if corners is not None and area >= solid * _polygon_area(corners):
         return filled
     return None
+
+
+def paper_of(gray, ink):
+    """(its box, the sheet as a mask within it) when a sheet of paper lighter than the desk
+    lies in the picture and much of the ink (a mask of gray's shape) was found beyond it:
+    the desk's grain or clutter was read as ink; else None. The paper is the light side of
+    Otsu's cut once strokes are erased, in one piece with the desk on three sides at least,
+    four straight sides and a sharp outline."""
+    if max(gray.shape) < SMALL_IMAGE:
+        return None
+    radius = max(1, round(PAPER_STROKE * max(gray.shape) / 2))
+    closed = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, square(radius))
+    smooth = cv2.morphologyEx(closed, cv2.MORPH_OPEN, square(radius))
+    light = smooth > otsu(as_bytes(smooth))
+    if not light.any() or light.all():
+        return None
+    labels, marks = label_marks(light)
+    largest = max(marks, key=lambda mark: mark.area)
+    height, width = light.shape
+    sides = (largest.top == 0) + (largest.left == 0) + (largest.bottom == height) + (
+        largest.right == width)
+    if sides > PAPER_SIDES or largest.area < PAPER_SIZE * light.size:
+        return None
+    paper = labels == largest.label
+    hole_labels, holes = label_marks(~paper)
+    paper |= mask_of(hole_labels, clear_of_edges(holes, paper.shape))
+    beyond = np.count_nonzero(ink & ~paper)
+    if not PAPER_DESK * np.count_nonzero(ink) <= beyond <= PAPER_INK * np.count_nonzero(~paper):
+        return None
+    contrast = np.median(smooth[paper]) - np.median(smooth[~paper])
+    if contrast < PAPER_CONTRAST:
+        return None
+    # A sheet's outline is a step, where the edge of a shadow or of the light on a sheet is
+    # a ramp: the grey changes by a good part of the contrast from one pixel to the next.
+    slope = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 8
+    outline = paper & ~erode(paper, 1)
+    outline[[0, -1]] = outline[:, [0, -1]] = False
+    if not outline.any() or np.median(dilate(slope, 1)[outline]) < PAPER_STEP * contrast:
+        return None
+    window = paper[largest.box]
+    corners = quadrilateral(window)
+    if corners is None or np.count_nonzero(window) < SHEET_SOLID * _polygon_area(corners):
+        return None
+    return box_of([largest]), window
 
 
 def quadrilateral(mask):
