@@ -10,7 +10,9 @@ marks read as several digits is a number when each of them is a digit the model 
 (at least min_confidence), unless all its marks together are a digit it is all but certain
 of (SURE_AS_ONE), or a sure digit with one mark a line (a stray mark above or below it);
 otherwise, when all its marks together are a digit it is sure of,
-it is that digit (a digit broken in two, a stray mark beside it); otherwise it has no digit:
+it is that digit (a digit broken in two, a stray mark beside it); lines of words (WORDS: a
+worksheet's printed question) are left out when every digit of the other lines is sure;
+otherwise it has no digit:
 the letters of a word are each often like some digit, and a word is seldom like a number
 all through (docs/no_digit.md). The model was also trained on pictures with no digit
 (not_a_digit.py), on which it is unsure. A picture with no ink has no digit either.
@@ -33,6 +35,9 @@ MIN_CONFIDENCE = 0.5
 # as: a digit beside the remnant of a ruled line or a stray mark (a number squeezed into one
 # 28x28 is never this like one digit in the digit sets: docs/no_digit.md).
 SURE_AS_ONE = 0.999
+# A line of this many marks or more, most of them unsure, is a line of words (a worksheet's
+# question, a form's label) beside the number, and is left out when the other lines are sure.
+WORDS = 3
 
 
 @dataclasses.dataclass
@@ -48,6 +53,8 @@ class Reading:
     no_digit: str | None = None
     # The kind of digit_image.ImageError behind error, when it has one (NotAPicture...).
     error_kind: type | None = None
+    # The images an answer rests on when answer() left out lines of words (WORDS).
+    kept: list | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,10 +98,18 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
     if reading.error is not None or reading.no_digit is not None:
         return record
     whole, *pieces = (ranked(p, min_confidence, top_k) for p in probabilities)
+    line_lengths = reading.line_lengths
+    if mode == "auto":
+        kept = _without_words(pieces, line_lengths)
+        if kept is not None:
+            reading.kept = [index + 1 for index in kept]  # the images the answer rests on
+            pieces, line_lengths = [pieces[index] for index in kept], _lengths_kept(
+                line_lengths, kept)
+            whole = pieces[0] if len(pieces) == 1 else whole
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):
         chosen = "digit"
-    elif mode == "number" or (all(sure) and not _one_with_strays(whole, reading.line_lengths)):
+    elif mode == "number" or (all(sure) and not _one_with_strays(whole, line_lengths)):
         chosen = "number"
     else:
         chosen = "digit"  # the pieces were one digit (broken apart, with a stray mark), or none
@@ -102,7 +117,7 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         record.update(whole, uncertain=False)
     elif chosen == "number" and any(sure):
         # A number is only as certain as its least certain digit.
-        record.update(number=_as_number(pieces, reading.line_lengths), digits=pieces,
+        record.update(number=_as_number(pieces, line_lengths), digits=pieces,
                       uncertain=not all(sure), confidence=min(digit["confidence"] for digit in pieces))
     else:
         best = whole if chosen != "number" else max(pieces, key=lambda digit: digit["confidence"])
@@ -110,10 +125,32 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
                               f"{best['digit']} at {best['confidence']:.0%}")
         if mode == "auto" and len(pieces) > 1:
             least = min(digit["confidence"] for digit in pieces)
-            record["no_digit"] += (f"; as a number {_as_number(pieces, reading.line_lengths)}, "
+            record["no_digit"] += (f"; as a number {_as_number(pieces, line_lengths)}, "
                                    f"its least sure digit at {least:.0%}")
         record.update(probabilities=whole["probabilities"], top=whole["top"])
     return record
+
+
+def _without_words(pieces, line_lengths):
+    """The indices of the pieces in lines that are not words, when there are such lines and
+    every digit of the others is sure; else None. A line of words has WORDS marks or more
+    and fewer than half of them sure digits."""
+    starts = np.cumsum([0, *line_lengths])
+    lines = [range(start, end) for start, end in zip(starts[:-1], starts[1:])]
+    words = [len(line) >= WORDS and 2 * sum(not pieces[i]["uncertain"] for i in line) < len(line)
+             for line in lines]
+    kept = [index for line, word in zip(lines, words) if not word for index in line]
+    if not any(words) or not kept or any(pieces[index]["uncertain"] for index in kept):
+        return None
+    return kept
+
+
+def _lengths_kept(line_lengths, kept):
+    """line_lengths of the lines that kept holds pieces of, in order."""
+    starts = np.cumsum([0, *line_lengths])
+    counts = [sum(start <= index < end for index in kept)
+              for start, end in zip(starts[:-1], starts[1:])]
+    return [count for count in counts if count]
 
 
 def _as_number(pieces, line_lengths):
@@ -164,6 +201,8 @@ def classified(readings, classify, options=Options()):
 def seen(reading, record):
     """The 28x28 images an answer rests on: the number's digits, else the picture read as
     one digit (none when it could not be read)."""
+    if reading.kept is not None and (record["number"] is not None or record["digit"] is not None):
+        return [reading.images[index] for index in reading.kept]
     if record["number"] is not None:
         return reading.images[1:]
     return reading.images[:1]

@@ -11,6 +11,9 @@ LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height ap
 SMALL_MARK = 0.5  # Marks under this share of the tallest's height (a dash, a bar) join others;
 PIECE = 0.25  # ...two of them at least this tall, one above the other, are one digit,
 STACK_GAP = 0.25  # ...when less than this share of the tallest apart.
+TEXT_MARKS = 3  # As many small marks side by side are a line of their own,
+TEXT_WIDTH = 0.5  # ...spanning this share of the tallest mark's height at least,
+TEXT_BASELINE = 0.25  # ...most standing on one baseline to within this share of their height.
 WIDEST_DIGIT = 1.4  # A digit is rarely wider than this many times the typical height;
 TOUCHING_WIDTH = 0.75  # ...a wider group holds digits about this many times it wide each,
 THIN_JOIN = 0.6  # ...joined where a column holds under this share of a typical one's ink.
@@ -22,9 +25,10 @@ def lines_of_writing(marks, labels):
     Two marks whose rows overlap by at least half the shorter's height share a line, and so
     do the marks linked through them: a number written uphill stays one line, digit by
     digit. Then a group under half the tallest mark's height (a dash, the bar of a 5 drawn
-    above its body) joins the line nearest to it, and groups with marks above one another
-    whose ink comes closer than a stroke's width, or LINE_GAP of their height, are one line
-    (the two loops of an 8 whose pen lifted between them).
+    above its body) joins the line nearest to it, unless it is a row of small writing (a
+    printed question above a written answer: _small_writing); and groups with marks above
+    one another whose ink comes closer than a stroke's width, or LINE_GAP of their height,
+    are one line (the two loops of an 8 whose pen lifted between them).
     """
     found = []  # (the marks of a line, where the lowest of them ends)
     for mark in sorted(marks, key=lambda mark: mark.top):
@@ -41,7 +45,10 @@ def lines_of_writing(marks, labels):
         return (top + bottom) / 2
 
     tallest = max(mark.height for mark in marks)
-    for small in [line for line in lines if _height(line) < SMALL_MARK * tallest]:
+    # A row of several small marks on one baseline is a line of small writing (a printed
+    # label), not a dash or the dots of a broken stroke.
+    for small in [line for line in lines if _height(line) < SMALL_MARK * tallest
+                  and not _small_writing(line, tallest)]:
         others = [line for line in lines if line is not small]
         if others:
             min(others, key=lambda line: abs(middle(line) - middle(small))).extend(small)
@@ -59,6 +66,17 @@ def lines_of_writing(marks, labels):
                 merged = True
                 break
     return sorted(lines, key=lambda line: box_of(line)[0])
+
+
+def _small_writing(line, tallest):
+    """Whether a line of marks is a row of small writing: TEXT_MARKS marks or more, as wide
+    as TEXT_WIDTH of tallest, most of them standing on one baseline (to within TEXT_BASELINE
+    of their height), where the dots of a broken stroke step down one after the other."""
+    if len(line) < TEXT_MARKS or _width(line) < TEXT_WIDTH * tallest:
+        return False
+    bottoms = np.array([mark.bottom for mark in line])
+    height = np.median([mark.height for mark in line])
+    return np.median(np.abs(bottoms - np.median(bottoms))) <= TEXT_BASELINE * height
 
 
 def _rows_shared(first, second):

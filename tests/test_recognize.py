@@ -83,6 +83,25 @@ def test_a_word_is_no_digit():
     assert record["no_digit"].startswith("no digit")
 
 
+def test_a_line_of_words_beside_a_sure_number_is_left_out():
+    # A worksheet: its printed question (mostly unsure letters) above the written answer.
+    question = [unsure(4), sure(1), unsure(0), unsure(7)]
+    pictures = reading([4, 2])
+    pictures.images = [np.full((28, 28), index, np.uint8) for index in range(7)]
+    record = recognize.answer(pictures, [unsure(2), *question, sure(2), sure(4)])
+    assert record["number"] == "24" and [digit["digit"] for digit in record["digits"]] == [2, 4]
+    assert [image[0, 0] for image in recognize.seen(pictures, record)] == [5, 6]
+    # The answer unsure, or asked for as a number: nothing is left out.
+    record = recognize.answer(reading([4, 2]), [unsure(2), *question, sure(2), unsure(4)])
+    assert record["number"] is None and record["no_digit"].startswith("no digit")
+    record = recognize.answer(reading([4, 2]), [unsure(2), *question, sure(2), sure(4)],
+                              mode="number")
+    assert record["number"] == "4107 24"
+    # Two marks are too few to be taken for words: a number needs every line.
+    record = recognize.answer(reading([2, 2]), [unsure(2), unsure(4), unsure(1), sure(2), sure(4)])
+    assert record["number"] is None
+
+
 @pytest.mark.parametrize("mode, expected", [("digit", ("digit", 3)), ("number", ("number", "33"))])
 def test_a_mode_forces_the_reading(mode, expected):
     record = recognize.answer(reading([2]), [sure(3), sure(3), sure(3)], mode=mode)
