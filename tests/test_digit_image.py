@@ -980,19 +980,28 @@ def test_a_quadrilateral_is_told_from_a_curved_outline():
     assert sheets.quadrilateral(np.asarray(disc) > 0) is None
 
 
+def note_on_a_desk(note, turn, desk=90):
+    """A 2000x1500 photo of a grey desk with the note on it, turned by turn degrees."""
+    shape = Image.new("L", note.size, 255).rotate(turn, expand=True)
+    photo = Image.new("L", (2000, 1500), desk)
+    photo.paste(note.rotate(turn, expand=True, resample=Image.Resampling.BICUBIC), (700, 500),
+                shape)
+    return photo
+
+
+def four():
+    """The 4 on the notes below, drawn plainly and laid out as MNIST."""
+    return digit_image.normalize(draw("4", size=(200, 200), box=(50, 30, 150, 170), width=8))
+
+
 @pytest.mark.parametrize("turn", [0, 12])
 def test_a_small_note_on_a_large_desk_is_read_on_the_note(turn):
     """At WORK_SIZE the note is 29 pixels wide and its writing too thin to leave holes in it:
     the closer look is the first to see it as a sheet (before, the note was read as the
     digit: 0.13-0.39)."""
     note = draw("4", size=(240, 240), box=(60, 36, 180, 204), width=10, paper=235)
-    shape = Image.new("L", note.size, 255).rotate(turn, expand=True)
-    photo = Image.new("L", (2000, 1500), 90)
-    turned = note.rotate(turn, expand=True, resample=Image.Resampling.BICUBIC)
-    photo.paste(turned, (700, 500), shape)
-    found = digit_image.find_digits(photo)
-    expected = digit_image.normalize(draw("4", size=(200, 200), box=(50, 30, 150, 170), width=8))
-    assert found.view == "sheet" and similarity(found.as_one(), expected) > 0.9
+    found = digit_image.find_digits(note_on_a_desk(note, turn))
+    assert found.view == "sheet" and similarity(found.as_one(), four()) > 0.9
 
 
 @pytest.mark.parametrize("turn", [0, 12])
@@ -1001,13 +1010,8 @@ def test_a_note_whose_pale_writing_leaves_no_hole_in_it_is_read_on_the_note(turn
     blank note, solid and about as wide as tall, is a sheet too (before, the note was read
     as the digit: 0.37-0.44)."""
     note = draw("4", size=(420, 420), box=(147, 126, 273, 294), width=4, ink=190, paper=235)
-    shape = Image.new("L", note.size, 255).rotate(turn, expand=True)
-    photo = Image.new("L", (2000, 1500), 90)
-    turned = note.rotate(turn, expand=True, resample=Image.Resampling.BICUBIC)
-    photo.paste(turned, (700, 500), shape)
-    found = digit_image.find_digits(photo)
-    expected = digit_image.normalize(draw("4", size=(200, 200), box=(50, 30, 150, 170), width=8))
-    assert found.view == "sheet" and similarity(found.as_one(), expected) > 0.8
+    found = digit_image.find_digits(note_on_a_desk(note, turn))
+    assert found.view == "sheet" and similarity(found.as_one(), four()) > 0.8
 
 
 def test_a_bold_digit_on_a_note_is_read_on_the_note():
