@@ -50,7 +50,7 @@ from .grouping import digits_of, lines_of_writing, split_touching, typical_heigh
 from .ink import FAINT_INK, darkness
 from .ink import find_ink as _find_ink
 from .layout import as_laid_out, to_mnist
-from .lighting import Contrast, contrast_from, contrast_of, ink_bright
+from .lighting import Contrast, contrast_of, contrast_within, ink_bright
 from .marks import Mark, box_of, mask_of
 from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture,
                       picture_suffixes, region, thumbnail)
@@ -205,7 +205,7 @@ def _look(source):
     tallest = max(mark.height for mark in found.marks)
     sheet, box = sheet_of(largest, found.labels), box_of([largest])
     if sheet is None:
-        box, sheet = paper_of(gray, found.mask()) or (box, None)
+        box, sheet = paper_of(gray, found.labels, found.marks) or (box, None)
     if sheet is not None:
         view = "sheet"
         closer = region(source, picture, box, gray.shape, ZOOM_SIZE, finer=False)
@@ -258,10 +258,8 @@ def _marks_in(gray, contrast=None):
     if inside is not None:
         # A dark box (a printed field) around writing much fainter than it (pencil) made the
         # writing look like ghosts or specks of it: the inside is read again, alone.
-        rest = contrast_from(np.where(inside, contrast.values, 0).astype(np.float32),
-                             contrast.thin)
         try:
-            ink, labels, marks = _find_ink(rest, forms=False)
+            ink, labels, marks = _find_ink(contrast_within(contrast, inside), forms=False)
         except NoInk:
             pass  # Nothing inside: an empty box, which find_digits answers as no digit.
     return ink, labels, marks, darkness(contrast, labels, marks)

@@ -4,7 +4,7 @@ beyond the sheet, a corner of it."""
 import numpy as np
 
 from .ink import MIN_CONTRAST
-from .lighting import contrast_from
+from .lighting import contrast_within
 from .marks import (along_edge, clear_of_edges, dilate, edge_contact, mask_of,
                     reached_from_edge, stroke_width)
 from .sheets import sheet_of
@@ -38,7 +38,7 @@ def beyond_shadow_edges(contrast, labels, marks):
                               for mark in marks):
         return None
     shade = dilate(mask_of(labels, marks), SHADE_MARGIN)
-    rest = contrast_from(np.where(shade, 0, contrast.values).astype(np.float32), contrast.thin)
+    rest = contrast_within(contrast, ~shade)
     if rest.peak < MIN_CONTRAST and contrast.peak >= EDGE_INK and not wedges:
         return None
     return rest

@@ -6,7 +6,7 @@ import numpy as np
 from .boxes import PRINT_FRINGE, box_sides
 from .errors import NoInk
 from .form_boxes import form_boxes
-from .lighting import contrast_from, histogram, otsu, percentiles
+from .lighting import contrast_within, histogram, otsu, percentiles
 from .marks import dilate, label_marks, mask_of
 from .ruled_lines import ruled_lines
 
@@ -54,8 +54,8 @@ def find_ink(contrast, forms=True):
             # The digits are read in the boxes alone; the form's print, darker than most
             # pens, set the cut between paper and ink, which is found anew without it.
             sides, rows = form
-            rest = np.where(rows & ~dilate(sides, PRINT_FRINGE), values, 0).astype(np.float32)
-            return find_ink(contrast_from(rest, contrast.thin), forms=False)
+            return find_ink(contrast_within(contrast, rows & ~dilate(sides, PRINT_FRINGE)),
+                            forms=False)
     lines |= box_sides(mask & ~lines, faint & ~lines)
     if lines.any():
         mask &= ~lines

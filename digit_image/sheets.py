@@ -82,9 +82,9 @@ def sheet_of(mark, labels):
     return None
 
 
-def paper_of(gray, ink):
+def paper_of(gray, labels, marks):
     """(its box, the sheet as a mask within it) when a sheet of paper lighter than the desk
-    lies in the picture and much of the ink (a mask of gray's shape) was found beyond it:
+    lies in the picture and much of the ink (the marks found) lies beyond it:
     the desk's grain or clutter was read as ink; else None. The paper is the light side of
     Otsu's cut once strokes are erased, in one piece with the desk on three sides at least,
     four straight sides and a sharp outline."""
@@ -99,10 +99,11 @@ def paper_of(gray, ink):
     region = _light_region(gray)  # at full resolution, as the ink was found
     if region is None:
         return None
-    smooth, labels, largest = region
-    paper = labels == largest.label
+    smooth, light, largest = region
+    paper = light == largest.label
     hole_labels, holes = label_marks(~paper)
     paper |= mask_of(hole_labels, clear_of_edges(holes, paper.shape))
+    ink = mask_of(labels, marks)  # only now: most pictures never get this far
     beyond = np.count_nonzero(ink & ~paper)
     if not PAPER_DESK * np.count_nonzero(ink) <= beyond <= PAPER_INK * np.count_nonzero(~paper):
         return None
