@@ -99,13 +99,11 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         return record
     whole, *pieces = (ranked(p, min_confidence, top_k) for p in probabilities)
     line_lengths = reading.line_lengths
-    if mode == "auto":
-        kept = _without_words(pieces, line_lengths)
-        if kept is not None:
-            reading.kept = [index + 1 for index in kept]  # the images the answer rests on
-            pieces, line_lengths = [pieces[index] for index in kept], _lengths_kept(
-                line_lengths, kept)
-            whole = pieces[0] if len(pieces) == 1 else whole
+    if mode == "auto" and (kept := _without_words(pieces, line_lengths)) is not None:
+        reading.kept = [index + 1 for line in kept for index in line]  # images[0] is the whole
+        pieces = [pieces[index] for line in kept for index in line]
+        line_lengths = [len(line) for line in kept]
+        whole = pieces[0] if len(pieces) == 1 else whole
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):
         chosen = "digit"
@@ -132,34 +130,28 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
 
 
 def _without_words(pieces, line_lengths):
-    """The indices of the pieces in lines that are not words, when there are such lines and
-    every digit of the others is sure; else None. A line of words has WORDS marks or more
-    and fewer than half of them sure digits."""
-    starts = np.cumsum([0, *line_lengths])
-    lines = [range(start, end) for start, end in zip(starts[:-1], starts[1:])]
+    """The lines (each a list of indices into pieces) that are not words, when there are
+    lines of words and every digit of the others is sure; else None. A line of words has
+    WORDS marks or more and fewer than half of them sure digits."""
+    lines = _in_lines(range(len(pieces)), line_lengths)
     words = [len(line) >= WORDS and 2 * sum(not pieces[i]["uncertain"] for i in line) < len(line)
              for line in lines]
-    kept = [index for line, word in zip(lines, words) if not word for index in line]
-    if not any(words) or not kept or any(pieces[index]["uncertain"] for index in kept):
+    kept = [line for line, word in zip(lines, words) if not word]
+    if not any(words) or not kept or any(pieces[i]["uncertain"] for line in kept for i in line):
         return None
     return kept
 
 
-def _lengths_kept(line_lengths, kept):
-    """line_lengths of the lines that kept holds pieces of, in order."""
-    starts = np.cumsum([0, *line_lengths])
-    counts = [sum(start <= index < end for index in kept)
-              for start, end in zip(starts[:-1], starts[1:])]
-    return [count for count in counts if count]
-
-
 def _as_number(pieces, line_lengths):
     """The digits of pieces as a number, its lines (of line_lengths digits) joined by spaces."""
-    lines, start = [], 0
-    for length in line_lengths:
-        lines.append("".join(str(digit["digit"]) for digit in pieces[start : start + length]))
-        start += length
-    return " ".join(lines)
+    return " ".join("".join(str(digit["digit"]) for digit in line)
+                    for line in _in_lines(pieces, line_lengths))
+
+
+def _in_lines(items, line_lengths):
+    """items cut into lists of line_lengths items each, in order."""
+    starts = itertools.accumulate(line_lengths, initial=0)
+    return [list(items[start : start + length]) for start, length in zip(starts, line_lengths)]
 
 
 def _one_with_strays(whole, line_lengths):
