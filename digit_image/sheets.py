@@ -30,7 +30,8 @@ PAPER_SIDES = 1  # ...touches at most this many of the picture's sides,
 PAPER_CONTRAST = 0.22  # ...is this much lighter than the desk,
 PAPER_STEP = 0.15  # ...its outline a step of this share of that from one pixel to the next.
 PAPER_DESK = 0.25  # It is read alone when at least this share of the ink was found on the desk,
-PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's strokes, cropped close).
+PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's strokes, cropped close);
+PAPER_TAKEN = 0.5  # ...or when the ink found is this share of the paper or more: its lit part.
 SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.
 
 
@@ -84,8 +85,9 @@ def sheet_of(mark, labels):
 
 def paper_of(gray, labels, marks):
     """(its box, the sheet as a mask within it) when a sheet of paper lighter than the desk
-    lies in the picture and much of the ink (the marks found) lies beyond it:
-    the desk's grain or clutter was read as ink; else None. The paper is the light side of
+    lies in the picture and much of the ink (the marks found) lies beyond it, the desk's
+    grain or clutter read as ink; or when the ink is most of the sheet, its lit part read as
+    ink on a darker desk and too patchy for sheet_of; else None. The paper is the light side of
     Otsu's cut once strokes are erased, in one piece with the desk on three sides at least,
     four straight sides and a sharp outline."""
     if max(gray.shape) < SMALL_IMAGE:
@@ -105,7 +107,10 @@ def paper_of(gray, labels, marks):
     paper |= mask_of(hole_labels, clear_of_edges(holes, paper.shape))
     ink = mask_of(labels, marks)  # only now: most pictures never get this far
     beyond = np.count_nonzero(ink & ~paper)
-    if not PAPER_DESK * np.count_nonzero(ink) <= beyond <= PAPER_INK * np.count_nonzero(~paper):
+    on_desk = PAPER_DESK * np.count_nonzero(ink) <= beyond <= PAPER_INK * np.count_nonzero(~paper)
+    taken = beyond < PAPER_DESK * np.count_nonzero(ink) and (
+        np.count_nonzero(ink & paper) >= PAPER_TAKEN * np.count_nonzero(paper))
+    if not (on_desk or taken):
         return None
     contrast = np.median(smooth[paper]) - np.median(smooth[~paper])
     if contrast < PAPER_CONTRAST:

@@ -1025,6 +1025,19 @@ def test_a_bold_digit_on_a_note_is_read_on_the_note():
     assert similarity(digit_image.normalize(photo), digit_image.normalize(upright)) > 0.95
 
 
+@pytest.mark.parametrize("shade", [0.4, 0.5])
+def test_a_sheet_lit_unevenly_on_a_dark_desk_is_read_on_the_sheet(shade):
+    """The sheet darkens towards one side: only its lit part was taken for ink, a mark too
+    patchy to be a sheet, and the picture was read as that mark (0.55). The sheet stands
+    out whole from the desk as the light region with a sharp outline, and is read alone."""
+    sheet = np.asarray(draw("4", size=(900, 900), box=(315, 270, 585, 630), width=12,
+                            paper=235), np.float32)
+    sheet *= 1 - shade * np.clip(np.arange(900) / 600 - 0.3, 0, 1)[None, :]
+    photo = note_on_a_desk(Image.fromarray(sheet.astype(np.uint8)), 0, desk=60)
+    found = digit_image.find_digits(photo)
+    assert found.view == "sheet" and similarity(found.as_one(), four()) > 0.9
+
+
 @pytest.mark.parametrize("digit", ["0", "4"])
 def test_a_thick_bright_digit_on_black_is_not_taken_for_a_note(digit):
     picture = draw(digit, size=(300, 300), box=(70, 40, 230, 260), width=45, ink=255, paper=0)
