@@ -251,7 +251,7 @@ def _marks_in(gray, contrast=None):
             ink, labels, marks = _find_ink(rest)
             contrast = rest
         except ImageError:
-            raise NoInk("no ink found (only the edge of a shadow or of the desk)") from None
+            raise NoInk("no ink found (only the edge of a shadow, the desk or the page)") from None
     marks = without_edge_marks(ink, labels, marks)
     marks = without_underlines(without_rings(marks, labels))
     inside = box_inside(labels, marks)

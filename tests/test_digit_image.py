@@ -1133,6 +1133,19 @@ def test_a_shadow_on_an_empty_page_is_no_digit(tmp_path):
         digit_image.normalize(save(in_a_shadow(page), tmp_path / "shadowed.jpg", quality=90))
 
 
+@pytest.mark.parametrize("side", ["left", "bottom"])
+def test_a_blank_scan_with_a_dark_band_along_its_edge_is_no_digit(tmp_path, side):
+    """The scanner's lid shows as a black band a few pixels wide along a whole side: as dark
+    as ink, it was kept as the digit, and the model read it as a 1."""
+    scan = np.full((1400, 1000), 248, np.uint8)
+    scan[:, :6] = 30
+    scan[np.random.default_rng(0).integers(0, 1400, 40), np.random.default_rng(1).integers(
+        50, 1000, 40)] = 120  # specks of dust
+    scan = Image.fromarray(scan if side == "left" else np.rot90(scan).copy())
+    with pytest.raises(digit_image.NoInk, match=r"^no ink found \(only the edge of"):
+        digit_image.normalize(save(scan, tmp_path / "scan.png"))
+
+
 def test_a_one_pixel_brush_on_a_large_transparent_canvas_is_read_finer():
     alpha = np.asarray(draw("4", size=(3000, 3000), box=(1100, 900, 1900, 2100), width=2,
                             ink=255, paper=0))
