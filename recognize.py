@@ -10,9 +10,9 @@ marks read as several digits is a number when each of them is a digit the model 
 (at least min_confidence), unless all its marks together are a digit it is all but certain
 of (SURE_AS_ONE), or a sure digit with one mark a line (a stray mark above or below it);
 otherwise, when all its marks together are a digit it is sure of,
-it is that digit (a digit broken in two, a stray mark beside it); lines of words (WORDS: a
-worksheet's printed question) are left out when every digit of the other lines is sure;
-otherwise it has no digit:
+it is that digit (a digit broken in two, a stray mark beside it), unless every line is a line
+of words (WORDS: a page of print, a word); lines of words (a worksheet's printed question)
+are left out when every digit of the other lines is sure; otherwise it has no digit:
 the letters of a word are each often like some digit, and a word is seldom like a number
 all through (docs/no_digit.md). The model was also trained on pictures with no digit
 (not_a_digit.py), on which it is unsure. A picture with no ink has no digit either.
@@ -109,6 +109,8 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         chosen = "digit"
     elif mode == "number" or (all(sure) and not _one_with_strays(whole, line_lengths)):
         chosen = "number"
+    elif mode == "auto" and all(_words(pieces, line_lengths)):
+        chosen = "words"  # a page of print, a label: each line WORDS marks, most unsure
     else:
         chosen = "digit"  # the pieces were one digit (broken apart, with a stray mark), or none
     if chosen == "digit" and not whole["uncertain"]:
@@ -119,7 +121,8 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
                       uncertain=not all(sure), confidence=min(digit["confidence"] for digit in pieces))
     else:
         best = whole if chosen != "number" else max(pieces, key=lambda digit: digit["confidence"])
-        record["no_digit"] = (f"no digit: the marks look like none of 0-9, best guess "
+        looks = "like words" if chosen == "words" else "like none of 0-9"
+        record["no_digit"] = (f"no digit: the marks look {looks}, best guess "
                               f"{best['digit']} at {best['confidence']:.0%}")
         if mode == "auto" and len(pieces) > 1:
             least = min(digit["confidence"] for digit in pieces)
@@ -134,12 +137,18 @@ def _without_words(pieces, line_lengths):
     lines of words and every digit of the others is sure; else None. A line of words has
     WORDS marks or more and fewer than half of them sure digits."""
     lines = _in_lines(range(len(pieces)), line_lengths)
-    words = [len(line) >= WORDS and 2 * sum(not pieces[i]["uncertain"] for i in line) < len(line)
-             for line in lines]
+    words = _words(pieces, line_lengths)
     kept = [line for line, word in zip(lines, words) if not word]
     if not any(words) or not kept or any(pieces[i]["uncertain"] for line in kept for i in line):
         return None
     return kept
+
+
+def _words(pieces, line_lengths):
+    """For each line, whether it is a line of words: WORDS marks or more, fewer than half of
+    them sure digits."""
+    return [len(line) >= WORDS and 2 * sum(not digit["uncertain"] for digit in line) < len(line)
+            for line in _in_lines(pieces, line_lengths)]
 
 
 def _as_number(pieces, line_lengths):

@@ -102,6 +102,16 @@ def test_a_line_of_words_beside_a_sure_number_is_left_out():
     assert record["number"] is None
 
 
+def test_lines_of_words_alone_are_no_digit_however_sure_the_whole():
+    # A page of print, a word: read together, its marks had been a sure digit (a 6 at 54%).
+    record = recognize.answer(reading([3]), [sure(6, 0.54), unsure(1), unsure(2), sure(4)])
+    assert record["digit"] is None and record["number"] is None
+    assert record["no_digit"].startswith("no digit: the marks look like words, best guess 6")
+    # A digit in two pieces is still the digit the whole reads as.
+    record = recognize.answer(reading([2]), [sure(6, 0.54), unsure(1), unsure(2)])
+    assert record["digit"] == 6
+
+
 @pytest.mark.parametrize("mode, expected", [("digit", ("digit", 3)), ("number", ("number", "33"))])
 def test_a_mode_forces_the_reading(mode, expected):
     record = recognize.answer(reading([2]), [sure(3), sure(3), sure(3)], mode=mode)
