@@ -622,6 +622,16 @@ def test_an_underlined_number_is_still_segmented():
     assert all(similarity(a, b) > 0.97 for a, b in zip(digits, plain))
 
 
+@pytest.mark.parametrize("rule", [(40, 60, 760, 62), (470, 400, 790, 403)], ids=["above", "aside"])
+def test_a_printed_rule_apart_from_the_digit_is_left_out(rule):
+    """A form's title rule, the line of another field: a thin level line, far longer than
+    the digit is tall, was read with the digit as one picture."""
+    page = draw("4", size=(800, 600), box=(350, 220, 430, 340), width=8)
+    ImageDraw.Draw(page).rectangle(rule, fill=0)
+    plain = digit_image.normalize(draw("4", size=(800, 600), box=(350, 220, 430, 340), width=8))
+    assert similarity(digit_image.normalize(page), plain) > 0.97
+
+
 def test_a_photo_over_the_pixel_limit_is_read_if_jpeg_shrinks_it(tmp_path, monkeypatch):
     """A 200-megapixel phone JPEG is decoded at 1/8 scale, under Pillow's decompression-bomb
     limit; a PNG of that size cannot be shrunk while decoding and is refused. Shown here
