@@ -109,7 +109,7 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         chosen = "digit"
     elif mode == "number" or (all(sure) and not _one_with_strays(whole, line_lengths)):
         chosen = "number"
-    elif mode == "auto" and all(_words(pieces, line_lengths)):
+    elif mode == "auto" and all(_words(pieces, line_lengths)) and whole["confidence"] < SURE_AS_ONE:
         chosen = "words"  # a page of print, a label: each line WORDS marks, most unsure
     else:
         chosen = "digit"  # the pieces were one digit (broken apart, with a stray mark), or none

@@ -17,7 +17,7 @@ The steps, one module each, in the order they run:
                        whose digits are found anew without the form's print
     edges.py           marks at the picture's edge: a shadow's border, the desk beyond a sheet
     rings.py           a ring drawn around the digits
-    underlines.py      a line drawn under them, a printed rule apart from them
+    underlines.py      a line drawn under them; a printed rule apart from them (in ink.py)
     sheets.py          a sheet or note lying on a darker desk, taken for ink, or lighter
                        than a desk whose grain was taken for ink: read alone,
                        squared to the camera
@@ -57,7 +57,7 @@ from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture
 from .rings import without_rings
 from .ruled_lines import ruled_lines
 from .sheets import flattened, paper_of, sheet_of
-from .underlines import without_rules, without_underlines
+from .underlines import without_underlines
 
 __all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "NoDigit", "NoInk",
            "NotAPicture", "OutOfMemory", "SVG_SUFFIXES",
@@ -242,8 +242,7 @@ def _look(source):
 
 def _marks_in(gray, contrast=None):
     """(ink, labels, marks) of the digits in a grey picture: the ink, then the marks that
-    belong to no digit left out: at the edge, a ring drawn around the digits, a line under,
-    a printed rule."""
+    belong to no digit left out: at the edge, a ring drawn around the digits, a line under."""
     contrast = ink_contrast(gray) if contrast is None else contrast
     ink, labels, marks = _find_ink(contrast)
     rest = beyond_shadow_edges(contrast, labels, marks)
@@ -254,7 +253,7 @@ def _marks_in(gray, contrast=None):
         except ImageError:
             raise NoInk("no ink found (only the edge of a shadow, the desk or the page)") from None
     marks = without_edge_marks(ink, labels, marks)
-    marks = without_rules(without_underlines(without_rings(marks, labels)), labels)
+    marks = without_underlines(without_rings(marks, labels))
     inside = box_inside(labels, marks)
     if inside is not None:
         # A dark box (a printed field) around writing much fainter than it (pencil) made the

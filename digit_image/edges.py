@@ -18,7 +18,8 @@ EDGE_TAPER = 0.75  # ...fills at most this share of its box, and EDGE_FLUSH of i
                    # are reached straight in from the edge (a digit's strokes turn away).
 EDGE_ACROSS = 0.9  # Wedges all shorter than this share of the picture's sides,
 EDGE_WEDGE = 0.1  # ...and longer than this share, are no digit.
-EDGE_BAND = 0.03  # A band along EDGE_FLUSH of a side, this thin for the picture, is its border.
+EDGE_BAND = 0.015  # A lone band flush along EDGE_FLUSH of a side, this thin for the picture,
+                   # is its border.
 EDGE_SOLID = 0.5  # A solid mark at the edge, filling this much of its box, with strokes
 EDGE_STROKE = 2  # ...this many times wider than the digit's, is the desk, not the digit.
 SHADE_MARGIN = 3  # A shadow's soft border spans this many pixels beyond its threshold.
@@ -31,10 +32,11 @@ def beyond_shadow_edges(contrast, labels, marks):
     digit out (or a page with nothing on it). None when the marks are not all at the edge,
     or when they are a digit drawn or cropped up to it: the rest is bare paper, too even to
     hide anything, and they are as dark as ink (a 7's bar along the top of a canvas). Wedges
-    of the desk (only_desk_wedges) are taken out however dark."""
+    of the desk (only_desk_wedges) and a lone band along a side (border_band) are taken out
+    however dark."""
     if clear_of_edges(marks, labels.shape):
         return None
-    wedges = only_desk_wedges(labels, marks) or all(border_band(mark, labels) for mark in marks)
+    wedges = only_desk_wedges(labels, marks) or (len(marks) == 1 and border_band(marks[0], labels))
     if not wedges and not all(along_edge(mark, labels, EDGE_SIDE) and sheet_of(mark, labels) is None
                               for mark in marks):
         return None
@@ -56,16 +58,18 @@ def desk_wedge(mark, labels):
 
 
 def border_band(mark, labels):
-    """Whether a mark is a thin band along a whole side of the picture (EDGE_FLUSH of it,
-    EDGE_BAND of the picture thick): the dark edge of a scanner's lid, the border of a
-    page or of a screen, taken out however dark. A digit reaching a side's whole length is
-    cropped to its box, and is as wide as the picture."""
+    """Whether a mark is a thin band flush along a whole side of the picture (EDGE_FLUSH of
+    it, EDGE_BAND of the picture thick): the dark edge of a scanner's lid, the border of a
+    page. A 1 drawn or cropped that close to the edge is wider for the picture, and the 1s
+    of a number cropped to its box are more than one mark."""
     height, width = labels.shape
     if mark.height >= EDGE_FLUSH * height and mark.width <= EDGE_BAND * width:
-        return mark.left == 0 or mark.right == width
-    if mark.width >= EDGE_FLUSH * width and mark.height <= EDGE_BAND * height:
-        return mark.top == 0 or mark.bottom == height
-    return False
+        side = height
+    elif mark.width >= EDGE_FLUSH * width and mark.height <= EDGE_BAND * height:
+        side = width
+    else:
+        return False
+    return edge_contact(mark, labels) >= EDGE_FLUSH * side
 
 
 def only_desk_wedges(labels, marks):

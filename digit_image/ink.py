@@ -1,5 +1,5 @@
-"""Finding the ink: Otsu's cut through the contrast, the printed lines and boxes taken out,
-then the marks it leaves that are neither specks nor ghosts of fainter ink."""
+"""Finding the ink: Otsu's cut through the contrast, the printed lines, boxes and rules taken
+out, then the marks it leaves that are neither specks nor ghosts of fainter ink."""
 
 import numpy as np
 
@@ -9,6 +9,7 @@ from .form_boxes import form_boxes
 from .lighting import contrast_within, histogram, otsu, percentiles
 from .marks import dilate, label_marks, mask_of
 from .ruled_lines import ruled_lines
+from .underlines import without_rules
 
 MIN_CONTRAST = 0.12  # Ink is at least 12% darker (or lighter) than its background.
 # The digits' marks, where they are read, are at their darkest tenth at least this much
@@ -61,6 +62,10 @@ def find_ink(contrast, forms=True):
         mask &= ~lines
         values = np.where(lines, 0, values)
     labels, marks = label_marks(mask)
+    # A printed rule apart from the writing (a form's title rule), before the digit's size,
+    # its specks and its ghosts are measured against the largest mark, which it would be.
+    # (Writing much paler than the rule is under the cut it set, and is not found here.)
+    marks = without_rules(marks, labels)
 
     largest = max(marks, key=lambda mark: mark.area)
     if max(largest.height, largest.width) < MIN_DIGIT_SIZE * max(values.shape):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .lighting import SMALL_IMAGE, as_bytes, otsu
 from .marks import (box_of, clear_of_edges, corners, dilate, erode, label_marks, mask_of,
-                    square, stroke_width)
+                    rectangle_sides, square, stroke_width)
 from .transparency import rectangle_area
 
 SHEET_SIZE = 0.02  # A sheet or note covers at least this fraction of the picture,
@@ -31,7 +31,9 @@ PAPER_CONTRAST = 0.22  # ...is this much lighter than the desk,
 PAPER_STEP = 0.15  # ...its outline a step of this share of that from one pixel to the next.
 PAPER_DESK = 0.25  # It is read alone when at least this share of the ink was found on the desk,
 PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's strokes, cropped close);
-PAPER_TAKEN = 0.5  # ...or when the ink found is this share of the paper or more: its lit part.
+PAPER_TAKEN = 0.5  # ...or when the ink found, all on it, is this share of it or more: its lit
+                   # part (then the paper is at most SHEET_BLANK times as long as wide, where a
+                   # bold bright 1 on black, the "paper" its own shape, is longer).
 SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.
 
 
@@ -86,8 +88,8 @@ def sheet_of(mark, labels):
 def paper_of(gray, labels, marks):
     """(its box, the sheet as a mask within it) when a sheet of paper lighter than the desk
     lies in the picture and much of the ink (the marks found) lies beyond it, the desk's
-    grain or clutter read as ink; or when the ink is most of the sheet, its lit part read as
-    ink on a darker desk and too patchy for sheet_of; else None. The paper is the light side of
+    grain or clutter read as ink; or when the ink lies on the sheet and covers half of it or
+    more, its lit part read as ink on a darker desk and too patchy for sheet_of; else None. The paper is the light side of
     Otsu's cut once strokes are erased, in one piece with the desk on three sides at least,
     four straight sides and a sharp outline."""
     if max(gray.shape) < SMALL_IMAGE:
@@ -108,8 +110,10 @@ def paper_of(gray, labels, marks):
     ink = mask_of(labels, marks)  # only now: most pictures never get this far
     beyond = np.count_nonzero(ink & ~paper)
     on_desk = PAPER_DESK * np.count_nonzero(ink) <= beyond <= PAPER_INK * np.count_nonzero(~paper)
-    taken = beyond < PAPER_DESK * np.count_nonzero(ink) and (
-        np.count_nonzero(ink & paper) >= PAPER_TAKEN * np.count_nonzero(paper))
+    long_side, short_side = rectangle_sides(paper)
+    taken = (beyond < PAPER_DESK * np.count_nonzero(ink)
+             and np.count_nonzero(ink & paper) >= PAPER_TAKEN * np.count_nonzero(paper)
+             and long_side <= SHEET_BLANK * short_side)
     if not (on_desk or taken):
         return None
     contrast = np.median(smooth[paper]) - np.median(smooth[~paper])

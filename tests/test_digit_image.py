@@ -632,6 +632,23 @@ def test_a_printed_rule_apart_from_the_digit_is_left_out(rule):
     assert similarity(digit_image.normalize(page), plain) > 0.97
 
 
+def test_a_rule_is_left_out_before_specks_are_measured():
+    """With the rule gone, a dot beside it is still a speck, not a digit (measured against
+    the rule, it had passed, and was then read alone)."""
+    dot = Image.new("L", (800, 600), 255)
+    ImageDraw.Draw(dot).rectangle((40, 60, 760, 62), fill=0)
+    ImageDraw.Draw(dot).ellipse((400, 300, 412, 312), fill=0)
+    with pytest.raises(digit_image.NoInk, match="specks"):
+        digit_image.find_digits(dot)
+
+
+def test_a_7_whose_bar_stands_apart_keeps_its_bar():
+    picture = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(picture).line([(40, 80), (250, 80)], fill=0, width=8)
+    ImageDraw.Draw(picture).line([(210, 100), (160, 170)], fill=0, width=8)
+    assert len(digit_image.find_digits(picture).marks) == 2
+
+
 def test_a_photo_over_the_pixel_limit_is_read_if_jpeg_shrinks_it(tmp_path, monkeypatch):
     """A 200-megapixel phone JPEG is decoded at 1/8 scale, under Pillow's decompression-bomb
     limit; a PNG of that size cannot be shrunk while decoding and is refused. Shown here
@@ -981,6 +998,15 @@ def test_a_sheet_on_a_grainy_desk_lighter_than_the_pen_is_read_on_the_sheet():
     assert found.view == "sheet" and similarity(found.as_one(), expected) > 0.9
 
 
+def test_a_bold_bright_stroke_on_black_is_not_taken_for_a_lit_sheet():
+    """Light ink on black: the light region is the stroke itself, all of it ink, where a sheet
+    lit unevenly is only partly so."""
+    picture = np.zeros((300, 300), np.float32)
+    picture[40:260, 115:185] = 1
+    ink, labels, marks = digit_image.find_ink(picture)
+    assert sheets.paper_of(picture, labels, marks) is None
+
+
 def test_a_quadrilateral_is_told_from_a_curved_outline():
     tilted_rectangle = Image.new("L", (300, 300), 0)
     ImageDraw.Draw(tilted_rectangle).polygon([(60, 40), (250, 90), (220, 250), (40, 190)], fill=255)
@@ -1154,6 +1180,17 @@ def test_a_blank_scan_with_a_dark_band_along_its_edge_is_no_digit(tmp_path, side
     scan = Image.fromarray(scan if side == "left" else np.rot90(scan).copy())
     with pytest.raises(digit_image.NoInk, match=r"^no ink found \(only the edge of"):
         digit_image.normalize(save(scan, tmp_path / "scan.png"))
+
+
+@pytest.mark.parametrize("bars", [[(3, 10, 9, 292)], [(0, 0, 7, 129), (392, 0, 399, 129)]],
+                         ids=["a 1 down the edge", "11 cropped to its box"])
+def test_a_1_along_the_edge_is_not_a_band(bars):
+    """A 1 drawn down a canvas's edge is wider for the picture than a scanner's band, and the
+    1s of a number cropped to its box are more than one mark: they stay."""
+    picture = Image.new("L", (300, 300) if len(bars) == 1 else (400, 130), 255)
+    for bar in bars:
+        ImageDraw.Draw(picture).rectangle(bar, fill=0)
+    assert len(digit_image.find_digits(picture).marks) == len(bars)
 
 
 def test_a_one_pixel_brush_on_a_large_transparent_canvas_is_read_finer():

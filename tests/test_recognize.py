@@ -110,6 +110,9 @@ def test_lines_of_words_alone_are_no_digit_however_sure_the_whole():
     # A digit in two pieces is still the digit the whole reads as.
     record = recognize.answer(reading([2]), [sure(6, 0.54), unsure(1), unsure(2)])
     assert record["digit"] == 6
+    # All but certain as one, the marks are that digit, whatever their pieces read as.
+    record = recognize.answer(reading([3]), [sure(4, 0.9995), unsure(1), unsure(7), unsure(1)])
+    assert record["digit"] == 4
 
 
 @pytest.mark.parametrize("mode, expected", [("digit", ("digit", 3)), ("number", ("number", "33"))])
