@@ -53,8 +53,7 @@ def sheet_of(mark, labels):
     # alone fills at least (1 - SHEET_WRITING) of that, where a digit's strokes fill less.
     if mark.area < SHEET_SLANTED * (1 - SHEET_WRITING) * rectangle_area(window):
         return None
-    hole_labels, holes = label_marks(~window) if not window.all() else (None, [])
-    holes = clear_of_edges(holes, window.shape)
+    hole_labels, holes = _holes(window)
     if not holes:
         # Writing too thin or faint to show at this size leaves no hole: a sheet, not a
         # stroke or a blot of a digit, when it is about as wide as tall and solid.
@@ -88,10 +87,9 @@ def sheet_of(mark, labels):
 def paper_of(gray, labels, marks):
     """(its box, the sheet as a mask within it) when a sheet of paper lighter than the desk
     lies in the picture and much of the ink (the marks found) lies beyond it, the desk's
-    grain or clutter read as ink; or when the ink lies on the sheet and covers half of it or
-    more, its lit part read as ink on a darker desk and too patchy for sheet_of; else None. The paper is the light side of
-    Otsu's cut once strokes are erased, in one piece with the desk on three sides at least,
-    four straight sides and a sharp outline."""
+    grain or clutter read as ink; or when the ink is the sheet's lit part (_lit_part); else
+    None. The paper is the light side of Otsu's cut once strokes are erased, in one piece
+    with the desk on three sides at least, four straight sides and a sharp outline."""
     if max(gray.shape) < SMALL_IMAGE:
         return None
     # Most pictures are paper up to their edges: a quarter of the resolution, with a margin
@@ -105,16 +103,12 @@ def paper_of(gray, labels, marks):
         return None
     smooth, light, largest = region
     paper = light == largest.label
-    hole_labels, holes = label_marks(~paper)
-    paper |= mask_of(hole_labels, clear_of_edges(holes, paper.shape))
+    hole_labels, holes = _holes(paper)
+    paper |= mask_of(hole_labels, holes)
     ink = mask_of(labels, marks)  # only now: most pictures never get this far
     beyond = np.count_nonzero(ink & ~paper)
     on_desk = PAPER_DESK * np.count_nonzero(ink) <= beyond <= PAPER_INK * np.count_nonzero(~paper)
-    long_side, short_side = rectangle_sides(paper)
-    taken = (beyond < PAPER_DESK * np.count_nonzero(ink)
-             and np.count_nonzero(ink & paper) >= PAPER_TAKEN * np.count_nonzero(paper)
-             and long_side <= SHEET_BLANK * short_side)
-    if not (on_desk or taken):
+    if not on_desk and not _lit_part(ink, paper, beyond):
         return None
     contrast = np.median(smooth[paper]) - np.median(smooth[~paper])
     if contrast < PAPER_CONTRAST:
@@ -131,6 +125,26 @@ def paper_of(gray, labels, marks):
     if corners is None or np.count_nonzero(window) < SHEET_SOLID * _polygon_area(corners):
         return None
     return box_of([largest]), window
+
+
+def _lit_part(ink, paper, beyond):
+    """Whether the ink (beyond of its pixels off the paper) is the lit part of a sheet on a
+    darker desk, too patchy for sheet_of: it lies on the paper and covers PAPER_TAKEN of it,
+    and the paper is at most SHEET_BLANK times as long as wide."""
+    if beyond >= PAPER_DESK * np.count_nonzero(ink):
+        return False
+    if np.count_nonzero(ink & paper) < PAPER_TAKEN * np.count_nonzero(paper):
+        return False
+    long_side, short_side = rectangle_sides(paper)
+    return long_side <= SHEET_BLANK * short_side
+
+
+def _holes(mask):
+    """(labels, marks) of the holes in a mask: its background clear of the mask's edges."""
+    if mask.all():
+        return None, []
+    hole_labels, holes = label_marks(~mask)
+    return hole_labels, clear_of_edges(holes, mask.shape)
 
 
 def _light_region(gray, sides=PAPER_SIDES, size=PAPER_SIZE):
