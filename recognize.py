@@ -7,8 +7,9 @@ decides what the picture holds from their calibrated probabilities.
 
 How (the default, mode "auto"): a picture read as one digit is that digit. A picture whose
 marks read as several digits is a number when each of them is a digit the model is sure of
-(at least min_confidence), unless all its marks together are a digit it is all but certain
-of (SURE_AS_ONE), or a sure digit with one mark a line (a stray mark above or below it);
+(at least min_confidence), or all but one in LONG_NUMBER (that one marked uncertain), unless
+all its marks together are a digit it is all but certain of (SURE_AS_ONE), or a sure digit
+with one mark a line (a stray mark above or below it);
 otherwise, when all its marks together are a digit it is sure of,
 it is that digit (a digit broken in two, a stray mark beside it), unless every line is a line
 of words (WORDS: a page of print, a word); lines of words (a worksheet's printed question)
@@ -35,6 +36,9 @@ MIN_CONFIDENCE = 0.5
 # as: a digit beside the remnant of a ruled line or a stray mark (a number squeezed into one
 # 28x28 is never this like one digit in the digit sets: docs/no_digit.md).
 SURE_AS_ONE = 0.999
+# A number of this many digits or more, all sure but one (one in so many), is that number, its
+# unsure digit marked: a word is seldom read as sure digits letter for letter (docs/no_digit.md).
+LONG_NUMBER = 5
 # A line of this many marks or more, most of them unsure, is a line of words (a worksheet's
 # question, a form's label) beside the number, and is left out when the other lines are sure.
 WORDS = 3
@@ -107,7 +111,8 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):
         chosen = "digit"
-    elif mode == "number" or (all(sure) and not _one_with_strays(whole, line_lengths)):
+    elif mode == "number" or ((all(sure) or _long_number(sure))
+                              and not _one_with_strays(whole, line_lengths)):
         chosen = "number"
     elif mode == "auto" and all(_words(pieces, line_lengths)) and whole["confidence"] < SURE_AS_ONE:
         chosen = "words"  # a page of print, a label: each line WORDS marks, most unsure
@@ -130,6 +135,13 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
                                    f"its least sure digit at {least:.0%}")
         record.update(probabilities=whole["probabilities"], top=whole["top"])
     return record
+
+
+def _long_number(sure):
+    """Whether digits (sure: whether each is sure) are a number with a few unsure: at least
+    LONG_NUMBER of them for each one unsure."""
+    unsure = sure.count(False)
+    return 0 < unsure and len(sure) >= LONG_NUMBER * unsure
 
 
 def _without_words(pieces, line_lengths):

@@ -77,6 +77,20 @@ def test_a_number_with_one_unsure_digit_is_no_digit_unless_a_number_is_asked_for
     assert record["confidence"] == pytest.approx(0.3)
 
 
+def test_a_long_number_with_one_unsure_digit_is_that_number_marked_uncertain():
+    # Five digits read, four of them sure: a number, where a word is seldom sure letter for letter.
+    record = recognize.answer(reading([5]), [unsure(8), *map(sure, [9, 3, 4]), unsure(8), sure(3)])
+    assert record["number"] == "93483" and record["uncertain"] is True
+    assert record["confidence"] == pytest.approx(0.3)
+    assert [digit["uncertain"] for digit in record["digits"]] == [False] * 3 + [True, False]
+    # Two unsure of the five, or one of four, are still no digit.
+    record = recognize.answer(reading([5]), [unsure(8), *map(sure, [9, 3]), unsure(4), unsure(8),
+                                             sure(3)])
+    assert record["number"] is None and record["no_digit"].startswith("no digit")
+    record = recognize.answer(reading([4]), [unsure(8), *map(sure, [9, 3, 4]), unsure(8)])
+    assert record["number"] is None and record["no_digit"].startswith("no digit")
+
+
 def test_a_word_is_no_digit():
     record = recognize.answer(reading([3]), [unsure(8), unsure(4), sure(1), unsure(0)])
     assert record["digit"] is None and record["number"] is None
