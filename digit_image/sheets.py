@@ -34,6 +34,8 @@ PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's stroke
 PAPER_TAKEN = 0.5  # ...or when the ink found, all on it, is this share of it or more: its lit
                    # part (then the paper is at most SHEET_BLANK times as long as wide, where a
                    # bold bright 1 on black, the "paper" its own shape, is longer).
+PAPER_CONVEX = 0.95  # Not a quadrilateral (a corner cut off), it fills this much of its hull
+PAPER_STRAIGHT = 1.06  # ...and at most this much more than the polygon of its 4-5 sides.
 SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.
 
 
@@ -121,10 +123,7 @@ def paper_of(gray, labels, marks):
     if not outline.any() or np.median(dilate(slope, 1)[outline]) < PAPER_STEP * contrast:
         return None
     window = paper[largest.box]
-    corners = quadrilateral(window)
-    if corners is None or np.count_nonzero(window) < SHEET_SOLID * _polygon_area(corners):
-        return None
-    return box_of([largest]), window
+    return (box_of([largest]), window) if _paper_shaped(window) else None
 
 
 def _lit_part(ink, paper, beyond):
@@ -137,6 +136,22 @@ def _lit_part(ink, paper, beyond):
         return False
     long_side, short_side = rectangle_sides(paper)
     return long_side <= SHEET_BLANK * short_side
+
+
+def _paper_shaped(mask):
+    """Whether a light region has a sheet's shape: a quadrilateral (SHEET_SOLID of it at
+    least); or, with a corner cut off by the picture's edge or a shadow, and rounded by the
+    erasing of strokes, convex (PAPER_CONVEX of its hull) with four or five straight sides
+    (within PAPER_STRAIGHT of their polygon), where a bold stroke's region bends."""
+    area = np.count_nonzero(mask)
+    corners_of_sheet = quadrilateral(mask)
+    if corners_of_sheet is not None and area >= SHEET_SOLID * _polygon_area(corners_of_sheet):
+        return True
+    hull = _hull(mask)
+    sides = corners(hull).reshape(-1, 2).astype(np.float32)
+    if not 4 <= len(sides) <= 5 or area < PAPER_CONVEX * cv2.contourArea(hull):
+        return False
+    return SHEET_SOLID * _polygon_area(sides) <= area <= PAPER_STRAIGHT * _polygon_area(sides)
 
 
 def _holes(mask):
@@ -171,16 +186,20 @@ def quadrilateral(mask):
     """The four corners (x, y; float32) of a mask with four straight sides, however it lies,
     or None: its convex outline simplified to four points (marks.corners), which the
     mask fills to within SHEET_STRAIGHT (a curved outline bulges past them: a disc by 1.11)."""
-    contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
-    hull = cv2.convexHull(np.concatenate(contours))
-    hull_corners = corners(hull)
+    hull_corners = corners(_hull(mask))
     if len(hull_corners) != 4:
         return None
     hull_corners = hull_corners.reshape(4, 2).astype(np.float32)
     if np.count_nonzero(mask) > SHEET_STRAIGHT * _polygon_area(hull_corners):
         return None
     return hull_corners
+
+
+def _hull(mask):
+    """The convex outline (an OpenCV contour) of a mask's pixels."""
+    contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    return cv2.convexHull(np.concatenate(contours))
 
 
 def _polygon_area(corners):

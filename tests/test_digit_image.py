@@ -1074,6 +1074,33 @@ def test_a_sheet_lit_unevenly_on_a_dark_desk_is_read_on_the_sheet(shade):
     assert found.view == "sheet" and similarity(found.as_one(), four()) > 0.9
 
 
+@pytest.mark.parametrize("turn", [4, -6])
+def test_a_sheet_with_a_shadow_over_a_corner_is_read_on_the_sheet(turn):
+    """A shadow (a phone's) over one corner of a sheet lit unevenly: its lit part is taken for
+    ink, and the paper around it has five sides, its corners rounded by the erasing of
+    strokes. It was no quadrilateral, and the lit part was read (0.40-0.42)."""
+    sheet = np.asarray(draw("4", size=(900, 900), box=(315, 270, 585, 630), width=12,
+                            paper=235), np.float32)
+    rows, columns = np.indices(sheet.shape)
+    sheet *= 1 - 0.45 * np.clip((columns - rows - 450) / 40, 0, 1)
+    sheet *= 1 - 0.35 * np.clip(columns / 900 - 0.4, 0, 1)
+    photo = note_on_a_desk(Image.fromarray(sheet.astype(np.uint8)), turn, desk=60)
+    found = digit_image.find_digits(photo)
+    # Five sides are squared to the camera by their smallest rectangle: 0.89.
+    assert found.view == "sheet" and similarity(found.as_one(), four()) > 0.85
+
+
+def test_a_bold_bright_bent_stroke_on_black_is_not_taken_for_a_sheet():
+    """A bold chalk 7 on a board: its light region has five corners, like a sheet with one cut
+    off, but bends (it fills 72% of its hull)."""
+    picture = np.zeros((300, 240), np.float32)
+    cv2.fillPoly(picture, [np.int32([(60, 50), (190, 50), (190, 90), (110, 260), (60, 260),
+                                     (140, 90), (60, 90)])], 1)
+    picture = np.clip(picture * 0.55 + 0.3, 0, 1)
+    ink, labels, marks = digit_image.find_ink(picture)
+    assert sheets.paper_of(picture, labels, marks) is None
+
+
 @pytest.mark.parametrize("digit", ["0", "4"])
 def test_a_thick_bright_digit_on_black_is_not_taken_for_a_note(digit):
     picture = draw(digit, size=(300, 300), box=(70, 40, 230, 260), width=45, ink=255, paper=0)
