@@ -11,6 +11,8 @@ LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height ap
 SMALL_MARK = 0.5  # Marks under this share of the tallest's height (a dash, a bar) join others;
 PIECE = 0.25  # ...two of them at least this tall, one above the other, are one digit,
 STACK_GAP = 0.25  # ...when less than this share of the tallest apart.
+FAR_MARK = 1.0  # A small mark farther than this share of the tallest from every line is no
+                # part of the writing (a button of an app, a speck of the desk) and is left out.
 TEXT_MARKS = 3  # As many small marks side by side are a line of their own,
 TEXT_WIDTH = 0.5  # ...spanning this share of the tallest mark's height at least,
 TEXT_BASELINE = 0.25  # ...most standing on one baseline to within this share of their height.
@@ -26,7 +28,9 @@ def lines_of_writing(marks, labels):
     do the marks linked through them: a number written uphill stays one line, digit by
     digit. Then a group under half the tallest mark's height (a dash, the bar of a 5 drawn
     above its body) joins the line nearest to it, unless it is a row of small writing (a
-    printed question above a written answer: _small_writing); and groups with marks above
+    printed question above a written answer: _small_writing), or lies farther from it than
+    FAR_MARK of the tallest mark's height (an app's button, a speck of the desk: it is left
+    out, where joined to the line it could be taken for part of a digit); and groups with marks above
     one another whose ink comes closer than a stroke's width, or LINE_GAP of their height,
     are one line (the two loops of an 8 whose pen lifted between them).
     """
@@ -51,7 +55,9 @@ def lines_of_writing(marks, labels):
                   and not _small_writing(line, tallest)]:
         others = [line for line in lines if line is not small]
         if others:
-            min(others, key=lambda line: abs(middle(line) - middle(small))).extend(small)
+            nearest = min(others, key=lambda line: abs(middle(line) - middle(small)))
+            if _gap(nearest, small) <= FAR_MARK * tallest:
+                nearest.extend(small)
             lines = others
     stroke = stroke_width(mask_of(labels, marks))
     merged = True
@@ -66,6 +72,12 @@ def lines_of_writing(marks, labels):
                 merged = True
                 break
     return sorted(lines, key=lambda line: box_of(line)[0])
+
+
+def _gap(first, second):
+    """The rows between two groups of marks' boxes (0 when their rows overlap)."""
+    (top, _, bottom, _), (other_top, _, other_bottom, _) = box_of(first), box_of(second)
+    return max(0, top - other_bottom, other_top - bottom)
 
 
 def _small_writing(line, tallest):

@@ -893,6 +893,19 @@ def test_segment_reads_lines_of_digits_top_to_bottom(gap):
         assert all(best_of_shifts(a, b) > 0.97 for a, b in zip(line, alone))
 
 
+def test_a_small_mark_far_above_a_number_is_no_part_of_it():
+    """A screenshot of a drawing app: a button of its toolbar, far above the number, over
+    the first digit's columns. Joined to the number's line, it made the 7 it overlaps as
+    tall as the picture, and the other digits, under half that height, were left out."""
+    plain = Image.new("L", (560, 400), 255)
+    plain.paste(draw("7147", size=(480, 160), box=(20, 20, 460, 140)), (40, 200))
+    picture = plain.copy()
+    ImageDraw.Draw(picture).rectangle((20, 20, 150, 50), fill=120)  # the button
+    digits = one_line(picture)
+    assert len(digits) == 4
+    assert all(similarity(a, b) > 0.99 for a, b in zip(digits, one_line(plain)))
+
+
 def test_a_number_written_uphill_stays_one_line():
     picture = Image.new("L", (560, 300), 255)
     for i, digit in enumerate("2024"):  # each digit 30 pixels higher than the one before
