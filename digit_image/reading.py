@@ -25,6 +25,7 @@ from .transparency import flatten_transparency
 # Pictures are processed at no more than this many pixels a side: 20x20 is the goal, and a
 # digit filling a tenth of this width still has 25 pixels to be read from.
 WORK_SIZE = 256
+REDUCE_TO = 4  # A picture over this many times the size asked for is shrunk in whole steps first.
 LUMA = np.float32([0.299, 0.587, 0.114])  # Grey from red, green and blue, as Pillow weighs them.
 
 # Pillow's decoders of raster pictures. Left out: EPS (Pillow runs Ghostscript on it), WMF,
@@ -199,14 +200,17 @@ def grey(picture, size=WORK_SIZE):
     as bright ink (its opacity) on black.
     """
     if picture.mode.startswith("I") or picture.mode == "F":
-        return _shrunk(_high_bit_depth(picture), size)
+        if picture.mode not in ("I", "F"):
+            picture = picture.convert("I")  # 16-bit: Pillow shrinks 32-bit pixels only
+        return _shrunk(_high_bit_depth(_reduced(picture, size)), size)
     if picture.mode == "La":  # premultiplied alpha: Pillow converts it to LA only
         picture = picture.convert("LA").convert("RGBA")
     elif picture.has_transparency_data:
-        picture = picture.convert("RGBA")
+        if picture.mode != "RGBA":  # converting to its own mode would copy it
+            picture = picture.convert("RGBA")
     elif picture.mode not in ("L", "RGB"):
         picture = picture.convert("RGB")  # palette, 1-bit, CMYK, YCbCr...
-    values = np.asarray(picture)
+    values = np.asarray(_reduced(picture, size))
     if picture.mode == "RGBA":
         # Averaged with their opacity as weight, so that the colour hidden in transparent
         # pixels does not bleed into the visible ones.
@@ -216,6 +220,15 @@ def grey(picture, size=WORK_SIZE):
     if picture.mode == "RGB":
         values = cv2.cvtColor(values, cv2.COLOR_RGB2GRAY)
     return _shrunk(values.astype(np.float32) / 255, size)
+
+
+def _reduced(picture, size):
+    """A large picture shrunk by a whole factor to between 4 and 8 times size a side, each
+    pixel the average of a block (Pillow's reduce(), weighing colour by opacity), before it
+    is turned into floats: a 9,400-pixel RGBA PNG, under Pillow's pixel limit, took 4 GB as
+    floats at full size."""
+    factor = max(picture.size) // (REDUCE_TO * size)
+    return picture.reduce(factor) if factor >= 2 else picture
 
 
 def _shrunk(values, size):
@@ -268,6 +281,8 @@ def region(source, picture, box, shape, size, finer):
     if (part and picture.has_transparency_data) or (
             finer and max(picture.size) < 1.5 * max(shape)):
         return None
+    if not part:
+        return grey(picture, size)  # not a copy of it: a picture can take hundreds of MB
     picture_width, picture_height = picture.size
     cut = picture.crop((round(left * picture_width), round(top * picture_height),
                         round(right * picture_width), round(bottom * picture_height)))

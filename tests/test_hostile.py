@@ -201,6 +201,22 @@ def test_a_real_gzip_bomb_is_wrong_content_in_bounded_memory(tmp_path):
     assert peak < 400_000_000  # 4 GiB inside; the cap is 50 MB.
 
 
+def test_a_large_transparent_png_is_read_in_bounded_memory(tmp_path):
+    """A 7,000-pixel RGBA PNG of a stroke, 200 KB on disk and under Pillow's pixel limit, was
+    turned into floats at full size: 2.2 GB. It is now shrunk by whole steps first: 0.44 GB."""
+    picture = Image.new("RGBA", (7000, 7000), (255, 255, 255, 0))
+    picture.paste((0, 0, 0, 255), (3000, 2000, 3400, 5000))
+    picture.save(tmp_path / "canvas.png")
+    read = "import recognize; print(recognize.read('canvas.png').line_lengths)"
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, sys.executable, "-c", read], cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+        timeout=TIMEOUT, check=True, start_new_session=True)
+    status, peak = map(int, result.stdout.split())
+    assert status == 0
+    assert peak < 1_000_000_000  # the picture itself, decoded, is 196 MB
+
+
 def test_gunzip_joins_members_and_stops_at_the_cap():
     data = gzip.compress(b"abc") + gzip.compress(b"def")
     assert safe_files.gunzip([data[:5], data[5:]], 10, "x") == b"abcdef"
