@@ -40,6 +40,10 @@ SPLIT_KEYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 # teaches the model to be unsure of them, and validation measures it.
 NOT_A_DIGIT_KEYS = ("x_not_a_digit_train", "x_not_a_digit_val")
 
+# The most pictures one model call or one training step takes: more only costs memory (a
+# number past a C long stopped pyarrow and TensorFlow with their own errors).
+MAX_BATCH_SIZE = 65_536
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2

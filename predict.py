@@ -85,7 +85,8 @@ def parse_args(argv):
     parser.add_argument("--batch-size", type=int, default=recognize.Options.batch_size,
                         help="pictures per model call")
     parser.add_argument("--workers", type=int, default=reading_pool.cores(),
-                        help="processes reading pictures side by side (this machine's cores)")
+                        help="processes reading pictures side by side (at most this machine's "
+                             "cores, the default)")
     common.add_tta_flag(parser)
     common.add_debug_flag(parser)
     args = parser.parse_intermixed_args(argv)  # Options may come between the pictures.
@@ -96,6 +97,10 @@ def parse_args(argv):
         parser.error("--min-confidence must be between 0 and 1")
     if args.batch_size < 1 or args.workers < 1:
         parser.error("--batch-size and --workers must be at least 1")
+    if args.batch_size > common.MAX_BATCH_SIZE:
+        parser.error(f"--batch-size must be at most {common.MAX_BATCH_SIZE:,}")
+    # Reading a picture keeps a core busy: more processes than cores only share them.
+    args.workers = min(args.workers, reading_pool.cores())
     if args.show and args.show.suffix.lower() not in panels.SUFFIXES:
         parser.error(f"--show must name a {', '.join(panels.SUFFIXES)} file")
     if args.show and args.show.is_dir():

@@ -34,6 +34,10 @@ MAX_PICTURE_BYTES = 200_000_000
 # .gitignore): everything at the top ("/*" would leave out the top folder itself) but the
 # scripts and digit_image.
 CODE_ONLY = ["/[!.]*", "/.?*", "!/*.py", "!/digit_image", "!/digit_image/*.py"]
+# The opening of an HTTP/2 connection: its preface and an empty SETTINGS frame (RFC 9113, 3.4).
+HTTP2_OPENING = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+TLS_RECORDS = (b"\x15", b"\x16")  # A cluster with TLS answers plain bytes with an alert.
+ANSWER_TIMEOUT = 5  # Seconds to wait for a cluster's answer.
 # The last line of this form in a Ray error is the worker's own exception.
 EXCEPTION_LINE = re.compile(r"[\w.]+(Error|Exception): .+")
 
@@ -79,10 +83,21 @@ def check_reachable(address):
         raise common.UserError(f"--address {address}: expected HOST:PORT, ray://HOST:PORT "
                                "or auto")
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
+        with socket.create_connection((host, int(port)), timeout=ANSWER_TIMEOUT) as connection:
+            # Ray's head (and its client server) speak gRPC, over HTTP/2: to a client's opening
+            # they answer with their SETTINGS frame; a web server or a silent port would leave
+            # Ray retrying for ever.
+            connection.sendall(HTTP2_OPENING)
+            answer = b""
+            while len(answer) < 9 and (received := connection.recv(9 - len(answer))):
+                answer += received
     except OSError as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else error.strerror or error
         raise common.UserError(f"--address {address}: no Ray cluster answers there "
-                               f"({error.strerror or error})") from None
+                               f"({reason})") from None
+    if answer[3:4] != b"\x04" and answer[:1] not in TLS_RECORDS:
+        raise common.UserError(f"--address {address}: something answers there, but not a Ray "
+                               "cluster (it does not speak gRPC)")
 
 
 def worker_exception(error):

@@ -48,6 +48,7 @@ SHARD_NAME = re.compile(r"part-\d{5,}-[0-9a-f]{12}\.jsonl")
 SUMMARY_KIND = "record:read_many"
 # predict.py --json writes "error" last: a line that ends so is a picture that was read.
 READ_ENDING = b'"error": null}'
+MAX_SHARD_SIZE = 10_000_000  # Pictures a shard: its names are held in memory at once.
 FAILURES_SHOWN = 10
 FAILURES_KEPT = 100  # The first failures the summary lists; the rest are only counted.
 
@@ -75,8 +76,18 @@ def parse_args(argv):
     args = parser.parse_intermixed_args(argv)
     args.workers = getattr(args, "workers", None)
     args.address = getattr(args, "address", None)
-    if args.shard_size < 1 or args.batch_size < 1 or (args.workers or 1) < 1:
+    if min(args.shard_size, args.batch_size, 1 if args.workers is None else args.workers) < 1:
         parser.error("--shard-size, --batch-size and --workers must be at least 1")
+    if args.batch_size > common.MAX_BATCH_SIZE:
+        parser.error(f"--batch-size must be at most {common.MAX_BATCH_SIZE:,}")
+    if args.shard_size > MAX_SHARD_SIZE:
+        parser.error(f"--shard-size must be at most {MAX_SHARD_SIZE:,}")
+    # Ray sends its command line to the workers as UTF-8, and stopped at a name that is not.
+    for name in args.inputs:
+        if any("\udc80" <= char <= "\udcff" for char in name):  # bytes kept as surrogates
+            parser.error(f"{name.encode('utf-8', 'surrogateescape')!r}: a name that is not UTF-8 "
+                         "cannot be given to Ray on the command line: list it in a .txt file, "
+                         "one name a line, and name that file")
     return args
 
 

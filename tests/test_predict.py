@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 import common
 import predict
+import reading_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -326,13 +327,20 @@ def test_usage_errors_exit_2(tmp_path, tiny_model, capsys):
     picture = draw(tmp_path / "seven.png")
     (tmp_path / "folder.png").mkdir()
     for flags in (["--top-k", "0"], ["--min-confidence", "1.5"], ["--show", "panel.txt"],
-                  ["--show", str(tmp_path / "folder.png")]):
+                  ["--show", str(tmp_path / "folder.png")],
+                  ["--batch-size", "99999999999999999999"]):
         with pytest.raises(SystemExit) as stop:
             predict.main([str(picture), *flags])
         assert stop.value.code == common.EXIT_USAGE
     capsys.readouterr()
     status, _, err = run([picture], tmp_path / "no_model.keras", capsys)
     assert status == common.EXIT_USAGE and len(err) == 1 and "not found" in err[0]
+
+
+def test_workers_are_at_most_the_cores(tmp_path):
+    """--workers 80 started 64 processes on 2 cores."""
+    args = predict.parse_args([str(tmp_path / "seven.png"), "--workers", "80"])
+    assert args.workers == reading_pool.cores()
 
 
 def command(*argv):

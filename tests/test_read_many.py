@@ -2,12 +2,14 @@
 is recorded, a rerun skips the shards done, and bad arguments stop it in one line."""
 
 import contextlib
+import http.server
 import io
 import json
 import logging
 import os
 import shutil
 import socket
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -185,6 +187,16 @@ def test_bad_arguments_stop_before_any_work_in_one_line(pictures, tiny_litert, t
         err = capsys.readouterr().err
         assert status == common.EXIT_USAGE
         assert message in err and err.count("\n") == 1, err
+    # A batch past a C long stopped pyarrow with a traceback, and Ray's start a name that is
+    # not UTF-8; --workers 0 was all cores.
+    not_utf8 = os.fsdecode(bytes(pictures / "lat") + b"\xe9.png")
+    for inputs, flags, message in [
+            ([pictures], ["--batch-size", "99999999999999999999"], "at most 65,536"),
+            ([pictures], ["--workers", "0"], "must be at least 1"),
+            ([not_utf8], [], "a name that is not UTF-8 cannot be given to Ray")]:
+        with pytest.raises(SystemExit) as stop:
+            read_many.main([*map(str, inputs), "--output", str(tmp_path / "out"), *flags])
+        assert stop.value.code == common.EXIT_USAGE and message in capsys.readouterr().err
     assert (other_job / "part-00000-0123456789ab.jsonl").read_text() == "{}\n"
     assert not (other_job / "summary.json").exists()
 
@@ -225,3 +237,19 @@ def test_an_address_where_no_ray_answers_is_said_at_once(pictures, tiny_litert, 
     assert result.stderr == (f"read_many.py: error: --address 127.0.0.1:{port}: no Ray cluster "
                              "answers there (Connection refused)\n")
     assert not list((tmp_path / "out").glob("part-*"))
+
+
+def test_a_web_server_at_the_address_is_no_ray_cluster(pictures, tiny_litert, tmp_path):
+    """Ray itself retried such an address for ever, a warning every half minute."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        address = f"127.0.0.1:{server.server_address[1]}"
+        result = run_script("read_many.py", pictures, "--output", tmp_path / "out", "--model",
+                            tiny_litert, "--address", address, cwd=tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == common.EXIT_USAGE
+    assert result.stderr == (f"read_many.py: error: --address {address}: something answers "
+                             "there, but not a Ray cluster (it does not speak gRPC)\n")
