@@ -13,7 +13,8 @@ with one mark a line (a stray mark above or below it);
 otherwise, when all its marks together are a digit it is sure of,
 it is that digit (a digit broken in two, a stray mark beside it), unless every line is a line
 of words (WORDS: a page of print, a word); lines of words (a worksheet's printed question)
-are left out when every digit of the other lines is sure; otherwise it has no digit:
+are left out when every digit of the other lines is sure, and lines of unsure marks alone (a
+stamp beside the digit) when it is all but certain; otherwise it has no digit:
 the letters of a word are each often like some digit, and a word is seldom like a number
 all through (docs/no_digit.md). The model was also trained on pictures with no digit
 (not_a_digit.py), on which it is unsure. A picture with no ink has no digit either.
@@ -108,6 +109,11 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         pieces = [pieces[index] for line in kept for index in line]
         line_lengths = [len(line) for line in kept]
         whole = pieces[0] if len(pieces) == 1 else whole
+    if (mode == "auto" and len(pieces) == 1 and whole["uncertain"]
+            and pieces[0]["confidence"] >= SURE_AS_ONE):
+        # The lines' one digit, all but certain: the marks they left out (a stamp and its
+        # postmark apart, specks) are what made all the marks together unsure.
+        reading.kept, whole = [1], pieces[0]
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):
         chosen = "digit"
@@ -147,11 +153,18 @@ def _long_number(sure):
 def _without_words(pieces, line_lengths):
     """The lines (each a list of indices into pieces) that are not words, when there are
     lines of words and every digit of the others is sure; else None. A line of words has
-    WORDS marks or more and fewer than half of them sure digits."""
+    WORDS marks or more and fewer than half of them sure digits. Without lines of words,
+    lines of unsure marks alone (an envelope's stamp, a name beside the digit) are left out
+    when every digit of the others is all but certain (SURE_AS_ONE)."""
     lines = _in_lines(range(len(pieces)), line_lengths)
-    words = _words(pieces, line_lengths)
+    words, least = _words(pieces, line_lengths), 0
+    if not any(words):
+        words = [all(pieces[i]["uncertain"] for i in line) for line in lines]
+        least = SURE_AS_ONE
     kept = [line for line, word in zip(lines, words) if not word]
-    if not any(words) or not kept or any(pieces[i]["uncertain"] for line in kept for i in line):
+    doubtful = [pieces[i]["uncertain"] or pieces[i]["confidence"] < least
+                for line in kept for i in line]
+    if not any(words) or not kept or any(doubtful):
         return None
     return kept
 

@@ -91,6 +91,21 @@ def test_a_long_number_with_one_unsure_digit_is_that_number_marked_uncertain():
     assert record["number"] is None and record["no_digit"].startswith("no digit")
 
 
+def test_a_digit_all_but_certain_beside_unsure_marks_is_that_digit():
+    # An envelope: the stamp, a line of its own, reads as an unsure 5, all the marks together
+    # too; the 4 alone is all but certain.
+    record = recognize.answer(reading([1, 1]), [unsure(5), unsure(5), sure(4, 0.9995)])
+    assert record["digit"] == 4 and record["confidence"] == pytest.approx(0.9995)
+    # The lines' one digit, the stamp left out of them as a small mark apart.
+    record = recognize.answer(reading([1]), [unsure(5), sure(4, 0.9995)])
+    assert record["digit"] == 4
+    # Only sure, not all but certain: the marks may be one thing, and there is no digit.
+    for lines, probabilities in (([1, 1], [unsure(5), unsure(5), sure(4)]),
+                                 ([1], [unsure(5), sure(4)])):
+        record = recognize.answer(reading(lines), probabilities)
+        assert record["digit"] is None and record["no_digit"].startswith("no digit")
+
+
 def test_a_word_is_no_digit():
     record = recognize.answer(reading([3]), [unsure(8), unsure(4), sure(1), unsure(0)])
     assert record["digit"] is None and record["number"] is None
