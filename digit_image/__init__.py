@@ -28,8 +28,8 @@ Two more looks, as a person would take them (find_digits): a picture whose thin 
 faded when shrunk is read again finer, at up to FINE_SIZE; digits written small on a large
 page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
 What they find is no digit when it is too faint to be ink, an empty box (boxes.py; inside
-a box that seems empty, writing much fainter than the box is looked for again), or a
-stroke with a dot beyond its end (dots.py: i, j, !, ?).
+a box that seems empty, writing much fainter than the box is looked for again), a stroke
+with a dot beyond its end (dots.py: i, j, !, ?), or round blots alone (a binder's holes).
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
 second; nothing here imports TensorFlow.
@@ -43,7 +43,7 @@ import numpy as np
 
 from .boxes import box_inside, box_sides, empty_box
 from .desk import without_desk
-from .dots import dotted
+from .dots import blots, dotted
 from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoDigit, NoInk, NotAPicture, OutOfMemory
 from .grouping import digits_of, lines_of_writing, split_touching, typical_height
@@ -148,7 +148,7 @@ def segment(source):
 def find_digits(source):
     """The marks of the digits in a picture (a Found), looking again where a person would
     (_look); marks fainter than FAINT_INK where they are read are no ink, and an empty box
-    (boxes.py) or a stroke with a dot beyond its end (dots.py) no digit.
+    (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py) no digit.
     """
     found = _look(source)
     if found.darkness < FAINT_INK:
@@ -157,6 +157,8 @@ def find_digits(source):
         raise NoDigit("no digit: an empty box (a form's field, a frame, a square)")
     if dotted(found.labels, found.marks):
         raise NoDigit("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
+    if blots(found.labels, found.marks):
+        raise NoDigit("no digit: round blots, not strokes (a ring binder's holes, dots of paint)")
     return found
 
 

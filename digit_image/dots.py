@@ -1,4 +1,5 @@
-"""A dot beyond the end of a stroke: i, j, !, ?, and the Spanish ¡ and ¿.
+"""A dot beyond the end of a stroke: i, j, !, ?, and the Spanish ¡ and ¿; and round blots
+alone (blots()).
 
 No digit is written with a dot, while these are, and the model reads them as the digit their
 stroke looks like (an i or a ! as a 1, a ? as a 7 or a 3, at up to 99.9%). A piece that came
@@ -7,6 +8,7 @@ of dust is smaller than the pen; the digit of a second line is about as tall as 
 the end of a 0, a 2 or a 7 near a speck is wider than a stroke's.
 """
 
+import cv2
 import numpy as np
 
 from .marks import rectangle_sides, stroke_width
@@ -19,6 +21,7 @@ DOT_PEN = 1.0  # ...at least this many stroke widths across,
 DOT_END = 1.5  # ...over the stroke's end, or within this many stroke widths of it,
 END_SHARE = 0.2  # ...whose end is this share of its height nearest the dot,
 END_WIDTH = 5  # ...and at most this many stroke widths across (a stroke's, not a 0's or a 7's).
+BLOT_FILL = 0.75  # A mark with no hole filling this much of its smallest circle is a blot.
 
 
 def dotted(labels, marks):
@@ -48,3 +51,18 @@ def dotted(labels, marks):
         return False  # a digit's bar or loop beside a speck, not the end of a stroke
     centre = (dot.left + dot.right - 1) / 2
     return columns[0] - DOT_END * pen <= centre <= columns[-1] + DOT_END * pen
+
+
+def blots(labels, marks):
+    """Whether every mark is a round blot, solid and filling BLOT_FILL of its smallest
+    enclosing circle: a ring binder's holes, the colours of an app's palette, ink spots. A 0
+    has its hole, and every other digit is a stroke longer than wide."""
+    for mark in marks:
+        mask = mark.mask(labels).view(np.uint8)
+        contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        if (hierarchy[0][:, 3] >= 0).any():  # a hole
+            return False
+        _, radius = cv2.minEnclosingCircle(np.concatenate(contours))
+        if mark.area < BLOT_FILL * np.pi * (radius + 0.5) ** 2:
+            return False
+    return True

@@ -906,6 +906,20 @@ def test_a_small_mark_far_above_a_number_is_no_part_of_it():
     assert all(similarity(a, b) > 0.99 for a, b in zip(digits, one_line(plain)))
 
 
+def test_round_blots_alone_are_no_digit_but_a_thick_0_is_read():
+    """A ring binder's holes down a blank page, or an app's palette of colours, were read as
+    "000": a solid disc laid out as MNIST is much like a 0 (85%)."""
+    page = Image.new("L", (600, 800), 245)
+    pen = ImageDraw.Draw(page)
+    for y in (150, 400, 650):
+        pen.ellipse((30, y - 18, 66, y + 18), fill=40)
+    with pytest.raises(digit_image.NoDigit, match="round blots"):
+        digit_image.find_digits(page)
+    zero = Image.new("L", (300, 300), 255)
+    ImageDraw.Draw(zero).ellipse((60, 40, 240, 260), outline=0, width=45)
+    assert digit_image.find_digits(zero).marks
+
+
 def test_a_number_written_uphill_stays_one_line():
     picture = Image.new("L", (560, 300), 255)
     for i, digit in enumerate("2024"):  # each digit 30 pixels higher than the one before
