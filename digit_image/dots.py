@@ -58,9 +58,14 @@ def blots(labels, marks):
     enclosing circle: a ring binder's holes, the colours of an app's palette, ink spots. A 0
     has its hole, and every other digit is a stroke longer than wide."""
     for mark in marks:
-        mask = mark.mask(labels).view(np.uint8)
-        contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-        if (hierarchy[0][:, 3] >= 0).any():  # a hole
+        # The smallest circle is at least as wide as the mark's box: most marks stop here.
+        if mark.area < BLOT_FILL * np.pi * (max(mark.height, mark.width) / 2) ** 2:
+            return False
+        # Holes as they are: a slit a pixel wide in a smudged 3 is one (boxes.openings, made
+        # for thin lines, grows the mark and closes it).
+        contours, hierarchy = cv2.findContours(mark.mask(labels).view(np.uint8), cv2.RETR_CCOMP,
+                                               cv2.CHAIN_APPROX_SIMPLE)
+        if (hierarchy[0][:, 3] >= 0).any():
             return False
         _, radius = cv2.minEnclosingCircle(np.concatenate(contours))
         if mark.area < BLOT_FILL * np.pi * (radius + 0.5) ** 2:

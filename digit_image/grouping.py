@@ -30,9 +30,9 @@ def lines_of_writing(marks, labels):
     above its body) joins the line nearest to it, unless it is a row of small writing (a
     printed question above a written answer: _small_writing), or lies farther from it than
     FAR_MARK of the tallest mark's height (an app's button, a speck of the desk: it is left
-    out, where joined to the line it could be taken for part of a digit); and groups with marks above
-    one another whose ink comes closer than a stroke's width, or LINE_GAP of their height,
-    are one line (the two loops of an 8 whose pen lifted between them).
+    out, where joined to the line it could be taken for part of a digit); and groups with
+    marks above one another whose ink comes closer than a stroke's width, or LINE_GAP of
+    their height, are one line (the two loops of an 8 whose pen lifted between them).
     """
     found = []  # (the marks of a line, where the lowest of them ends)
     for mark in sorted(marks, key=lambda mark: mark.top):
@@ -102,8 +102,7 @@ def _stacked_gap(first, second, labels, within=np.inf):
     the ink of a mark of the other in the same column; infinite when none share a column.
     Only distances under within are measured (the ink is no closer than the marks' boxes:
     on a page of lines, most pairs are told apart by their boxes alone)."""
-    (top, _, bottom, _), (other_top, _, other_bottom, _) = box_of(first), box_of(second)
-    if max(top - other_bottom, other_top - bottom) >= within:
+    if _gap(first, second) >= within:
         return np.inf
     gaps = [np.inf]
     for a, b in itertools.product(first, second):

@@ -200,8 +200,6 @@ def grey(picture, size=WORK_SIZE):
     as bright ink (its opacity) on black.
     """
     if picture.mode.startswith("I") or picture.mode == "F":
-        if picture.mode not in ("I", "F"):
-            picture = picture.convert("I")  # 16-bit: Pillow shrinks 32-bit pixels only
         return _shrunk(_high_bit_depth(_reduced(picture, size)), size)
     if picture.mode == "La":  # premultiplied alpha: Pillow converts it to LA only
         picture = picture.convert("LA").convert("RGBA")
@@ -228,7 +226,11 @@ def _reduced(picture, size):
     is turned into floats: a 9,400-pixel RGBA PNG, under Pillow's pixel limit, took 4 GB as
     floats at full size."""
     factor = max(picture.size) // (REDUCE_TO * size)
-    return picture.reduce(factor) if factor >= 2 else picture
+    if factor < 2:
+        return picture
+    if picture.mode.startswith("I;16"):
+        picture = picture.convert("I")  # Pillow shrinks 32-bit pixels, not 16-bit ones
+    return picture.reduce(factor)
 
 
 def _shrunk(values, size):

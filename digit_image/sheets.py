@@ -144,14 +144,14 @@ def _paper_shaped(mask):
     erasing of strokes, convex (PAPER_CONVEX of its hull) with four or five straight sides
     (within PAPER_STRAIGHT of their polygon), where a bold stroke's region bends."""
     area = np.count_nonzero(mask)
-    corners_of_sheet = quadrilateral(mask)
-    if corners_of_sheet is not None and area >= SHEET_SOLID * _polygon_area(corners_of_sheet):
-        return True
     hull = _hull(mask)
     sides = corners(hull).reshape(-1, 2).astype(np.float32)
+    polygon = _polygon_area(sides)
+    if len(sides) == 4 and SHEET_SOLID * polygon <= area <= SHEET_STRAIGHT * polygon:
+        return True  # a quadrilateral()
     if not 4 <= len(sides) <= 5 or area < PAPER_CONVEX * cv2.contourArea(hull):
         return False
-    return SHEET_SOLID * _polygon_area(sides) <= area <= PAPER_STRAIGHT * _polygon_area(sides)
+    return SHEET_SOLID * polygon <= area <= PAPER_STRAIGHT * polygon
 
 
 def _holes(mask):
@@ -214,9 +214,7 @@ def flattened(gray, sheet):
     upright rectangle."""
     corners = quadrilateral(sheet)
     if corners is None:
-        contours, _ = cv2.findContours(sheet.view(np.uint8), cv2.RETR_EXTERNAL,
-                                       cv2.CHAIN_APPROX_SIMPLE)
-        corners = cv2.boxPoints(cv2.minAreaRect(np.concatenate(contours)))
+        corners = cv2.boxPoints(cv2.minAreaRect(_hull(sheet)))
     scale = np.float32([gray.shape[1] / sheet.shape[1], gray.shape[0] / sheet.shape[0]])
     corners = (corners + 0.5) * scale - 0.5
     centre = corners.mean(axis=0)
