@@ -109,10 +109,11 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         pieces = [pieces[index] for line in kept for index in line]
         line_lengths = [len(line) for line in kept]
         whole = pieces[0] if len(pieces) == 1 else whole
-    if (mode == "auto" and len(pieces) == 1 and whole["uncertain"]
-            and pieces[0]["confidence"] >= SURE_AS_ONE):
+    if (mode == "auto" and len(pieces) == 1 and pieces[0]["confidence"] >= SURE_AS_ONE
+            and (whole["uncertain"] or whole["digit"] != pieces[0]["digit"])):
         # The lines' one digit, all but certain: the marks they left out (a stamp and its
-        # postmark apart, specks) are what made all the marks together unsure.
+        # postmark apart, specks, the desk's edge) are what made all the marks together
+        # unsure, or read as another digit.
         reading.kept, whole = [1], pieces[0]
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):

@@ -106,6 +106,16 @@ def test_a_digit_all_but_certain_beside_unsure_marks_is_that_digit():
         assert record["digit"] is None and record["no_digit"].startswith("no digit")
 
 
+def test_the_lines_one_digit_all_but_certain_outweighs_the_marks_read_together():
+    # A desk's edge, left out of the lines as a mark far apart, made all the marks together
+    # a sure 1; the 4 alone is all but certain.
+    record = recognize.answer(reading([1]), [sure(1, 0.85), sure(4, 0.9995)])
+    assert record["digit"] == 4 and record["confidence"] == pytest.approx(0.9995)
+    # The 4 alone only sure: the marks together may hold a piece of the digit.
+    record = recognize.answer(reading([1]), [sure(1, 0.85), sure(4, 0.99)])
+    assert record["digit"] == 1
+
+
 def test_a_word_is_no_digit():
     record = recognize.answer(reading([3]), [unsure(8), unsure(4), sure(1), unsure(0)])
     assert record["digit"] is None and record["number"] is None
