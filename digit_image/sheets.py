@@ -31,9 +31,10 @@ PAPER_CONTRAST = 0.22  # ...is this much lighter than the desk,
 PAPER_STEP = 0.15  # ...its outline a step of this share of that from one pixel to the next.
 PAPER_DESK = 0.25  # It is read alone when at least this share of the ink was found on the desk,
 PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's strokes, cropped close);
-PAPER_TAKEN = 0.5  # ...or when the ink found, all on it, is this share of it or more: its lit
-                   # part (then the paper is at most SHEET_BLANK times as long as wide, where a
-                   # bold bright 1 on black, the "paper" its own shape, is longer).
+PAPER_TAKEN = 0.15  # ...or when the ink found, all on it, is this share of it or more: its
+                    # lit part, since writing covers a few hundredths of a sheet (then the
+                    # paper is at most SHEET_BLANK times as long as wide, where a bold bright 1
+                    # on black, the "paper" its own shape, is longer).
 PAPER_CONVEX = 0.95  # Not a quadrilateral (a corner cut off), it fills this much of its hull
 PAPER_STRAIGHT = 1.06  # ...and at most this much more than the polygon of its 4-5 sides.
 SHEET_INSET = 0.01  # The sheet is read this fraction of its size inside its outline.

@@ -1101,6 +1101,19 @@ def test_a_sheet_lit_unevenly_on_a_dark_desk_is_read_on_the_sheet(shade):
     assert found.view == "sheet" and similarity(found.as_one(), four()) > 0.9
 
 
+@pytest.mark.parametrize("start", [0.0, 0.6])
+def test_a_sheet_whose_lit_part_is_small_is_read_on_the_sheet(start):
+    """The sheet darkens steeply towards one side: its lit part, taken for ink, covers a
+    fifth to a half of it. It had to cover half to be taken for the lit part, and the
+    picture was read as that mark (0.47-0.65)."""
+    sheet = np.asarray(draw("4", size=(900, 900), box=(315, 270, 585, 630), width=12,
+                            paper=235), np.float32)
+    sheet *= 1 - 0.4 * np.clip(np.arange(900) / 300 - start, 0, 1)[None, :]
+    photo = note_on_a_desk(Image.fromarray(sheet.astype(np.uint8)), 0, desk=60)
+    found = digit_image.find_digits(photo)
+    assert found.view == "sheet" and similarity(found.as_one(), four()) > 0.9
+
+
 @pytest.mark.parametrize("turn", [4, -6])
 def test_a_sheet_with_a_shadow_over_a_corner_is_read_on_the_sheet(turn):
     """A shadow (a phone's) over one corner of a sheet lit unevenly: its lit part is taken for
