@@ -51,7 +51,7 @@ from .ink import FAINT_INK, darkness
 from .ink import find_ink as _find_ink
 from .layout import as_laid_out, to_mnist
 from .lighting import Contrast, contrast_of, contrast_within, ink_bright
-from .marks import Mark, box_of, mask_of
+from .marks import Mark, box_of, dilate, mask_of
 from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture,
                       picture_suffixes, region, thumbnail)
 from .rings import without_rings
@@ -254,8 +254,17 @@ def _marks_in(gray, contrast=None):
             contrast = rest
         except ImageError:
             raise NoInk("no ink found (only the edge of a shadow, the desk or the page)") from None
-    marks = without_edge_marks(ink, labels, marks)
-    marks = without_underlines(without_rings(marks, labels))
+    kept = without_edge_marks(ink, labels, marks)
+    if kept and max(marks, key=lambda mark: mark.area) not in kept:
+        # The largest mark, which specks and ghosts were measured against, was the desk or a
+        # wall at the edge: the rest is measured again without the marks at the edge.
+        edge = dilate(mask_of(labels, [mark for mark in marks if mark not in kept]), 2)
+        try:
+            ink, labels, marks = _find_ink(contrast, without=edge)
+            kept = without_edge_marks(ink, labels, marks)
+        except ImageError:
+            pass
+    marks = without_underlines(without_rings(kept, labels))
     inside = box_inside(labels, marks)
     if inside is not None:
         # A dark box (a printed field) around writing much fainter than it (pencil) made the

@@ -26,10 +26,12 @@ LOWEST_CUT = 0.45
 HIGHEST_CUT = 0.6
 
 
-def find_ink(contrast, forms=True):
+def find_ink(contrast, forms=True, without=None):
     """The ink of a picture, from its Contrast (lighting.py).
 
     forms: whether to look for rows of boxes on a form (form_boxes.py).
+    without: a mask of pixels that are not ink, whatever their contrast (marks already
+    found to be the desk or a wall), so that the rest is measured without them.
     Returns (ink, labels, marks): ink is float32 in 0..1 with the background at 0 and stroke
     cores at 1, anti-aliased edges in between; labels numbers the connected marks of the ink
     mask; marks are those that are not specks. Raises ImageError when there is no ink.
@@ -45,6 +47,8 @@ def find_ink(contrast, forms=True):
         threshold = np.clip(otsu(contrast.levels, round(peak * 255)), LOWEST_CUT * peak,
                             HIGHEST_CUT * peak)
     mask = values > threshold
+    if without is not None:
+        mask &= ~without
     # Printed lines and boxes, paler than the pen, come through the threshold broken: they
     # are looked for at half of it.
     faint = values > threshold / 2

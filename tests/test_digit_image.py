@@ -770,6 +770,17 @@ def test_a_wide_7_with_its_bar_along_the_top_is_read(size):
     assert len(digit_image.find_digits(picture).marks) == 1
 
 
+def test_a_thin_digit_is_no_speck_of_a_wall_at_the_edge():
+    """Chalk on a board with the light wall along two of the picture's sides: the wall is
+    the largest mark, and the 1, under 4% of its area, was dropped as a speck of it. The
+    wall goes as a mark at the edge apart from the digits, and the rest is read again."""
+    board = draw("14", size=(256, 192), box=(90, 60, 170, 130), width=5, ink=220, paper=35)
+    pen = ImageDraw.Draw(board)
+    pen.rectangle((0, 0, 255, 24), fill=200)
+    pen.rectangle((0, 0, 24, 191), fill=200)
+    assert [len(line) for line in digit_image.segment(board)] == [2]
+
+
 def test_a_1_cut_lengthwise_by_the_edge_beside_a_4_stays():
     # As wide all along: no wedge of the desk (one slanting across the cut would be taken
     # for one).
