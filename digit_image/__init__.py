@@ -54,7 +54,7 @@ from .lighting import Contrast, contrast_of, contrast_within, ink_bright
 from .marks import Mark, box_of, dilate, mask_of
 from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture,
                       picture_suffixes, region, thumbnail)
-from .rings import without_rings
+from .rings import cut_touching_ring, without_rings
 from .ruled_lines import ruled_lines
 from .sheets import flattened, paper_of, sheet_of
 from .underlines import without_underlines
@@ -265,6 +265,7 @@ def _marks_in(gray, contrast=None):
         except ImageError:
             pass
     marks = without_underlines(without_rings(kept, labels))
+    labels, marks = cut_touching_ring(labels, marks)
     inside = box_inside(labels, marks)
     if inside is not None:
         # A dark box (a printed field) around writing much fainter than it (pencil) made the

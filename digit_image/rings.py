@@ -1,10 +1,16 @@
 """Marks around the digits that are not digits: a ring drawn around them, as people circle an
 answer, or the hard shadow a sticky note casts, an L along two sides of the writing."""
 
+import cv2
 import numpy as np
+
+from .marks import Mark, dilate, label_marks, stroke_width
 
 RING_FILL = 0.4  # A ring covers at most this much of its box (a blob covers more),
 RING_CONTENT = 0.35  # ...and holds marks reaching at least this fraction of its height.
+RING_OUTLINE = 0.8  # A touching ring's outline lies this much on an ellipse,
+RING_FOLLOWED = 0.8  # ...whose middle line its ink follows this much of the way round,
+RING_CLEAR = 0.75  # ...and this much of the ink inside it is clear of it by a pen's width.
 CORNER_SPAN = 0.8  # An L runs along this share of the writing's extent on each of its sides.
 
 
@@ -43,3 +49,60 @@ def _around(loop, top, left, bottom, right):
         return True
     along = {name: side.size > 0 and side.mean() >= CORNER_SPAN for name, side in sides.items()}
     return (along["above"] or along["below"]) and (along["left"] or along["right"])
+
+
+def cut_touching_ring(labels, marks):
+    """(labels, marks) with a ring drawn around a digit and touching it cut away.
+
+    The ring is the largest mark: its outline lies on an ellipse (RING_OUTLINE of it), its
+    ink follows the ellipse nearly all the way round (RING_FOLLOWED), and ink inside, clear
+    of the ring, reaches RING_CONTENT of the ellipse's smaller axis. It stays clear when the
+    ring is taken out a pen wider (RING_CLEAR of it), where what is left inside a 0 or an 8
+    drawn as an ellipse (a thicker stretch of its loop, its crossing) hugs the loop.
+    """
+    ring = max(marks, key=lambda mark: mark.area)
+    window = np.pad(ring.mask(labels), 2)
+    contours, _ = cv2.findContours(window.view(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    outline = max(contours, key=len)[:, 0]
+    if len(outline) < 20:
+        return labels, marks
+    (x, y), (width, height), angle = cv2.fitEllipse(outline)
+    pen = stroke_width(window)
+    # A ring's ellipse is about its box; a stroke's can be any size, far off.
+    if not 6 * pen <= min(width, height) <= max(width, height) <= 1.5 * max(window.shape):
+        return labels, marks
+
+    def ellipse(thickness):
+        """The ellipse's middle line, half a pen inside the outline, drawn this thick
+        (filled when negative)."""
+        drawn = np.zeros(window.shape, np.uint8)
+        cv2.ellipse(drawn, ((x, y), (width - pen, height - pen), angle), 1, thickness)
+        return drawn.view(bool)
+
+    # The outline, half a pen from the middle line, within a pixel or so of where it should be.
+    middle = ellipse(1)
+    if not middle.any():
+        return labels, marks
+    on_outline = dilate(middle, round(pen / 2) + 1)[outline[:, 1], outline[:, 0]].mean()
+    followed = dilate(window, 1)[middle].mean()
+    if on_outline < RING_OUTLINE or followed < RING_FOLLOWED:
+        return labels, marks
+    within = window & ellipse(-1)
+    inside = within & ~ellipse(round(2 * pen) + 3)
+    rows = np.flatnonzero(inside.any(axis=1))
+    if len(rows) == 0 or rows[-1] - rows[0] < RING_CONTENT * min(width, height):
+        return labels, marks
+    clear = within & ~ellipse(round(3 * pen) + 3)
+    if np.count_nonzero(clear) < RING_CLEAR * np.count_nonzero(inside):
+        return labels, marks
+    # The ring's pixels go from the label image; what it held inside becomes marks of its own.
+    piece_labels, pieces = label_marks(inside[2:-2, 2:-2])
+    labels = labels.copy()
+    box = labels[ring.box]
+    box[box == ring.label] = 0
+    offset = labels.max()
+    box[piece_labels > 0] = piece_labels[piece_labels > 0] + offset
+    held = [Mark(offset + piece.label, piece.area, ring.top + piece.top, ring.left + piece.left,
+                 ring.top + piece.bottom, ring.left + piece.right) for piece in pieces]
+    return labels, [mark for mark in marks if mark is not ring] + held

@@ -565,6 +565,27 @@ def test_a_ring_drawn_around_the_digit_is_removed(digit, gap):
     assert similarity(digit_image.normalize(picture), expected) > 0.97
 
 
+@pytest.mark.parametrize("digit", ["2", "7"])
+def test_a_ring_touching_the_digit_is_cut_away(digit):
+    """Circled tightly, the digit's bar reaches the ring: one mark, read as a 0 or refused
+    (0.39-0.64). The ring is cut away along the ellipse it follows, and with it the ends of
+    the bar that touched it."""
+    picture = draw(digit, size=(240, 240), box=(62, 60, 178, 180), width=6)
+    ImageDraw.Draw(picture).ellipse((60, 40, 180, 200), outline=0, width=6)
+    expected = digit_image.normalize(draw(digit, size=(240, 240), box=(62, 60, 178, 180), width=6))
+    assert similarity(digit_image.normalize(picture), expected) > 0.75
+
+
+@pytest.mark.parametrize("offset", [5, 6, 7])
+def test_a_zero_gone_over_twice_is_not_a_ring(offset):
+    """A 0 drawn as an ellipse and gone over a second time a little inside: the second loop's
+    stretch inside the first hugs it, where a circled digit stands clear of its ring."""
+    picture = draw("0", size=(240, 240), box=(60, 40, 180, 200), width=8)
+    ImageDraw.Draw(picture).ellipse((60 + offset, 43, 180, 197), outline=0, width=8)
+    found = digit_image.find_digits(picture)
+    assert np.count_nonzero(found.mask()) > 0.9 * np.count_nonzero(np.asarray(picture) < 128)
+
+
 def test_a_circled_number_is_still_segmented():
     picture = draw("2024", size=(560, 280), box=(60, 80, 500, 200), width=8)
     ImageDraw.Draw(picture).ellipse((15, 25, 545, 255), outline=0, width=6)
