@@ -52,13 +52,14 @@ def _around(loop, top, left, bottom, right):
 
 
 def cut_touching_ring(labels, marks):
-    """(labels, marks) with a ring drawn around a digit and touching it cut away.
+    """(labels, marks) with a ring or a box drawn around a digit and touching it cut away.
 
-    The ring is the largest mark: its outline lies on an ellipse (RING_OUTLINE of it), its
-    ink follows the ellipse nearly all the way round (RING_FOLLOWED), and ink inside, clear
-    of the ring, reaches RING_CONTENT of the ellipse's smaller axis. It stays clear when the
-    ring is taken out a pen wider (RING_CLEAR of it), where what is left inside a 0 or an 8
-    drawn as an ellipse (a thicker stretch of its loop, its crossing) hugs the loop.
+    The ring or box is the largest mark: its outline lies on an ellipse or a rectangle at any
+    angle (RING_OUTLINE of it), its ink follows the shape nearly all the way round
+    (RING_FOLLOWED), and ink inside, clear of it, reaches RING_CONTENT of the shape's smaller
+    side. It stays clear when the ring is taken out a pen wider (RING_CLEAR of it), where
+    what is left inside a 0 or an 8 drawn as an ellipse (a thicker stretch of its loop, its
+    crossing) hugs the loop.
     """
     ring = max(marks, key=lambda mark: mark.area)
     window = np.pad(ring.mask(labels), 2)
@@ -67,34 +68,11 @@ def cut_touching_ring(labels, marks):
     outline = max(contours, key=len)[:, 0]
     if len(outline) < 20:
         return labels, marks
-    (x, y), (width, height), angle = cv2.fitEllipse(outline)
     pen = stroke_width(window)
-    # A ring's ellipse is about its box; a stroke's can be any size, far off.
-    if not 6 * pen <= min(width, height) <= max(width, height) <= 1.5 * max(window.shape):
-        return labels, marks
-
-    def ellipse(thickness):
-        """The ellipse's middle line, half a pen inside the outline, drawn this thick
-        (filled when negative)."""
-        drawn = np.zeros(window.shape, np.uint8)
-        cv2.ellipse(drawn, ((x, y), (width - pen, height - pen), angle), 1, thickness)
-        return drawn.view(bool)
-
-    # The outline, half a pen from the middle line, within a pixel or so of where it should be.
-    middle = ellipse(1)
-    if not middle.any():
-        return labels, marks
-    on_outline = dilate(middle, round(pen / 2) + 1)[outline[:, 1], outline[:, 0]].mean()
-    followed = dilate(window, 1)[middle].mean()
-    if on_outline < RING_OUTLINE or followed < RING_FOLLOWED:
-        return labels, marks
-    within = window & ellipse(-1)
-    inside = within & ~ellipse(round(2 * pen) + 3)
-    rows = np.flatnonzero(inside.any(axis=1))
-    if len(rows) == 0 or rows[-1] - rows[0] < RING_CONTENT * min(width, height):
-        return labels, marks
-    clear = within & ~ellipse(round(3 * pen) + 3)
-    if np.count_nonzero(clear) < RING_CLEAR * np.count_nonzero(inside):
+    inside = _inside(window, outline, cv2.fitEllipse(outline), pen, ellipse=True)
+    if inside is None:
+        inside = _inside(window, outline, cv2.minAreaRect(outline), pen, ellipse=False)
+    if inside is None:
         return labels, marks
     # The ring's pixels go from the label image; what it held inside becomes marks of its own.
     piece_labels, pieces = label_marks(inside[2:-2, 2:-2])
@@ -106,3 +84,51 @@ def cut_touching_ring(labels, marks):
     held = [Mark(offset + piece.label, piece.area, ring.top + piece.top, ring.left + piece.left,
                  ring.top + piece.bottom, ring.left + piece.right) for piece in pieces]
     return labels, [mark for mark in marks if mark is not ring] + held
+
+
+def _inside(window, outline, shape, pen, ellipse):
+    """The ink inside a ring of this shape ((centre, size, angle): an ellipse, or a rectangle
+    when not ellipse) clear of it, when the mark in window is such a ring around it; else None."""
+    (x, y), (width, height), angle = shape
+    # A ring's shape is about its box; a stroke's ellipse can be any size, far off.
+    if not 6 * pen <= min(width, height) <= max(width, height) <= 1.5 * max(window.shape):
+        return None
+
+    def drawn(thickness):
+        """The shape's middle line, half a pen inside the outline, drawn this thick (filled
+        when negative)."""
+        canvas = np.zeros(window.shape, np.uint8)
+        middle = ((x, y), (width - pen, height - pen), angle)
+        if ellipse:
+            cv2.ellipse(canvas, middle, 1, thickness)
+        elif thickness < 0:
+            cv2.fillPoly(canvas, [np.round(cv2.boxPoints(middle)).astype(np.int32)], 1)
+        else:
+            cv2.polylines(canvas, [np.round(cv2.boxPoints(middle)).astype(np.int32)], True, 1,
+                          thickness)
+        return canvas.view(bool)
+
+    middle = drawn(1)
+    if not middle.any():
+        return None
+    if not ellipse:
+        # A box has its four corners drawn, where a loop only comes near its box's sides.
+        corners = np.round(cv2.boxPoints(((x, y), (width - pen, height - pen), angle)))
+        rows, columns = np.clip(corners[:, 1], 0, window.shape[0] - 1).astype(int), np.clip(
+            corners[:, 0], 0, window.shape[1] - 1).astype(int)
+        if not dilate(window, round(pen) + 1)[rows, columns].all():
+            return None
+    # The outline, half a pen from the middle line, within a pixel or so of where it should be.
+    on_outline = dilate(middle, round(pen / 2) + 1)[outline[:, 1], outline[:, 0]].mean()
+    followed = dilate(window, 1)[middle].mean()
+    if on_outline < RING_OUTLINE or followed < RING_FOLLOWED:
+        return None
+    within = window & drawn(-1)
+    inside = within & ~drawn(round(2 * pen) + 3)
+    rows = np.flatnonzero(inside.any(axis=1))
+    if len(rows) == 0 or rows[-1] - rows[0] < RING_CONTENT * min(width, height):
+        return None
+    clear = within & ~drawn(round(3 * pen) + 3)
+    if np.count_nonzero(clear) < RING_CLEAR * np.count_nonzero(inside):
+        return None
+    return inside

@@ -576,6 +576,17 @@ def test_a_ring_touching_the_digit_is_cut_away(digit):
     assert similarity(digit_image.normalize(picture), expected) > 0.75
 
 
+def test_a_box_touching_the_digit_is_cut_away():
+    """A box drawn tightly around a 7 and turned with it: the 7's bar crosses the box, one
+    mark (0.41). The box is cut away along the rectangle it follows, its four corners drawn."""
+    def seven(box):
+        picture = draw("7", size=(240, 240), box=(60, 40, 180, 200), width=6)
+        if box:
+            ImageDraw.Draw(picture).rectangle((75, 45, 165, 195), outline=0, width=5)
+        return picture.rotate(10, Image.Resampling.BICUBIC, fillcolor=255)
+    assert similarity(digit_image.normalize(seven(True)), digit_image.normalize(seven(False))) > 0.75
+
+
 @pytest.mark.parametrize("offset", [5, 6, 7])
 def test_a_zero_gone_over_twice_is_not_a_ring(offset):
     """A 0 drawn as an ellipse and gone over a second time a little inside: the second loop's
