@@ -258,6 +258,7 @@ def _marks_in(gray, contrast=None):
     if kept and max(marks, key=lambda mark: mark.area) not in kept:
         # The largest mark, which specks and ghosts were measured against, was the desk or a
         # wall at the edge: the rest is measured again without the marks at the edge.
+        # (Their soft rim, a pixel or two beyond the cut, goes with them.)
         edge = dilate(mask_of(labels, [mark for mark in marks if mark not in kept]), 2)
         try:
             ink, labels, marks = _find_ink(contrast, without=edge)

@@ -94,18 +94,19 @@ def _inside(window, outline, shape, pen, ellipse):
     if not 6 * pen <= min(width, height) <= max(width, height) <= 1.5 * max(window.shape):
         return None
 
+    # The shape's middle line lies half a pen inside the outline.
+    middle_line = ((x, y), (width - pen, height - pen), angle)
+    corners = np.round(cv2.boxPoints(middle_line)).astype(np.int32)
+
     def drawn(thickness):
-        """The shape's middle line, half a pen inside the outline, drawn this thick (filled
-        when negative)."""
+        """The middle line drawn this thick (filled when negative)."""
         canvas = np.zeros(window.shape, np.uint8)
-        middle = ((x, y), (width - pen, height - pen), angle)
         if ellipse:
-            cv2.ellipse(canvas, middle, 1, thickness)
+            cv2.ellipse(canvas, middle_line, 1, thickness)
         elif thickness < 0:
-            cv2.fillPoly(canvas, [np.round(cv2.boxPoints(middle)).astype(np.int32)], 1)
+            cv2.fillPoly(canvas, [corners], 1)
         else:
-            cv2.polylines(canvas, [np.round(cv2.boxPoints(middle)).astype(np.int32)], True, 1,
-                          thickness)
+            cv2.polylines(canvas, [corners], True, 1, thickness)
         return canvas.view(bool)
 
     middle = drawn(1)
@@ -113,9 +114,8 @@ def _inside(window, outline, shape, pen, ellipse):
         return None
     if not ellipse:
         # A box has its four corners drawn, where a loop only comes near its box's sides.
-        corners = np.round(cv2.boxPoints(((x, y), (width - pen, height - pen), angle)))
-        rows, columns = np.clip(corners[:, 1], 0, window.shape[0] - 1).astype(int), np.clip(
-            corners[:, 0], 0, window.shape[1] - 1).astype(int)
+        rows = np.clip(corners[:, 1], 0, window.shape[0] - 1)
+        columns = np.clip(corners[:, 0], 0, window.shape[1] - 1)
         if not dilate(window, round(pen) + 1)[rows, columns].all():
             return None
     # The outline, half a pen from the middle line, within a pixel or so of where it should be.
