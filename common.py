@@ -64,6 +64,12 @@ class UserError(Exception):
     """An expected failure: bad arguments or unusable input. Shown as one line, exit 2."""
 
 
+def check_batch_size(parser, batch_size):
+    """Stops with parser's one-line usage error when --batch-size is past MAX_BATCH_SIZE."""
+    if batch_size > MAX_BATCH_SIZE:
+        parser.error(f"--batch-size must be at most {MAX_BATCH_SIZE:,}")
+
+
 def add_debug_flag(parser):
     parser.add_argument(
         "--debug", action="store_true", help="show the full Python traceback on errors"

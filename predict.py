@@ -97,8 +97,7 @@ def parse_args(argv):
         parser.error("--min-confidence must be between 0 and 1")
     if args.batch_size < 1 or args.workers < 1:
         parser.error("--batch-size and --workers must be at least 1")
-    if args.batch_size > common.MAX_BATCH_SIZE:
-        parser.error(f"--batch-size must be at most {common.MAX_BATCH_SIZE:,}")
+    common.check_batch_size(parser, args.batch_size)
     # Reading a picture keeps a core busy: more processes than cores only share them.
     args.workers = min(args.workers, reading_pool.cores())
     if args.show and args.show.suffix.lower() not in panels.SUFFIXES:

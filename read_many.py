@@ -78,8 +78,7 @@ def parse_args(argv):
     args.address = getattr(args, "address", None)
     if min(args.shard_size, args.batch_size, 1 if args.workers is None else args.workers) < 1:
         parser.error("--shard-size, --batch-size and --workers must be at least 1")
-    if args.batch_size > common.MAX_BATCH_SIZE:
-        parser.error(f"--batch-size must be at most {common.MAX_BATCH_SIZE:,}")
+    common.check_batch_size(parser, args.batch_size)
     if args.shard_size > MAX_SHARD_SIZE:
         parser.error(f"--shard-size must be at most {MAX_SHARD_SIZE:,}")
     # Ray sends its command line to the workers as UTF-8, and stopped at a name that is not.

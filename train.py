@@ -111,8 +111,7 @@ def parse_args(argv):
     for name in ("epochs", "batch_size", "width", "ensemble"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.batch_size > common.MAX_BATCH_SIZE:
-        parser.error(f"--batch-size must be at most {common.MAX_BATCH_SIZE:,}")
+    common.check_batch_size(parser, args.batch_size)
     if args.width > MAX_WIDTH:
         parser.error(f"--width must be at most {MAX_WIDTH}")
     if args.not_a_digit is not None and args.not_a_digit < 0:
