@@ -46,7 +46,8 @@ from .desk import without_desk
 from .dots import blots, dotted
 from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoDigit, NoInk, NotAPicture, OutOfMemory
-from .grouping import digits_of, lines_of_writing, split_touching, typical_height
+from .grouping import (digits_of, lines_of_writing, pieces_joined, split_touching,
+                       typical_height)
 from .ink import FAINT_INK, darkness
 from .ink import find_ink as _find_ink
 from .layout import as_laid_out, to_mnist
@@ -147,10 +148,14 @@ def segment(source):
 
 def find_digits(source):
     """The marks of the digits in a picture (a Found), looking again where a person would
-    (_look); marks fainter than FAINT_INK where they are read are no ink, and an empty box
+    (_look), the pieces of a stroke broken apart joined (grouping.pieces_joined); marks
+    fainter than FAINT_INK where they are read are no ink, and an empty box
     (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py) no digit.
     """
     found = _look(source)
+    if found.given is None:
+        labels, marks = pieces_joined(found.labels, found.marks, found.ink)
+        found = dataclasses.replace(found, labels=labels, marks=marks)
     if found.darkness < FAINT_INK:
         raise NoInk("no ink found (only faint marks: a stain, a shadow, a fold)")
     if empty_box(found.labels, found.marks):

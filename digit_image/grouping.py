@@ -1,11 +1,12 @@
 """Grouping marks into lines of writing, top to bottom, and each line into digits, left to
 right, cutting digits that touch."""
 
+import collections
 import itertools
 
 import numpy as np
 
-from .marks import box_of, mask_of, stroke_width
+from .marks import Mark, box_of, dilate, label_marks, mask_of, stroke_width
 
 LINE_GAP = 0.05  # Lines of digits lie at least this fraction of their height apart.
 SMALL_MARK = 0.5  # Marks under this share of the tallest's height (a dash, a bar) join others;
@@ -19,6 +20,41 @@ TEXT_BASELINE = 0.25  # ...most standing on one baseline to within this share of
 WIDEST_DIGIT = 1.4  # A digit is rarely wider than this many times the typical height;
 TOUCHING_WIDTH = 0.75  # ...a wider group holds digits about this many times it wide each,
 THIN_JOIN = 0.6  # ...joined where a column holds under this share of a typical one's ink.
+# Pieces of one stroke that a grainy pencil or a dry pen broke apart are joined by paler ink
+# in the gaps: at least this share of the strokes' cores (under the cut between paper and
+# ink), within this many pixels of the marks (measured on every set: docs/picture-pipeline.md).
+BRIDGE_INK = 0.25
+BRIDGE_REACH = 2
+
+
+def pieces_joined(labels, marks, ink):
+    """The marks, with those that paler ink joins into one piece no wider than a digit
+    (WIDEST_DIGIT times its height) made one mark: (labels, marks).
+
+    A stroke broken into grains, or a 4 whose two strokes a dry pen left a pixel apart, was
+    read as two digits or as specks and a digit. The pale ink counts only within
+    BRIDGE_REACH pixels of the marks, so that a shadow or the paper's grain joins nothing,
+    and a word's letters, joined wider than a digit, stay apart.
+    """
+    kept = mask_of(labels, marks)
+    bridged = kept | ((ink >= BRIDGE_INK) & dilate(kept, BRIDGE_REACH))
+    pieces, _ = label_marks(bridged)
+    piece_of = np.zeros(labels.max() + 1, pieces.dtype)
+    piece_of[labels[kept]] = pieces[kept]  # A mark lies within one piece.
+    groups = collections.defaultdict(list)
+    for mark in marks:
+        groups[piece_of[mark.label]].append(mark)
+    joined = [group for group in groups.values()
+              if len(group) > 1 and _width(group) <= WIDEST_DIGIT * _height(group)]
+    if not joined:
+        return labels, marks
+    relabel = np.arange(labels.max() + 1, dtype=labels.dtype)
+    marks = [mark for mark in marks if not any(mark in group for group in joined)]
+    for group in joined:
+        first = group[0]
+        relabel[[mark.label for mark in group]] = first.label
+        marks.append(Mark(first.label, sum(mark.area for mark in group), *box_of(group)))
+    return relabel[labels], marks
 
 
 def lines_of_writing(marks, labels):

@@ -979,6 +979,25 @@ def test_a_digit_broken_across_its_middle_stays_one_digit():
     assert len(digits) == 1 and similarity(digits[0], digit_image.normalize(broken)) > 0.99
 
 
+def test_the_halves_of_a_stroke_joined_by_paler_ink_are_one_digit():
+    def zero_in_halves(gap):
+        picture = Image.new("L", (200, 200), 255)
+        pen = ImageDraw.Draw(picture)
+        box = (60, 40, 140, 160)
+        pen.arc(box, 93, 267, fill=0, width=8)  # Its left half,
+        pen.arc(box, 273, 87, fill=0, width=8)  # its right half,
+        for start in (87, 267):  # and between them, above and below, a few pixels of gap.
+            pen.arc(box, start, start + 6, fill=gap, width=8)
+        return picture
+
+    # A grainy pencil's or a dry pen's gaps hold paler ink, under the cut between paper
+    # and ink: before, the halves, side by side, were read as two digits.
+    [digits] = digit_image.segment(zero_in_halves(gap=160))
+    assert len(digits) == 1
+    [digits] = digit_image.segment(zero_in_halves(gap=255))  # Truly apart: two marks.
+    assert len(digits) == 2
+
+
 @pytest.mark.parametrize("desk", [40, 110], ids=["black", "grey"])
 def test_a_note_on_a_darker_desk_is_read_as_paper(desk):
     note = draw("7", size=(200, 200), box=(60, 40, 140, 160), paper=235).rotate(
