@@ -49,7 +49,8 @@ def pieces_joined(labels, marks, ink):
     if not joined:
         return labels, marks
     relabel = np.arange(labels.max() + 1, dtype=labels.dtype)
-    marks = [mark for mark in marks if not any(mark in group for group in joined)]
+    gone = {mark.label for group in joined for mark in group}
+    marks = [mark for mark in marks if mark.label not in gone]
     for group in joined:
         first = group[0]
         relabel[[mark.label for mark in group]] = first.label
