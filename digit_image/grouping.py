@@ -1,5 +1,5 @@
 """Grouping marks into lines of writing, top to bottom, and each line into digits, left to
-right, cutting digits that touch."""
+right: the pieces of a broken stroke joined, digits that touch cut."""
 
 import collections
 import itertools
