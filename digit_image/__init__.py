@@ -58,7 +58,7 @@ from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture
 from .rings import cut_touching_ring, without_rings
 from .ruled_lines import ruled_lines
 from .sheets import flattened, paper_of, sheet_of
-from .underlines import without_underlines
+from .underlines import without_sheet_edges, without_underlines
 
 __all__ = ["Contrast", "Found", "HEIF_SUFFIXES", "ImageError", "Mark", "NoDigit", "NoInk",
            "NotAPicture", "OutOfMemory", "SVG_SUFFIXES",
@@ -249,7 +249,8 @@ def _look(source):
 
 def _marks_in(gray, contrast=None):
     """(ink, labels, marks) of the digits in a grey picture: the ink, then the marks that
-    belong to no digit left out: at the edge, a ring drawn around the digits, a line under."""
+    belong to no digit left out: at the edge, a ring drawn around the digits, a line under,
+    the edge of a sheet lying in the picture."""
     contrast = ink_contrast(gray) if contrast is None else contrast
     ink, labels, marks = _find_ink(contrast)
     rest = beyond_shadow_edges(contrast, labels, marks)
@@ -270,7 +271,7 @@ def _marks_in(gray, contrast=None):
             kept = without_edge_marks(ink, labels, marks)
         except ImageError:
             pass
-    marks = without_underlines(without_rings(kept, labels))
+    marks = without_sheet_edges(without_underlines(without_rings(kept, labels)), labels)
     labels, marks = cut_touching_ring(labels, marks)
     inside = box_inside(labels, marks)
     if inside is not None:

@@ -1,7 +1,10 @@
-"""A line drawn under the digits, as people underline a 6 or a 9, or an answer, and a printed
-rule across a form or a page, left out."""
+"""A line drawn under the digits, as people underline a 6 or a 9, or an answer, a printed
+rule across a form or a page, and the edge of a sheet lying in the picture, left out."""
 
-from .marks import box_of, clear_of_edges, rectangle_sides
+import cv2
+import numpy as np
+
+from .marks import box_of, clear_of_edges, rectangle_sides, stroke_width
 
 UNDERLINE_FLATNESS = 0.25  # A line under the digits is at most this tall for its width,
 UNDERLINE_GAP = 0.05  # ...lies apart below all other ink, lower by this fraction of its height,
@@ -10,6 +13,11 @@ RULE_LENGTH = 2.5  # A printed rule is this many times as long as the tallest ot
 RULE_THIN = 0.1  # ...at most this thick for its length,
 RULE_SLOPE = 0.2  # ...and about level: its box at most this tall for its width (11 degrees),
 RULE_BAR = 0.5  # ...with no mark starting this share of the tallest's height under it.
+EDGE_LENGTH = 2.5  # The edge of a sheet or a card is this many times as long as the largest
+EDGE_MARK = 0.06  # ...other mark (itself this share of the picture at least: writing, not specks),
+EDGE_SPAN = 0.25  # ...spans this share of the picture at least,
+EDGE_THIN = 0.03  # ...its stroke at most this share of its length,
+EDGE_ALONG = 0.9  # ...and this share of it lies along its convex outline (a side, or a corner).
 
 
 def without_underlines(marks):
@@ -45,9 +53,50 @@ def without_rules(marks, labels):
         long_side, short_side = rectangle_sides(mark.mask(labels))
         if short_side > RULE_THIN * long_side:
             return False
-        return not any(other is not mark and other.left < mark.right and other.right > mark.left
-                       and mark.bottom <= other.top <= mark.bottom + RULE_BAR * tallest
-                       for other in marks)
+        return not _bar_of_a_7(mark, marks, tallest)
 
     kept = [mark for mark in marks if not rule(mark)]
     return kept if kept else marks
+
+
+def _bar_of_a_7(mark, marks, tallest):
+    """Whether another mark starts just under mark (within RULE_BAR of tallest), in its
+    columns: mark is then the bar of a 7 drawn apart from its stem."""
+    return any(other is not mark and other.left < mark.right and other.right > mark.left
+               and mark.bottom <= other.top <= mark.bottom + RULE_BAR * tallest
+               for other in marks)
+
+
+def without_sheet_edges(marks, labels):
+    """The marks without the edges of a sheet or a card lying in the picture (EDGE_LENGTH,
+    EDGE_MARK, EDGE_SPAN, EDGE_THIN, EDGE_ALONG): a thin line, or two meeting at a corner,
+    much longer than the writing. Where the paper meets a desk of its own grey, its rim,
+    shaded or lit, is the only line between them; kept, it was the largest mark, read with
+    the digit as a 1 or a 7. A digit beside nothing larger than specks, or curving inside
+    its outline, and a 7's bar drawn apart from its stem, stay."""
+    if len(marks) < 2:
+        return marks
+    side = max(labels.shape)
+
+    def edge(mark):
+        largest = max(max(other.height, other.width) for other in marks if other is not mark)
+        extent = max(mark.height, mark.width)
+        if largest < EDGE_MARK * side or extent < max(EDGE_LENGTH * largest, EDGE_SPAN * side):
+            return False
+        mask = mark.mask(labels)
+        width = stroke_width(mask)
+        return (width <= EDGE_THIN * extent and _along_outline(mask, width)
+                and not _bar_of_a_7(mark, marks, largest))
+
+    kept = [mark for mark in marks if not edge(mark)]
+    return kept if kept else marks
+
+
+def _along_outline(mask, width):
+    """Whether EDGE_ALONG of a mask's pixels lie within two stroke widths of its convex
+    outline, as straight lines and corners do and a digit's curves do not."""
+    hull = cv2.convexHull(cv2.findNonZero(mask.view(np.uint8)))
+    band = np.zeros(mask.shape, np.uint8)
+    rim = max(2, round(2 * width))
+    cv2.polylines(band, [hull], True, 1, thickness=2 * rim + 1)
+    return np.count_nonzero(mask & band.view(bool)) >= EDGE_ALONG * np.count_nonzero(mask)

@@ -674,6 +674,17 @@ def test_a_rule_is_left_out_before_specks_are_measured():
         digit_image.find_digits(dot)
 
 
+def test_the_rim_of_a_sheet_on_a_desk_of_its_grey_is_left_out():
+    """Where a sheet meets a desk of its own grey, its shaded rim is the only line between
+    them: a thin line down one side and along its foot, slightly turned. It was the largest
+    mark, read with the digit as one picture."""
+    photo = Image.new("L", (400, 400), 225)
+    ImageDraw.Draw(photo).line([(24, 10), (30, 370), (395, 362)], fill=40, width=3)
+    digit = draw("2", size=(80, 100), box=(10, 10, 70, 90), width=6, paper=225)
+    photo.paste(digit, (190, 140))
+    assert similarity(digit_image.normalize(photo), digit_image.normalize(digit)) > 0.97
+
+
 def test_a_7_whose_bar_stands_apart_keeps_its_bar():
     picture = Image.new("L", (300, 300), 255)
     ImageDraw.Draw(picture).line([(40, 80), (250, 80)], fill=0, width=8)
