@@ -7,7 +7,7 @@ sides, with a digit inside it. Strokes of the digit crossing a side stay.
 import cv2
 import numpy as np
 
-from .marks import box_of, corners, label_marks
+from .marks import box_of, convex_outline, corners, label_marks
 from .ruled_lines import LINE_THICKNESS, SMALL_IMAGE
 from .straight_lines import end_strips, straight_lines
 
@@ -98,8 +98,7 @@ def _squarish(mark):
     """Whether a mark's convex outline fills at least FRAME_SQUARE of the smallest rectangle
     around it, as a box's does (a digit's stroke crossing a side bulges it a little); an
     ellipse, such as a 0's loop, fills pi / 4 of it."""
-    contours, _ = cv2.findContours(mark.view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull = cv2.convexHull(np.concatenate(contours))
+    hull = convex_outline(mark)
     (_, _), (width, height), _ = cv2.minAreaRect(hull)
     return cv2.contourArea(hull) >= FRAME_SQUARE * width * height
 

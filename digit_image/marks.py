@@ -136,6 +136,14 @@ def corners(contour):
     return cv2.approxPolyDP(contour, CORNER_EPSILON * cv2.arcLength(contour, True), True)
 
 
+def convex_outline(mask):
+    """The convex outline (an OpenCV contour) of a mask's pixels, from their outer contours:
+    the hull of a shape is the hull of its edge."""
+    contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_SIMPLE)
+    return cv2.convexHull(np.concatenate(contours))
+
+
 def stroke_width(mask):
     """Average stroke width in pixels: twice the area over the outline's length.
 

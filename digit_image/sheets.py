@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from .lighting import SMALL_IMAGE, as_bytes, otsu
-from .marks import (box_of, clear_of_edges, corners, dilate, erode, label_marks, mask_of,
-                    rectangle_sides, square, stroke_width)
+from .marks import (box_of, clear_of_edges, convex_outline, corners, dilate, erode, label_marks,
+                    mask_of, rectangle_sides, square, stroke_width)
 from .transparency import rectangle_area
 
 SHEET_SIZE = 0.02  # A sheet or note covers at least this fraction of the picture,
@@ -145,7 +145,7 @@ def _paper_shaped(mask):
     erasing of strokes, convex (PAPER_CONVEX of its hull) with four or five straight sides
     (within PAPER_STRAIGHT of their polygon), where a bold stroke's region bends."""
     area = np.count_nonzero(mask)
-    hull = _hull(mask)
+    hull = convex_outline(mask)
     sides = corners(hull).reshape(-1, 2).astype(np.float32)
     polygon = _polygon_area(sides)
     if len(sides) == 4 and SHEET_SOLID * polygon <= area <= SHEET_STRAIGHT * polygon:
@@ -187,20 +187,13 @@ def quadrilateral(mask):
     """The four corners (x, y; float32) of a mask with four straight sides, however it lies,
     or None: its convex outline simplified to four points (marks.corners), which the
     mask fills to within SHEET_STRAIGHT (a curved outline bulges past them: a disc by 1.11)."""
-    hull_corners = corners(_hull(mask))
+    hull_corners = corners(convex_outline(mask))
     if len(hull_corners) != 4:
         return None
     hull_corners = hull_corners.reshape(4, 2).astype(np.float32)
     if np.count_nonzero(mask) > SHEET_STRAIGHT * _polygon_area(hull_corners):
         return None
     return hull_corners
-
-
-def _hull(mask):
-    """The convex outline (an OpenCV contour) of a mask's pixels."""
-    contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_EXTERNAL,
-                                   cv2.CHAIN_APPROX_SIMPLE)
-    return cv2.convexHull(np.concatenate(contours))
 
 
 def _polygon_area(corners):
@@ -215,7 +208,7 @@ def flattened(gray, sheet):
     upright rectangle."""
     corners = quadrilateral(sheet)
     if corners is None:
-        corners = cv2.boxPoints(cv2.minAreaRect(_hull(sheet)))
+        corners = cv2.boxPoints(cv2.minAreaRect(convex_outline(sheet)))
     scale = np.float32([gray.shape[1] / sheet.shape[1], gray.shape[0] / sheet.shape[0]])
     corners = (corners + 0.5) * scale - 0.5
     centre = corners.mean(axis=0)

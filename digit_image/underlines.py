@@ -4,17 +4,17 @@ rule across a form or a page, and the edge of a sheet lying in the picture, left
 import cv2
 import numpy as np
 
-from .marks import box_of, clear_of_edges, rectangle_sides, stroke_width
+from .marks import box_of, clear_of_edges, convex_outline, rectangle_sides, stroke_width
 
 UNDERLINE_FLATNESS = 0.25  # A line under the digits is at most this tall for its width,
 UNDERLINE_GAP = 0.05  # ...lies apart below all other ink, lower by this fraction of its height,
 UNDERLINE_SPAN = 0.5  # ...and runs under at least this fraction of its width.
-RULE_LENGTH = 2.5  # A printed rule is this many times as long as the tallest other mark,
+RULE_LENGTH = 2.5  # A printed rule, or a sheet's edge, is this many times as long as the
+                   # tallest other mark (the writing),
 RULE_THIN = 0.1  # ...at most this thick for its length,
 RULE_SLOPE = 0.2  # ...and about level: its box at most this tall for its width (11 degrees),
 RULE_BAR = 0.5  # ...with no mark starting this share of the tallest's height under it.
-EDGE_LENGTH = 2.5  # The edge of a sheet or a card is this many times as long as the largest
-EDGE_MARK = 0.06  # ...other mark (itself this share of the picture at least: writing, not specks),
+EDGE_MARK = 0.06  # A sheet's edge, beside writing at least this share of the picture (not specks),
 EDGE_SPAN = 0.25  # ...spans this share of the picture at least,
 EDGE_THIN = 0.03  # ...its stroke at most this share of its length,
 EDGE_ALONG = 0.9  # ...and this share of it lies along its convex outline (a side, or a corner).
@@ -68,7 +68,7 @@ def _bar_of_a_7(mark, marks, tallest):
 
 
 def without_sheet_edges(marks, labels):
-    """The marks without the edges of a sheet or a card lying in the picture (EDGE_LENGTH,
+    """The marks without the edges of a sheet or a card lying in the picture (RULE_LENGTH,
     EDGE_MARK, EDGE_SPAN, EDGE_THIN, EDGE_ALONG): a thin line, or two meeting at a corner,
     much longer than the writing. Where the paper meets a desk of its own grey, its rim,
     shaded or lit, is the only line between them; kept, it was the largest mark, read with
@@ -77,11 +77,12 @@ def without_sheet_edges(marks, labels):
     if len(marks) < 2:
         return marks
     side = max(labels.shape)
+    extents = sorted((max(mark.height, mark.width) for mark in marks), reverse=True)
 
     def edge(mark):
-        largest = max(max(other.height, other.width) for other in marks if other is not mark)
         extent = max(mark.height, mark.width)
-        if largest < EDGE_MARK * side or extent < max(EDGE_LENGTH * largest, EDGE_SPAN * side):
+        largest = extents[1] if extent == extents[0] else extents[0]  # of the others
+        if largest < EDGE_MARK * side or extent < max(RULE_LENGTH * largest, EDGE_SPAN * side):
             return False
         mask = mark.mask(labels)
         width = stroke_width(mask)
@@ -95,8 +96,7 @@ def without_sheet_edges(marks, labels):
 def _along_outline(mask, width):
     """Whether EDGE_ALONG of a mask's pixels lie within two stroke widths of its convex
     outline, as straight lines and corners do and a digit's curves do not."""
-    hull = cv2.convexHull(cv2.findNonZero(mask.view(np.uint8)))
     band = np.zeros(mask.shape, np.uint8)
     rim = max(2, round(2 * width))
-    cv2.polylines(band, [hull], True, 1, thickness=2 * rim + 1)
+    cv2.polylines(band, [convex_outline(mask)], True, 1, thickness=2 * rim + 1)
     return np.count_nonzero(mask & band.view(bool)) >= EDGE_ALONG * np.count_nonzero(mask)
