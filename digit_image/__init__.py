@@ -29,7 +29,8 @@ faded when shrunk is read again finer, at up to FINE_SIZE; digits written small 
 page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
 What they find is no digit when it is too faint to be ink, an empty box (boxes.py; inside
 a box that seems empty, writing much fainter than the box is looked for again), a stroke
-with a dot beyond its end (dots.py: i, j, !, ?), or round blots alone (a binder's holes).
+with a dot beyond its end (dots.py: i, j, !, ?), or round blots alone (a binder's holes);
+solid blocks apart from the writing (an app's colour swatches) are left out.
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
 second; nothing here imports TensorFlow.
@@ -43,7 +44,7 @@ import numpy as np
 
 from .boxes import box_inside, box_sides, empty_box
 from .desk import without_desk
-from .dots import blots, dotted
+from .dots import blots, dotted, without_blocks
 from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoDigit, NoInk, NotAPicture, OutOfMemory
 from .grouping import (digits_of, lines_of_writing, pieces_joined, split_touching,
@@ -150,7 +151,8 @@ def find_digits(source):
     """The marks of the digits in a picture (a Found), looking again where a person would
     (_look), the pieces of a stroke broken apart joined (grouping.pieces_joined); marks
     fainter than FAINT_INK where they are read are no ink, and an empty box
-    (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py) no digit.
+    (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py) no digit;
+    solid blocks apart from the writing (dots.without_blocks) are left out.
     """
     found = _look(source)
     if found.given is None:
@@ -164,6 +166,9 @@ def find_digits(source):
         raise NoDigit("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
     if blots(found.labels, found.marks):
         raise NoDigit("no digit: round blots, not strokes (a ring binder's holes, dots of paint)")
+    if found.given is None:
+        # After the checks above, which count every mark (the dot of an i is such a block).
+        found = dataclasses.replace(found, marks=without_blocks(found.marks, found.labels))
     return found
 
 

@@ -1,5 +1,5 @@
-"""A dot beyond the end of a stroke: i, j, !, ?, and the Spanish ¡ and ¿; and round blots
-alone (blots()).
+"""A dot beyond the end of a stroke: i, j, !, ?, and the Spanish ¡ and ¿; round blots
+alone (blots()); and solid blocks apart from the writing (without_blocks()).
 
 No digit is written with a dot, while these are, and the model reads them as the digit their
 stroke looks like (an i or a ! as a 1, a ? as a 7 or a 3, at up to 99.9%). A piece that came
@@ -11,7 +11,7 @@ the end of a 0, a 2 or a 7 near a speck is wider than a stroke's.
 import cv2
 import numpy as np
 
-from .marks import rectangle_sides, stroke_width
+from .marks import convex_outline, rectangle_sides, stroke_width
 
 DOT_GAP = (0.08, 0.45)  # Dot apart from the stroke by this share of the stroke's height,
 DOT_SIZE = 0.4  # ...at most this share of the height across,
@@ -22,6 +22,10 @@ DOT_END = 1.5  # ...over the stroke's end, or within this many stroke widths of 
 END_SHARE = 0.2  # ...whose end is this share of its height nearest the dot,
 END_WIDTH = 5  # ...and at most this many stroke widths across (a stroke's, not a 0's or a 7's).
 BLOT_FILL = 0.75  # A mark with no hole filling this much of its smallest circle is a blot.
+BLOCK_FILL = 0.9  # A mark with no hole filling this much of its convex outline,
+BLOCK_ROUND = 1.5  # ...no longer than this many times its width (a square, a disc),
+BLOCK_SIZE = (0.15, 0.5)  # ...this share of the writing's size (its largest mark's side),
+BLOCK_APART = 1.0  # ...and this many times that size from every mark of it, is no writing.
 
 
 def dotted(labels, marks):
@@ -61,13 +65,59 @@ def blots(labels, marks):
         # The smallest circle is at least as wide as the mark's box: most marks stop here.
         if mark.area < BLOT_FILL * np.pi * (max(mark.height, mark.width) / 2) ** 2:
             return False
-        # Holes as they are: a slit a pixel wide in a smudged 3 is one (boxes.openings, made
-        # for thin lines, grows the mark and closes it).
-        contours, hierarchy = cv2.findContours(mark.mask(labels).view(np.uint8), cv2.RETR_CCOMP,
-                                               cv2.CHAIN_APPROX_SIMPLE)
-        if (hierarchy[0][:, 3] >= 0).any():
+        contours = _solid_outline(mark.mask(labels))
+        if contours is None:
             return False
         _, radius = cv2.minEnclosingCircle(np.concatenate(contours))
         if mark.area < BLOT_FILL * np.pi * (radius + 0.5) ** 2:
             return False
     return True
+
+
+def without_blocks(marks, labels):
+    """The marks less the solid blocks apart from the writing: a drawing app's colour
+    swatches down the side of its canvas, a binder's punched holes, a sticker. A block is a
+    square or a disc with no hole (BLOCK_FILL, BLOCK_ROUND); no digit is one, but a digit
+    written with a marker can close up into one, as tall as its neighbours, and the circles
+    of a % lie beside its stroke: only blocks BLOCK_SIZE of the writing's size, BLOCK_APART
+    from it, are left out. Read with the digits, they were digits of a number, or made the
+    picture one unsure digit."""
+    blocks = [mark for mark in marks if _block(mark, labels)]
+    writing = [mark for mark in marks if mark not in blocks]
+    if not blocks or not writing:
+        return marks
+    size = max(max(mark.height, mark.width) for mark in writing)
+    smallest, largest = BLOCK_SIZE
+    apart = [block for block in blocks
+             if smallest * size <= max(block.height, block.width) <= largest * size
+             and all(_gap(block, mark) >= BLOCK_APART * size for mark in writing)]
+    return [mark for mark in marks if mark not in apart]
+
+
+def _block(mark, labels):
+    """Whether a mark is a square or a disc with no hole, filling BLOCK_FILL of its convex
+    outline."""
+    if max(mark.height, mark.width) > 2 * BLOCK_ROUND * min(mark.height, mark.width):
+        return False  # Too long at any angle: its box's diagonal is at most twice its sides.
+    mask = mark.mask(labels)
+    long_side, short_side = rectangle_sides(mask)
+    if long_side > BLOCK_ROUND * short_side:
+        return False
+    return (mark.area >= BLOCK_FILL * cv2.contourArea(convex_outline(mask))
+            and _solid_outline(mask) is not None)
+
+
+def _solid_outline(mask):
+    """The outline (OpenCV contours) of a mask with no hole, else None. Holes as they are: a
+    slit a pixel wide in a smudged 3 is one (boxes.openings, made for thin lines, grows the
+    mark and closes it)."""
+    contours, hierarchy = cv2.findContours(mask.view(np.uint8), cv2.RETR_CCOMP,
+                                           cv2.CHAIN_APPROX_SIMPLE)
+    return None if (hierarchy[0][:, 3] >= 0).any() else contours
+
+
+def _gap(one, other):
+    """The gap between two marks' boxes: the larger of the gaps across and down (negative
+    where they overlap)."""
+    return max(one.top - other.bottom, other.top - one.bottom,
+               one.left - other.right, other.left - one.right)

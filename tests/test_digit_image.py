@@ -1538,3 +1538,20 @@ def test_faint_writing_in_a_dark_box_is_read_not_taken_for_an_empty_box(pencil, 
     plain = draw("4", size=(240, 240), box=(80, 60, 160, 180), width=4, ink=pencil)
     picture = boxed(plain, (40, 25, 200, 215), tilt=tilt, width=6)
     assert similarity(digit_image.normalize(picture), digit_image.normalize(plain)) > 0.8
+
+
+def test_colour_swatches_apart_from_the_digit_are_left_out():
+    """A drawing app's screenshot: its palette, solid squares down the canvas's side, was
+    read with the digit (as a number, or as one unsure digit). Blocks beside the digit, as
+    the circles of a % lie by its stroke, are still marks of the writing."""
+    plain = draw("7", size=(600, 400), box=(380, 100, 500, 300), width=12)
+    picture = plain.copy()
+    pen = ImageDraw.Draw(picture)
+    for top in (60, 130, 200, 270):
+        pen.rectangle((20, top, 60, top + 40), fill=90)  # each a fifth of the 7's height
+    found = digit_image.find_digits(picture)
+    assert len(found.marks) == 1
+    assert similarity(found.as_one(), digit_image.normalize(plain)) > 0.99
+    beside = plain.copy()
+    ImageDraw.Draw(beside).rectangle((320, 140, 360, 180), fill=90)
+    assert len(digit_image.find_digits(beside).marks) == 2
