@@ -83,22 +83,28 @@ def without_blocks(marks, labels):
     from it, are left out. Read with the digits, they were digits of a number, or made the
     picture one unsure digit."""
     blocks = [mark for mark in marks if _block(mark, labels)]
-    writing = [mark for mark in marks if mark not in blocks]
+    block_labels = {block.label for block in blocks}
+    writing = [mark for mark in marks if mark.label not in block_labels]
     if not blocks or not writing:
         return marks
     size = max(max(mark.height, mark.width) for mark in writing)
     smallest, largest = BLOCK_SIZE
-    apart = [block for block in blocks
+    # The gaps to every mark of the writing at once: a page may hold thousands of each.
+    tops, lefts, bottoms, rights = np.array([(mark.top, mark.left, mark.bottom, mark.right)
+                                             for mark in writing]).T
+    apart = {block.label for block in blocks
              if smallest * size <= max(block.height, block.width) <= largest * size
-             and all(_gap(block, mark) >= BLOCK_APART * size for mark in writing)]
-    return [mark for mark in marks if mark not in apart]
+             and np.maximum.reduce([block.top - bottoms, tops - block.bottom,
+                                    block.left - rights, lefts - block.right]).min()
+             >= BLOCK_APART * size}
+    return [mark for mark in marks if mark.label not in apart]
 
 
 def _block(mark, labels):
     """Whether a mark is a square or a disc with no hole, filling BLOCK_FILL of its convex
     outline."""
     if max(mark.height, mark.width) > 2 * BLOCK_ROUND * min(mark.height, mark.width):
-        return False  # Too long at any angle: its box's diagonal is at most twice its sides.
+        return False  # far too long for its box: most marks stop here
     mask = mark.mask(labels)
     long_side, short_side = rectangle_sides(mask)
     if long_side > BLOCK_ROUND * short_side:
@@ -114,10 +120,3 @@ def _solid_outline(mask):
     contours, hierarchy = cv2.findContours(mask.view(np.uint8), cv2.RETR_CCOMP,
                                            cv2.CHAIN_APPROX_SIMPLE)
     return None if (hierarchy[0][:, 3] >= 0).any() else contours
-
-
-def _gap(one, other):
-    """The gap between two marks' boxes: the larger of the gaps across and down (negative
-    where they overlap)."""
-    return max(one.top - other.bottom, other.top - one.bottom,
-               one.left - other.right, other.left - one.right)
