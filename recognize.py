@@ -58,8 +58,6 @@ class Reading:
     no_digit: str | None = None
     # The kind of digit_image.ImageError behind error, when it has one (NotAPicture...).
     error_kind: type | None = None
-    # The images an answer rests on when answer() left out lines of words (WORDS).
-    kept: list | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,15 +95,22 @@ def read(source, error=None, name=None):
 def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, top_k=2):
     """The record of one picture (as predict.py --json prints it) from its Reading and the
     model's probabilities for its images, in order."""
+    return _decided(reading, probabilities, mode, min_confidence, top_k)[0]
+
+
+def _decided(reading, probabilities, mode, min_confidence, top_k):
+    """(answer()'s record, the indices into reading.images of the images it rests on when
+    it left some lines or marks out, else None)."""
+    rests_on = None
     record = {"path": reading.path, "digit": None, "number": None, "confidence": None,
               "probabilities": None, "top": None, "digits": [], "uncertain": None,
               "no_digit": reading.no_digit, "error": reading.error}
     if reading.error is not None or reading.no_digit is not None:
-        return record
+        return record, rests_on
     whole, *pieces = (ranked(p, min_confidence, top_k) for p in probabilities)
     line_lengths = reading.line_lengths
     if mode == "auto" and (kept := _without_words(pieces, line_lengths)) is not None:
-        reading.kept = [index + 1 for line in kept for index in line]  # images[0] is the whole
+        rests_on = [index + 1 for line in kept for index in line]  # images[0] is the whole
         pieces = [pieces[index] for line in kept for index in line]
         line_lengths = [len(line) for line in kept]
         whole = pieces[0] if len(pieces) == 1 else whole
@@ -114,7 +119,7 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
         # The lines' one digit, all but certain: the marks they left out (a stamp and its
         # postmark apart, specks, the desk's edge) are what made all the marks together
         # unsure, or read as another digit.
-        reading.kept, whole = [1], pieces[0]
+        rests_on, whole = [1], pieces[0]
     sure = [not digit["uncertain"] for digit in pieces]
     if mode == "digit" or (mode == "auto" and len(pieces) == 1):
         chosen = "digit"
@@ -141,7 +146,7 @@ def answer(reading, probabilities, mode="auto", min_confidence=MIN_CONFIDENCE, t
             record["no_digit"] += (f"; as a number {_as_number(pieces, line_lengths)}, "
                                    f"its least sure digit at {least:.0%}")
         record.update(probabilities=whole["probabilities"], top=whole["top"])
-    return record
+    return record, rests_on
 
 
 def _long_number(sure):
@@ -219,17 +224,18 @@ def classified(readings, classify, options=Options()):
         probabilities = classify(np.stack(images)) if images else np.zeros((0, 10))
         for reading in batch:
             count = len(reading.images)
-            record = answer(reading, probabilities[:count], options.mode,
-                            options.min_confidence, options.top_k)
-            yield record, seen(reading, record)
+            record, rests_on = _decided(reading, probabilities[:count], options.mode,
+                                        options.min_confidence, options.top_k)
+            yield record, seen(reading, record, rests_on)
             probabilities = probabilities[count:]
 
 
-def seen(reading, record):
-    """The 28x28 images an answer rests on: the number's digits, else the picture read as
-    one digit (none when it could not be read)."""
-    if reading.kept is not None and (record["number"] is not None or record["digit"] is not None):
-        return [reading.images[index] for index in reading.kept]
+def seen(reading, record, rests_on=None):
+    """The 28x28 images an answer rests on: those of rests_on (indices into reading.images)
+    when the answer left some out, else the number's digits, else the picture read as one
+    digit (none when it could not be read)."""
+    if rests_on is not None and (record["number"] is not None or record["digit"] is not None):
+        return [reading.images[index] for index in rests_on]
     if record["number"] is not None:
         return reading.images[1:]
     return reading.images[:1]

@@ -127,9 +127,10 @@ def test_a_line_of_words_beside_a_sure_number_is_left_out():
     question = [unsure(4), sure(1), unsure(0), unsure(7)]
     pictures = reading([4, 2])
     pictures.images = [np.full((28, 28), index, np.uint8) for index in range(7)]
-    record = recognize.answer(pictures, [unsure(2), *question, sure(2), sure(4)])
+    probabilities = np.array([unsure(2), *question, sure(2), sure(4)])
+    [(record, seen)] = recognize.classified(iter([pictures]), lambda images: probabilities)
     assert record["number"] == "24" and [digit["digit"] for digit in record["digits"]] == [2, 4]
-    assert [image[0, 0] for image in recognize.seen(pictures, record)] == [5, 6]
+    assert [image[0, 0] for image in seen] == [5, 6]  # the answer's digits, not the question's
     # The answer unsure, or asked for as a number: nothing is left out.
     record = recognize.answer(reading([4, 2]), [unsure(2), *question, sure(2), unsure(4)])
     assert record["number"] is None and record["no_digit"].startswith("no digit")
