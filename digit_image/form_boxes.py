@@ -8,8 +8,9 @@ two: the opening is the convex hull of the background the box closes around. Wha
 box's mark holds beyond the openings is the box. What lies beyond the rows (the form's
 title, the field's label, its rule) is the form's, not the writer's: the digits are read
 from the rows alone. A box or two count when a digit's height is written in them and the
-form prints more beside them (a box drawn around a digit on bare paper, or a square 0, is
-boxes.py's); three or more, when anything is written in them."""
+form prints more beside them, or has a row of three boxes or more of their height (another
+field, empty or not); a box drawn around a digit on bare paper, or a square 0, is boxes.py's.
+Three or more count when anything is written in them."""
 
 import itertools
 import typing
@@ -60,7 +61,11 @@ def form_boxes(mask, faint):
         if np.count_nonzero(sides) <= FRAME_THICKNESS * mark.height * length:
             boxed.append(Boxed(mark, sides, inside, len(cells)))
     rows = np.zeros_like(mask)
-    for row in _rows(boxed):
+    grouped = _rows(boxed)
+    # The heights of the rows of MIN_CELLS boxes or more, written in or not: a form's fields.
+    combs = [max(entry.mark.height for entry in row) for row in grouped
+             if sum(entry.count for entry in row) >= MIN_CELLS]
+    for row in grouped:
         inside = np.zeros_like(mask)
         for entry in row:
             inside[entry.mark.box] |= entry.cells
@@ -90,8 +95,12 @@ def form_boxes(mask, faint):
         columns = np.flatnonzero(inside.any(axis=0))
         margin[:, : max(0, columns[0] - SIDE_MARGIN)] = False
         margin[:, columns[-1] + SIDE_MARGIN + 1 :] = False
-        if few and not _printed_around(mask, margin, row, labels, np.count_nonzero(mask & inside),
-                                       writing_height):
+        # One or two boxes are a form's field beside another field's row of boxes of their
+        # height, or beside its print.
+        field = any(min(height, tallest) >= SAME_HEIGHT * max(height, tallest) for height in combs)
+        if few and not field and not _printed_around(mask, margin, row, labels,
+                                                     np.count_nonzero(mask & inside),
+                                                     writing_height):
             continue
         rows |= margin
         for entry in row:

@@ -1555,3 +1555,28 @@ def test_colour_swatches_apart_from_the_digit_are_left_out():
     beside = plain.copy()
     ImageDraw.Draw(beside).rectangle((320, 140, 360, 180), fill=90)
     assert len(digit_image.find_digits(beside).marks) == 2
+
+
+def test_a_digit_in_one_field_of_a_whole_form_page_is_read_from_its_box():
+    """A whole page: a field of one box with a 7 in it, another field's row of empty boxes of
+    its height, and a notes box much taller than the writing (which made the one box look
+    drawn round one digit of a number, and the page's print was read with the 7)."""
+    def page(printed=True):
+        picture = draw("7", size=(640, 820), box=(120, 135, 230, 225), width=7)
+        if not printed:
+            return picture
+        pen = ImageDraw.Draw(picture)
+        font = ImageFont.load_default(size=30)
+        pen.text((30, 20), "ORDER FORM", fill=0, font=font)
+        pen.line([(30, 70), (610, 70)], fill=0, width=2)
+        pen.text((20, 165), "Qty:", fill=0, font=font)
+        pen.rectangle((120, 120, 230, 240), outline=0, width=3)
+        pen.text((20, 345), "Code:", fill=0, font=font)
+        for cell in range(4):
+            pen.rectangle((120 + 110 * cell, 300, 230 + 110 * cell, 420), outline=0, width=3)
+        pen.text((20, 470), "Notes", fill=0, font=font)
+        pen.rectangle((20, 510, 620, 790), outline=0, width=3)
+        return picture
+    lines = digit_image.segment(page())
+    assert [len(line) for line in lines] == [1]  # Before: the print's lines too.
+    assert similarity(lines[0][0], one_line(page(printed=False))[0]) > 0.8
