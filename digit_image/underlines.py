@@ -42,10 +42,10 @@ def without_rules(marks, labels):
     mark just under it (a 7's, drawn apart from its stem) is a digit's: both stay."""
     if len(marks) < 2:
         return marks
-    heights = sorted((mark.height for mark in marks), reverse=True)
+    tallest_other = _largest_other([mark.height for mark in marks])
 
     def rule(mark):
-        tallest = heights[1] if mark.height == heights[0] else heights[0]  # of the others
+        tallest = tallest_other(mark.height)
         if mark.width < RULE_LENGTH * tallest or mark.height > RULE_SLOPE * mark.width:
             return False
         if not clear_of_edges([mark], labels.shape):
@@ -57,6 +57,13 @@ def without_rules(marks, labels):
 
     kept = [mark for mark in marks if not rule(mark)]
     return kept if kept else marks
+
+
+def _largest_other(sizes):
+    """A function of one mark's size (one of sizes, two at least) giving the largest size of
+    the others: sorted once, as a page may hold thousands of marks."""
+    first, second = sorted(sizes, reverse=True)[:2]
+    return lambda size: second if size == first else first
 
 
 def _bar_of_a_7(mark, marks, tallest):
@@ -77,11 +84,11 @@ def without_sheet_edges(marks, labels):
     if len(marks) < 2:
         return marks
     side = max(labels.shape)
-    extents = sorted((max(mark.height, mark.width) for mark in marks), reverse=True)
+    largest_other = _largest_other([max(mark.height, mark.width) for mark in marks])
 
     def edge(mark):
         extent = max(mark.height, mark.width)
-        largest = extents[1] if extent == extents[0] else extents[0]  # of the others
+        largest = largest_other(extent)
         if largest < EDGE_MARK * side or extent < max(RULE_LENGTH * largest, EDGE_SPAN * side):
             return False
         mask = mark.mask(labels)
