@@ -62,17 +62,17 @@ def form_boxes(mask, faint):
             boxed.append(Boxed(mark, sides, inside, len(cells)))
     rows = np.zeros_like(mask)
     grouped = _rows(boxed)
-    # The heights of the rows of MIN_CELLS boxes or more, written in or not: a form's fields.
-    combs = [max(entry.mark.height for entry in row) for row in grouped
-             if sum(entry.count for entry in row) >= MIN_CELLS]
-    for row in grouped:
+    # Each row's height and count of cells; the heights of the rows of MIN_CELLS boxes or
+    # more, written in or not, are a form's fields.
+    sizes = [(max(entry.mark.height for entry in row), sum(entry.count for entry in row))
+             for row in grouped]
+    combs = [tallest for tallest, count in sizes if count >= MIN_CELLS]
+    for row, (tallest, count) in zip(grouped, sizes):
         inside = np.zeros_like(mask)
         for entry in row:
             inside[entry.mark.box] |= entry.cells
         written = np.flatnonzero((mask & inside).any(axis=1))
         writing_height = written[-1] + 1 - written[0] if len(written) else 0
-        tallest = max(entry.mark.height for entry in row)
-        count = sum(entry.count for entry in row)
         # Boxes with nothing written in them are more likely square zeros than a form; one
         # or two (which may be a box a digit touching its top and bottom cut in two) hold
         # ink FRAME_CONTENT of their height at least (not a 0 with a dot or a tick in it).
