@@ -82,6 +82,8 @@ def without_blocks(marks, labels):
     of a % lie beside its stroke: only blocks BLOCK_SIZE of the writing's size, BLOCK_APART
     from it, are left out. Read with the digits, they were digits of a number, or made the
     picture one unsure digit."""
+    if len(marks) < 2:
+        return marks  # a block alone is apart from no writing: most pictures stop here
     blocks = [mark for mark in marks if _block(mark, labels)]
     block_labels = {block.label for block in blocks}
     writing = [mark for mark in marks if mark.label not in block_labels]
