@@ -236,6 +236,8 @@ def _look(source):
         return found
     try:
         seen = Found(*_marks_in(closer), view=view)
+    except NoDigit:
+        raise  # a shape no digit has, seen up close
     except ImageError:
         return found
     if view == "closer":
@@ -247,6 +249,8 @@ def _look(source):
             try:
                 return Found(*_marks_in(flattened(closer[top:bottom, left:right], sheet)),
                              view="sheet")
+            except NoDigit:
+                raise
             except ImageError:
                 pass
     return seen

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_SIZE, FRAME_THICKNESS, openings
+from .errors import NoDigit
 from .marks import Mark, dilate, label_marks
 from .ruled_lines import SMALL_IMAGE
 
@@ -43,7 +44,8 @@ SIDE_MARGIN = 3  # ...and this many pixels beyond its ends.
 def form_boxes(mask, faint):
     """Rows of boxes on a form: (the boxes' sides, the rows' region), boolean images; None
     when the picture has none. mask is the ink, faint a looser mask of it in which the boxes
-    are sought."""
+    are sought. Raises NoDigit for a form whose rows of MIN_CELLS boxes or more are all
+    empty, with nothing beside them but print (_only_print_beside)."""
     if min(mask.shape) < SMALL_IMAGE:
         return None
     found = np.zeros_like(mask)
@@ -67,6 +69,7 @@ def form_boxes(mask, faint):
     sizes = [(max(entry.mark.height for entry in row), sum(entry.count for entry in row))
              for row in grouped]
     combs = [tallest for tallest, count in sizes if count >= MIN_CELLS]
+    empty_combs = 0
     for row, (tallest, count) in zip(grouped, sizes):
         inside = np.zeros_like(mask)
         for entry in row:
@@ -77,8 +80,10 @@ def form_boxes(mask, faint):
         # or two (which may be a box a digit touching its top and bottom cut in two) hold
         # ink FRAME_CONTENT of their height at least (not a 0 with a dot or a tick in it).
         few = count < MIN_CELLS
-        if (np.count_nonzero(faint & inside) < WRITTEN * np.count_nonzero(inside)
-                or (few and writing_height < FRAME_CONTENT * tallest)):
+        if np.count_nonzero(faint & inside) < WRITTEN * np.count_nonzero(inside):
+            empty_combs += not few
+            continue
+        if few and writing_height < FRAME_CONTENT * tallest:
             continue
         # A comb running on past the picture's side has more cells (read closer, around the
         # digits in its first ones).
@@ -108,7 +113,25 @@ def form_boxes(mask, faint):
             # as drawn; a comb's cells, a row's boxes, smaller boxes, are taken out here.
             if entry.count > 1 or not few or tallest < FRAME_SIZE * max(mask.shape):
                 found[entry.mark.box] |= entry.sides
-    return (found, rows) if rows.any() else None
+    if rows.any():
+        return found, rows
+    if empty_combs and _only_print_beside(mask, labels, boxed, max(combs)):
+        raise NoDigit("no digit: the form's boxes are empty")
+    return None
+
+
+def _only_print_beside(mask, labels, boxed, cell_height):
+    """Whether the ink beyond the boxes is a form's print: there is some (square 0s side by
+    side have none), and no mark of it is as tall as WRITER of the cells (a digit written
+    beside them)."""
+    boxes = np.zeros_like(mask)
+    for entry in boxed:
+        boxes[entry.mark.box] |= entry.mark.mask(labels)
+    beside = mask & ~boxes
+    if not beside.any():
+        return False
+    _, others = label_marks(beside)
+    return all(other.height < WRITER * cell_height for other in others)
 
 
 class Boxed(typing.NamedTuple):

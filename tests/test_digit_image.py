@@ -318,7 +318,8 @@ def form(text, cells=4, apart=False, tilt=0.0, ink=0, crossing=False, printed=Tr
     # Each digit centred in its cell, as draw() spaces them; crossing: over the cell's top.
     right = left + len(text) * (width + gap) - gap
     picture = draw(text, size=(640, 400), box=(left, top - 12 if crossing else top + 15,
-                                               right, bottom - 15), width=7, ink=ink)
+                                               right, bottom - 15), width=7, ink=ink) \
+        if text else Image.new("L", (640, 400), 255)
     pen = ImageDraw.Draw(picture)
     font = ImageFont.load_default(size=30)
     if printed:
@@ -358,6 +359,14 @@ def test_empty_boxes_of_a_forms_row_are_no_digits():
     assert len(digits) == 2
     alone = one_line(form("42", printed=False))
     assert all(similarity(digit, expected) > 0.8 for digit, expected in zip(digits, alone))
+
+
+@pytest.mark.parametrize("tilt", [0.0, 4.0])
+def test_a_form_whose_boxes_are_all_empty_is_no_digit(tilt):
+    # Its title and label were read as the digits (a blank form photographed: an 8).
+    with pytest.raises(digit_image.NoInk):
+        digit_image.find_digits(form("", cells=4, tilt=tilt))
+    assert len(one_line(form("7", cells=4, tilt=tilt))) == 1
 
 
 @pytest.mark.parametrize("width", [3, 8])
