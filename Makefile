@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export MNIST_MIRROR
 
-.PHONY: run test test-fast venv data train evaluate export predict serve benchmark clean
+.PHONY: run test test-fast venv browser data train evaluate export predict serve benchmark clean
 
 run: data train evaluate export predict
 	@echo
@@ -47,11 +47,24 @@ predict: venv
 serve: venv
 	$(PY) serve.py
 
-test: venv
+test: venv browser
 	$(PY) -m pytest
 
-test-fast: venv
+test-fast: venv browser
 	$(PY) -m pytest -m "not slow"
+
+# The page's browser test drives Debian's Chromium and its driver: installed with apt-get when
+# missing, as root or through sudo without a password. Where that cannot be done, the test
+# is skipped with its reason and the others run.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	    as_root=""; [ "$$(id -u)" -eq 0 ] || as_root="sudo -n"; \
+	    echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
+	    { command -v apt-get && $$as_root apt-get update -qq \
+	      && $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	         chromium chromium-driver; } >/dev/null 2>&1 \
+	    || echo "could not install chromium: the browser test will be skipped"; \
+	fi
 
 benchmark: venv
 	$(PY) -m benchmarks.train_speed
