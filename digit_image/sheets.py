@@ -26,9 +26,10 @@ SHEET_BLANK = 2  # A sheet with no writing showing is at most this many times as
 SHEET_BLANK_SOLID = 0.95  # ...and fills this much of its four sides' polygon.
 PAPER_STROKE = 0.05  # Paper lighter than the desk is sought with strokes this wide erased;
 PAPER_SIZE = 0.15  # ...it covers this share of the picture at least,
-PAPER_SIDES = 1  # ...touches at most this many of the picture's sides,
+PAPER_SIDES = 2  # ...touches at most this many of the picture's sides,
 PAPER_CONTRAST = 0.22  # ...is this much lighter than the desk,
-PAPER_STEP = 0.15  # ...its outline a step of this share of that from one pixel to the next.
+PAPER_STEP = 0.15  # ...its outline a step of this share of that from one pixel to the next
+PAPER_STEPS = (50, 30)  # ...at this percentile of its outline; touching two sides, this one.
 PAPER_DESK = 0.25  # It is read alone when at least this share of the ink was found on the desk,
 PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's strokes, cropped close);
 PAPER_TAKEN = 0.15  # ...or when the ink found, all on it, is this share of it or more: its
@@ -92,7 +93,8 @@ def paper_of(gray, labels, marks):
     lies in the picture and much of the ink (the marks found) lies beyond it, the desk's
     grain or clutter read as ink; or when the ink is the sheet's lit part (_lit_part); else
     None. The paper is the light side of Otsu's cut once strokes are erased, in one piece
-    with the desk on three sides at least, four straight sides and a sharp outline."""
+    with the desk on two sides at least (a corner run out past the picture's), four straight
+    sides and a sharp outline."""
     if max(gray.shape) < SMALL_IMAGE:
         return None
     # Most pictures are paper up to their edges: a quarter of the resolution, with a margin
@@ -118,10 +120,13 @@ def paper_of(gray, labels, marks):
         return None
     # A sheet's outline is a step, where the edge of a shadow or of the light on a sheet is
     # a ramp: the grey changes by a good part of the contrast from one pixel to the next.
+    # Where the light region touches two sides, a ramp (light falling off) may close it on
+    # one, a hard shadow's step on the other: most of the outline must be a step.
     slope = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 8
     outline = paper & ~erode(paper, 1)
     outline[[0, -1]] = outline[:, [0, -1]] = False
-    if not outline.any() or np.median(dilate(slope, 1)[outline]) < PAPER_STEP * contrast:
+    steep = PAPER_STEPS[_sides_touched(largest, gray.shape) > 1]
+    if not outline.any() or np.percentile(dilate(slope, 1)[outline], steep) < PAPER_STEP * contrast:
         return None
     window = paper[largest.box]
     return (box_of([largest]), window) if _paper_shaped(window) else None
@@ -175,12 +180,15 @@ def _light_region(gray, sides=PAPER_SIDES, size=PAPER_SIZE):
         return None
     labels, marks = label_marks(light)
     largest = max(marks, key=lambda mark: mark.area)
-    height, width = light.shape
-    touched = (largest.top == 0) + (largest.left == 0) + (largest.bottom == height) + (
-        largest.right == width)
-    if touched > sides or largest.area < size * light.size:
+    if _sides_touched(largest, light.shape) > sides or largest.area < size * light.size:
         return None
     return smooth, labels, largest
+
+
+def _sides_touched(mark, shape):
+    """How many of the picture's sides a mark reaches."""
+    return ((mark.top == 0) + (mark.left == 0) + (mark.bottom == shape[0])
+            + (mark.right == shape[1]))
 
 
 def quadrilateral(mask):

@@ -1107,6 +1107,22 @@ def test_a_sheet_on_a_grainy_desk_lighter_than_the_pen_is_read_on_the_sheet():
     assert found.view == "sheet" and similarity(found.as_one(), expected) > 0.9
 
 
+@pytest.mark.parametrize("turn, left, top", [(14, 380, -120), (-12, 400, -60)])
+def test_a_sheet_running_out_past_a_corner_of_the_photo_is_read_on_the_sheet(turn, left, top):
+    """A phone held close: the sheet's far corner runs out past the picture's top and right
+    edges. It is still the paper, read alone and turned square (before: read with the desk
+    around it, the digit as turned as the sheet)."""
+    upright = draw("4", size=(500, 400), box=(200, 140, 290, 280), width=10, paper=215)
+    sheet = upright.convert("LA").rotate(turn, Image.Resampling.BICUBIC, expand=True)
+    photo = Image.new("L", (800, 450), 40)
+    photo.paste(sheet.convert("L"), (left, top), sheet.getchannel("A"))
+    noise = np.random.default_rng(0).normal(0, 6, (450, 800))
+    photo = Image.fromarray(np.clip(np.asarray(photo) + noise, 0, 255).astype(np.uint8))
+    found = digit_image.find_digits(photo)
+    assert found.view == "sheet"
+    assert similarity(found.as_one(), digit_image.normalize(upright)) > 0.7
+
+
 def test_a_bold_bright_stroke_on_black_is_not_taken_for_a_lit_sheet():
     """Light ink on black: the light region is the stroke itself, all of it ink, where a sheet
     lit unevenly is only partly so."""
