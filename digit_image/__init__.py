@@ -267,6 +267,8 @@ def _marks_in(gray, contrast=None):
         try:
             ink, labels, marks = _find_ink(rest)
             contrast = rest
+        except NoDigit:
+            raise
         except ImageError:
             raise NoInk("no ink found (only the edge of a shadow, the desk or the page)") from None
     kept = without_edge_marks(ink, labels, marks)
@@ -278,6 +280,8 @@ def _marks_in(gray, contrast=None):
         try:
             ink, labels, marks = _find_ink(contrast, without=edge)
             kept = without_edge_marks(ink, labels, marks)
+        except NoDigit:
+            raise
         except ImageError:
             pass
     marks = without_sheet_edges(without_underlines(without_rings(kept, labels)), labels)

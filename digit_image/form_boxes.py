@@ -10,7 +10,9 @@ title, the field's label, its rule) is the form's, not the writer's: the digits 
 from the rows alone. A box or two count when a digit's height is written in them and the
 form prints more beside them, or has a row of three boxes or more of their height (another
 field, empty or not); a box drawn around a digit on bare paper, or a square 0, is boxes.py's.
-Three or more count when anything is written in them."""
+Three or more count when anything is written in them; when nothing is, in any row, and
+nothing but words of print lies beside them, the form is blank, and only a pen fainter
+than its print is looked for in them."""
 
 import itertools
 import typing
@@ -19,7 +21,6 @@ import cv2
 import numpy as np
 
 from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_SIZE, FRAME_THICKNESS, openings
-from .errors import NoDigit
 from .marks import Mark, dilate, label_marks
 from .ruled_lines import SMALL_IMAGE
 
@@ -37,15 +38,20 @@ CROSSING = 1.6  # A digit's stroke crossing a side runs on this many times its r
 WRITTEN = 0.01  # A row's cells hold ink over this share of their area at least.
 PRINT = 0.5  # A form around one or two boxes holds this much ink beside them at least,
 WRITER = 0.75  # ...none of it as tall as this share of the writing in them.
+PRINT_MARKS = 3  # Beside empty rows, a form's print is this many marks at least (words),
+PRINT_TALLEST = 2.0  # ...none over this many times their median height (a digit written
+                     # beside them) or WRITER of the boxes' height.
 ROW_MARGIN = 0.25  # Ink this fraction of the row's height above or below it is still read,
 SIDE_MARGIN = 3  # ...and this many pixels beyond its ends.
 
 
 def form_boxes(mask, faint):
-    """Rows of boxes on a form: (the boxes' sides, the rows' region), boolean images; None
-    when the picture has none. mask is the ink, faint a looser mask of it in which the boxes
-    are sought. Raises NoDigit for a form whose rows of MIN_CELLS boxes or more are all
-    empty, with nothing beside them but print (_only_print_beside)."""
+    """Rows of boxes on a form: (the boxes' sides, the rows' region, whether the rows are
+    empty), the first two boolean images; None when the picture has none. mask is the ink,
+    faint a looser mask of it in which the boxes are sought. The rows are empty when nothing
+    is written in any (the region is then that of the rows of MIN_CELLS boxes or more) and
+    nothing but print lies beside them (_only_print_beside): a blank form, unless a pen
+    paler than the print's half shows in them."""
     if min(mask.shape) < SMALL_IMAGE:
         return None
     found = np.zeros_like(mask)
@@ -69,7 +75,7 @@ def form_boxes(mask, faint):
     sizes = [(max(entry.mark.height for entry in row), sum(entry.count for entry in row))
              for row in grouped]
     combs = [tallest for tallest, count in sizes if count >= MIN_CELLS]
-    empty_combs = 0
+    empty = np.zeros_like(mask)  # the empty rows of MIN_CELLS boxes or more
     for row, (tallest, count) in zip(grouped, sizes):
         inside = np.zeros_like(mask)
         for entry in row:
@@ -81,7 +87,8 @@ def form_boxes(mask, faint):
         # ink FRAME_CONTENT of their height at least (not a 0 with a dot or a tick in it).
         few = count < MIN_CELLS
         if np.count_nonzero(faint & inside) < WRITTEN * np.count_nonzero(inside):
-            empty_combs += not few
+            if not few:
+                empty |= inside
             continue
         if few and writing_height < FRAME_CONTENT * tallest:
             continue
@@ -114,15 +121,18 @@ def form_boxes(mask, faint):
             if entry.count > 1 or not few or tallest < FRAME_SIZE * max(mask.shape):
                 found[entry.mark.box] |= entry.sides
     if rows.any():
-        return found, rows
-    if empty_combs and _only_print_beside(mask, labels, boxed, max(combs)):
-        raise NoDigit("no digit: the form's boxes are empty")
+        return found, rows, False
+    if empty.any() and _only_print_beside(mask, labels, boxed, max(combs)):
+        for entry in boxed:
+            found[entry.mark.box] |= entry.sides
+        return found, empty, True
     return None
 
 
 def _only_print_beside(mask, labels, boxed, cell_height):
-    """Whether the ink beyond the boxes is a form's print: there is some (square 0s side by
-    side have none), and no mark of it is as tall as WRITER of the cells (a digit written
+    """Whether the ink beyond the boxes is a form's print: words (PRINT_MARKS marks at
+    least; square 0s side by side have none, "0.00" a dot) of letters alike, none standing
+    out PRINT_TALLEST times their median height or WRITER of the boxes' (a digit written
     beside them)."""
     boxes = np.zeros_like(mask)
     for entry in boxed:
@@ -131,7 +141,9 @@ def _only_print_beside(mask, labels, boxed, cell_height):
     if not beside.any():
         return False
     _, others = label_marks(beside)
-    return all(other.height < WRITER * cell_height for other in others)
+    heights = [other.height for other in others]
+    return (len(heights) >= PRINT_MARKS and max(heights) <= PRINT_TALLEST * np.median(heights)
+            and max(heights) < WRITER * cell_height)
 
 
 class Boxed(typing.NamedTuple):

@@ -4,7 +4,7 @@ out, then the marks it leaves that are neither specks nor ghosts of fainter ink.
 import numpy as np
 
 from .boxes import PRINT_FRINGE, box_sides
-from .errors import NoInk
+from .errors import NoDigit, NoInk
 from .form_boxes import form_boxes
 from .lighting import contrast_within, histogram, otsu, percentiles
 from .marks import dilate, label_marks, mask_of
@@ -58,9 +58,14 @@ def find_ink(contrast, forms=True, without=None):
         if form is not None:
             # The digits are read in the boxes alone; the form's print, darker than most
             # pens, set the cut between paper and ink, which is found anew without it.
-            sides, rows = form
-            return find_ink(contrast_within(contrast, rows & ~dilate(sides, PRINT_FRINGE)),
-                            forms=False)
+            sides, rows, empty = form
+            try:
+                return find_ink(contrast_within(contrast, rows & ~dilate(sides, PRINT_FRINGE)),
+                                forms=False)
+            except NoInk:
+                if empty:  # nothing written in them, however pale: a blank form
+                    raise NoDigit("no digit: the form's boxes are empty") from None
+                raise
     lines |= box_sides(mask & ~lines, faint & ~lines)
     if lines.any():
         mask &= ~lines

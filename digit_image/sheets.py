@@ -93,8 +93,8 @@ def paper_of(gray, labels, marks):
     lies in the picture and much of the ink (the marks found) lies beyond it, the desk's
     grain or clutter read as ink; or when the ink is the sheet's lit part (_lit_part); else
     None. The paper is the light side of Otsu's cut once strokes are erased, in one piece
-    with the desk on two sides at least (a corner run out past the picture's), four straight
-    sides and a sharp outline."""
+    with the desk on two sides at least (a sheet running out past a corner of the picture,
+    or past its top and bottom), four straight sides and a sharp outline."""
     if max(gray.shape) < SMALL_IMAGE:
         return None
     # Most pictures are paper up to their edges: a quarter of the resolution, with a margin
@@ -118,6 +118,9 @@ def paper_of(gray, labels, marks):
     contrast = np.median(smooth[paper]) - np.median(smooth[~paper])
     if contrast < PAPER_CONTRAST:
         return None
+    touched = _sides_touched(largest, gray.shape)
+    if touched > 1 and not _holding_writing(paper, marks, gray.shape):
+        return None
     # A sheet's outline is a step, where the edge of a shadow or of the light on a sheet is
     # a ramp: the grey changes by a good part of the contrast from one pixel to the next.
     # Where the light region touches two sides, a ramp (light falling off) may close it on
@@ -125,11 +128,27 @@ def paper_of(gray, labels, marks):
     slope = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1)) / 8
     outline = paper & ~erode(paper, 1)
     outline[[0, -1]] = outline[:, [0, -1]] = False
-    steep = PAPER_STEPS[_sides_touched(largest, gray.shape) > 1]
+    steep = PAPER_STEPS[touched > 1]
     if not outline.any() or np.percentile(dilate(slope, 1)[outline], steep) < PAPER_STEP * contrast:
         return None
     window = paper[largest.box]
     return (box_of([largest]), window) if _paper_shaped(window) else None
+
+
+def _holding_writing(paper, marks, shape):
+    """Whether paper reaching two of the picture's sides (a sheet running out past a corner,
+    or longer than the photo) holds the writing: no mark away from it (beyond a stroke's
+    erasing width of it) and clear of the picture's edges (a digit on the desk beside a
+    white label) is taller than the tallest on it."""
+    near = dilate(paper, round(PAPER_STROKE * max(shape)))
+    on, off = [0], [0]
+    for mark in marks:
+        middle = (mark.top + mark.bottom) // 2, (mark.left + mark.right) // 2
+        if paper[middle]:
+            on.append(mark.height)
+        elif not near[middle] and clear_of_edges([mark], shape):
+            off.append(mark.height)
+    return max(on) >= max(off)
 
 
 def _lit_part(ink, paper, beyond):

@@ -361,12 +361,33 @@ def test_empty_boxes_of_a_forms_row_are_no_digits():
     assert all(similarity(digit, expected) > 0.8 for digit, expected in zip(digits, alone))
 
 
-@pytest.mark.parametrize("tilt", [0.0, 4.0])
-def test_a_form_whose_boxes_are_all_empty_is_no_digit(tilt):
+def test_a_form_whose_boxes_are_all_empty_is_no_digit():
     # Its title and label were read as the digits (a blank form photographed: an 8).
-    with pytest.raises(digit_image.NoInk):
-        digit_image.find_digits(form("", cells=4, tilt=tilt))
-    assert len(one_line(form("7", cells=4, tilt=tilt))) == 1
+    with pytest.raises(digit_image.NoDigit, match="boxes are empty"):
+        digit_image.find_digits(form("", cells=4))
+    with pytest.raises(digit_image.NoInk):  # tilted: its sides' fringe is re-read, as blank
+        digit_image.find_digits(form("", cells=4, tilt=4.0))
+    assert len(one_line(form("7", cells=4))) == 1
+
+
+@pytest.mark.parametrize("pencil", [190, 200])
+def test_a_pale_pencil_in_a_forms_boxes_is_read_not_taken_for_a_blank_form(pencil):
+    assert len(one_line(form("2024", ink=pencil))) == 4
+
+
+def test_a_digit_written_beside_a_forms_empty_boxes_is_no_blank_form():
+    picture = form("", cells=4)
+    picture.paste(draw("7", size=(60, 90), box=(5, 5, 55, 85), width=6), (560, 300))
+    assert len(digit_image.find_digits(picture).marks) > 0  # read, not refused
+
+
+def test_square_zeros_with_a_point_are_no_blank_form():
+    picture = Image.new("L", (640, 240), 255)
+    pen = ImageDraw.Draw(picture)
+    for left in (40, 250, 420):
+        pen.rectangle((left, 40, left + 130, 200), outline=0, width=6)
+    pen.ellipse((200, 180, 214, 194), fill=0)
+    assert len(one_line(picture)) >= 3
 
 
 @pytest.mark.parametrize("width", [3, 8])
@@ -1121,6 +1142,21 @@ def test_a_sheet_running_out_past_a_corner_of_the_photo_is_read_on_the_sheet(tur
     found = digit_image.find_digits(photo)
     assert found.view == "sheet"
     assert similarity(found.as_one(), digit_image.normalize(upright)) > 0.7
+
+
+def test_a_white_label_in_a_corner_is_not_taken_for_the_sheet():
+    """Light paper reaching two sides, with the digit off it on the grey beside: a label
+    stuck in the photo's corner, not the sheet the writing is on."""
+    picture = draw("7", size=(800, 450), box=(450, 100, 550, 340), width=14, paper=150)
+    pen = ImageDraw.Draw(picture)
+    pen.rectangle((0, 250, 300, 450), fill=250)
+    pen.text((40, 320), "Note:", fill=30, font=ImageFont.load_default(size=40))
+    noise = np.random.default_rng(0).normal(0, 5, (450, 800))
+    picture = Image.fromarray(np.clip(np.asarray(picture) + noise, 0, 255).astype(np.uint8))
+    found = digit_image.find_digits(picture)
+    # Before: the label read alone, as its sheet ("Note:" read as a number).
+    assert found.view != "sheet"
+    assert max(mark.height for mark in found.marks) > 0.5 * found.labels.shape[0]  # the 7
 
 
 def test_a_bold_bright_stroke_on_black_is_not_taken_for_a_lit_sheet():
