@@ -60,10 +60,10 @@ browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 	    as_root=""; [ "$$(id -u)" -eq 0 ] || as_root="sudo -n"; \
 	    echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
-	    { command -v apt-get && $$as_root apt-get update -qq \
-	      && $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    { command -v apt-get && $$as_root timeout 600 apt-get update -qq \
+	      && $$as_root env DEBIAN_FRONTEND=noninteractive timeout 1200 apt-get install -y -qq \
 	         chromium chromium-driver; } >/dev/null 2>&1 \
-	    || echo "could not install chromium: the browser test will be skipped"; \
+	    || echo "  could not (no apt-get, no root, or no package): the browser test will be skipped"; \
 	fi
 
 benchmark: venv
