@@ -55,15 +55,20 @@ test-fast: venv browser
 
 # The page's browser test drives Debian's Chromium and its driver: installed with apt-get when
 # missing, as root or through sudo without a password. Where that cannot be done, the test
-# is skipped with its reason and the others run.
+# is skipped with its reason and the others run; later runs do not try again until
+# $(VENV)/.no-browser is removed (an offline apt-get can take minutes to fail).
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ -e $(VENV)/.no-browser ]; then \
+	    echo "no chromium: the browser test will be skipped (rm $(VENV)/.no-browser to install it)"; \
+	else \
 	    as_root=""; [ "$$(id -u)" -eq 0 ] || as_root="sudo -n"; \
 	    echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
 	    { command -v apt-get && $$as_root timeout 600 apt-get update -qq \
 	      && $$as_root env DEBIAN_FRONTEND=noninteractive timeout 1200 apt-get install -y -qq \
 	         chromium chromium-driver; } >/dev/null 2>&1 \
-	    || echo "  could not (no apt-get, no root, or no package): the browser test will be skipped"; \
+	    || { echo "  could not (no apt-get, no root, or no package): the browser test will be skipped"; \
+	         touch $(VENV)/.no-browser 2>/dev/null || true; }; \
 	fi
 
 benchmark: venv
