@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_SIZE, FRAME_THICKNESS, openings
-from .marks import Mark, dilate, label_marks
+from .marks import Mark, dilate, label_marks, mask_of
 from .ruled_lines import SMALL_IMAGE
 
 MIN_CELLS = 3  # A row of this many boxes at least may have empty ones,
@@ -76,6 +76,7 @@ def form_boxes(mask, faint):
              for row in grouped]
     combs = [tallest for tallest, count in sizes if count >= MIN_CELLS]
     empty = np.zeros_like(mask)  # the empty rows of MIN_CELLS boxes or more
+    written_in = False  # any row, read or not
     for row, (tallest, count) in zip(grouped, sizes):
         inside = np.zeros_like(mask)
         for entry in row:
@@ -90,6 +91,7 @@ def form_boxes(mask, faint):
             if not few:
                 empty |= inside
             continue
+        written_in = True
         if few and writing_height < FRAME_CONTENT * tallest:
             continue
         # A comb running on past the picture's side has more cells (read closer, around the
@@ -122,7 +124,7 @@ def form_boxes(mask, faint):
                 found[entry.mark.box] |= entry.sides
     if rows.any():
         return found, rows, False
-    if empty.any() and _only_print_beside(mask, labels, boxed, max(combs)):
+    if empty.any() and not written_in and _only_print_beside(mask, labels, boxed, max(combs)):
         for entry in boxed:
             found[entry.mark.box] |= entry.sides
         return found, empty, True
@@ -134,10 +136,7 @@ def _only_print_beside(mask, labels, boxed, cell_height):
     least; square 0s side by side have none, "0.00" a dot) of letters alike, none standing
     out PRINT_TALLEST times their median height or WRITER of the boxes' (a digit written
     beside them)."""
-    boxes = np.zeros_like(mask)
-    for entry in boxed:
-        boxes[entry.mark.box] |= entry.mark.mask(labels)
-    beside = mask & ~boxes
+    beside = mask & ~mask_of(labels, [entry.mark for entry in boxed])
     if not beside.any():
         return False
     _, others = label_marks(beside)
@@ -160,10 +159,7 @@ def _printed_around(mask, margin, row, labels, writing_pixels, writing_height):
     """Whether the ink beside one or two boxes is a form's print: PRINT of the ink in them at
     least, and no mark of it as tall as WRITER of the writing in them (a digit beside, of
     the same number: a box drawn round part of a number on bare paper)."""
-    boxes = np.zeros_like(mask)
-    for entry in row:
-        boxes[entry.mark.box] |= entry.mark.mask(labels)
-    beside = mask & ~margin & ~boxes
+    beside = mask & ~margin & ~mask_of(labels, [entry.mark for entry in row])
     if not beside.any() or np.count_nonzero(beside) < PRINT * writing_pixels:
         return False
     _, others = label_marks(beside)

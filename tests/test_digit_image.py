@@ -381,6 +381,16 @@ def test_a_digit_written_beside_a_forms_empty_boxes_is_no_blank_form():
     assert len(digit_image.find_digits(picture).marks) > 0  # read, not refused
 
 
+def test_a_digit_in_another_fields_box_is_no_blank_form():
+    """A 7 touching the top of its own box, smaller than the empty row's: a field written in
+    that the form step does not read (its print test fails beside the taller row) is still
+    writing, and the form no blank one."""
+    picture = form("", cells=4)
+    picture.paste(draw("7", size=(70, 70), box=(12, -3, 58, 62), width=6), (45, 289))
+    ImageDraw.Draw(picture).rectangle((40, 290, 120, 370), outline=0, width=3)
+    assert len(digit_image.find_digits(picture).marks) > 0  # read, not refused
+
+
 def test_square_zeros_with_a_point_are_no_blank_form():
     picture = Image.new("L", (640, 240), 255)
     pen = ImageDraw.Draw(picture)
