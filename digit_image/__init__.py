@@ -29,7 +29,8 @@ faded when shrunk is read again finer, at up to FINE_SIZE; digits written small 
 page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
 What they find is no digit when it is too faint to be ink, an empty box (boxes.py; inside
 a box that seems empty, writing much fainter than the box is looked for again), a stroke
-with a dot beyond its end (dots.py: i, j, !, ?), or round blots alone (a binder's holes);
+with a dot beyond its end (dots.py: i, j, !, ?), round blots alone (a binder's holes), or
+a ring alone as round and even as a cup's (rings.py: a coffee ring, a drawn circle);
 solid blocks apart from the writing (an app's colour swatches) are left out.
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
@@ -56,7 +57,7 @@ from .lighting import Contrast, contrast_of, contrast_within, ink_bright
 from .marks import Mark, box_of, dilate, mask_of
 from .reading import (HEIF_SUFFIXES, SVG_SUFFIXES, WORK_SIZE, grey, open_picture,
                       picture_suffixes, region, thumbnail)
-from .rings import cut_touching_ring, without_rings
+from .rings import cut_touching_ring, round_ring, without_rings
 from .ruled_lines import ruled_lines
 from .sheets import flattened, paper_of, sheet_of
 from .underlines import without_sheet_edges, without_underlines
@@ -151,7 +152,8 @@ def find_digits(source):
     """The marks of the digits in a picture (a Found), looking again where a person would
     (_look), the pieces of a stroke broken apart joined (grouping.pieces_joined); marks
     fainter than FAINT_INK where they are read are no ink, and an empty box
-    (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py) no digit;
+    (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py), a ring
+    as round and even as a cup's (rings.py) no digit;
     solid blocks apart from the writing (dots.without_blocks) are left out.
     """
     found = _look(source)
@@ -166,6 +168,9 @@ def find_digits(source):
         raise NoDigit("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
     if blots(found.labels, found.marks):
         raise NoDigit("no digit: round blots, not strokes (a ring binder's holes, dots of paint)")
+    if round_ring(found.labels, found.marks):
+        raise NoDigit("no digit: a ring rounder and more even than a written 0 (a cup's ring, "
+                      "a drawn circle)")
     if found.given is None:
         # After the checks above, which count every mark (the dot of an i is such a block).
         found = dataclasses.replace(found, marks=without_blocks(found.marks, found.labels))
