@@ -30,7 +30,7 @@ page, and a sheet taken for ink, are read again closer, from the picture at up t
 What they find is no digit when it is too faint to be ink, an empty box (boxes.py; inside
 a box that seems empty, writing much fainter than the box is looked for again), a stroke
 with a dot beyond its end (dots.py: i, j, !, ?), round blots alone (a binder's holes), or
-a ring alone as round and even as a cup's (rings.py: a coffee ring, a drawn circle);
+a ring alone as exact as a tool or a cup's rim makes it (rings.py: a compass's circle);
 solid blocks apart from the writing (an app's colour swatches) are left out.
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
@@ -153,7 +153,7 @@ def find_digits(source):
     (_look), the pieces of a stroke broken apart joined (grouping.pieces_joined); marks
     fainter than FAINT_INK where they are read are no ink, and an empty box
     (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py), a ring
-    as round and even as a cup's (rings.py) no digit;
+    as exact as a tool or a cup's rim makes it (rings.py) no digit;
     solid blocks apart from the writing (dots.without_blocks) are left out.
     """
     found = _look(source)
@@ -169,8 +169,8 @@ def find_digits(source):
     if blots(found.labels, found.marks):
         raise NoDigit("no digit: round blots, not strokes (a ring binder's holes, dots of paint)")
     if round_ring(found.labels, found.marks):
-        raise NoDigit("no digit: a ring rounder and more even than a written 0 (a cup's ring, "
-                      "a drawn circle)")
+        raise NoDigit("no digit: a ring as exact as a compass, a stencil or a cup's rim makes "
+                      "it, not a written 0")
     if found.given is None:
         # After the checks above, which count every mark (the dot of an i is such a block).
         found = dataclasses.replace(found, marks=without_blocks(found.marks, found.labels))

@@ -1,6 +1,6 @@
 """Marks around the digits that are not digits: a ring drawn around them, as people circle an
 answer, or the hard shadow a sticky note casts, an L along two sides of the writing; and a
-ring alone, rounder and more even than a written 0 (round_ring())."""
+ring alone, as exact as a tool or a cup's rim makes it, which no hand writes (round_ring())."""
 
 import cv2
 import numpy as np
@@ -13,9 +13,9 @@ RING_OUTLINE = 0.8  # A touching ring's outline lies this much on an ellipse,
 RING_FOLLOWED = 0.8  # ...whose middle line its ink follows this much of the way round,
 RING_CLEAR = 0.75  # ...and this much of the ink inside it is clear of it by a pen's width.
 CORNER_SPAN = 0.8  # An L runs along this share of the writing's extent on each of its sides.
-ROUND_FIT = 0.975  # A closed ring alone whose filled outline overlaps its fitted ellipse this
-ROUND_ASPECT = 0.8  # ...much (intersection over union), its axes at least this near equal,
-ROUND_HOLE = 0.4  # ...and its hole this share of the outline, is a cup's ring, not a 0.
+ROUND_FIT = 0.99  # A ring alone whose outlines, outside and in, each lie this close to an
+ROUND_ASPECT = 0.8  # ...ellipse whose axes are at least this near equal, its hole this share
+ROUND_HOLE = 0.4  # ...of it, is as exact as a tool or a cup's rim draws a circle: no 0.
 
 
 def without_rings(marks, labels):
@@ -139,12 +139,11 @@ def _inside(window, outline, shape, pen, ellipse):
 
 
 def round_ring(labels, marks):
-    """Whether the marks are one closed ring as round and even as a cup's: a coffee ring, a
-    mug seen from above, a circle drawn with a tool, a face whose eyes were too faint to keep.
-    The model reads each as a 0 at up to 100%. A written 0 is taller than it is wide, or
-    less even: of MNIST's 0s that are one closed ring at 112 pixels (5,654 of 6,903) and
-    the 1,216 0s of this project's sets read as one, none fits ROUND_FIT and ROUND_ASPECT
-    at once (11 of MNIST's fit 0.97)."""
+    """Whether the marks are one ring as exact as a compass, a stencil, a drawing app's tool
+    or a cup's rim makes it: both its outlines, outside and inside, on ellipses within
+    ROUND_FIT, near round, its hole ROUND_HOLE of it. The model reads each as a 0 at up to
+    100%. A hand's 0 wavers, or leaves a hook where the pen began and ended (the
+    measurements are in docs/no_digit.md)."""
     if len(marks) != 1:
         return False
     ring = marks[0]
@@ -152,17 +151,26 @@ def round_ring(labels, marks):
     if min(ring.height, ring.width) < ROUND_ASPECT * max(ring.height, ring.width):
         return False
     mask = np.pad(ring.mask(labels), 1).astype(np.uint8)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    outline = max(contours, key=cv2.contourArea)
-    if len(outline) < 5:
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
+    outside = max(range(len(contours)), key=lambda index: cv2.contourArea(contours[index]))
+    holes = [contour for contour, (*_, parent) in zip(contours, hierarchy[0]) if parent == outside]
+    if not holes:
         return False
-    filled = cv2.drawContours(np.zeros_like(mask), [outline], -1, 1, cv2.FILLED)
-    if np.count_nonzero(filled & (1 - mask)) < ROUND_HOLE * np.count_nonzero(filled):
+    hole = max(holes, key=cv2.contourArea)
+    if cv2.contourArea(hole) < ROUND_HOLE * cv2.contourArea(contours[outside]):
         # A cup's rim is thin for its size; a broad pen evens out the hand's wavering.
+        return False
+    return all(_on_ellipse(outline, mask.shape) for outline in (contours[outside], hole))
+
+
+def _on_ellipse(outline, shape):
+    """Whether an outline (OpenCV's points) encloses a near-round ellipse: the ellipse fitted
+    to it overlaps what it encloses by ROUND_FIT (intersection over union)."""
+    if len(outline) < 5:
         return False
     ellipse = cv2.fitEllipse(outline)
     if min(ellipse[1]) < ROUND_ASPECT * max(ellipse[1]):
         return False
-    fitted = cv2.ellipse(np.zeros_like(mask), ellipse, 1, cv2.FILLED)
-    overlap = np.count_nonzero(fitted & filled) / np.count_nonzero(fitted | filled)
-    return overlap >= ROUND_FIT
+    enclosed = cv2.drawContours(np.zeros(shape, np.uint8), [outline], -1, 1, cv2.FILLED)
+    fitted = cv2.ellipse(np.zeros(shape, np.uint8), ellipse, 1, cv2.FILLED)
+    return np.count_nonzero(fitted & enclosed) >= ROUND_FIT * np.count_nonzero(fitted | enclosed)
