@@ -13,6 +13,9 @@ RING_OUTLINE = 0.8  # A touching ring's outline lies this much on an ellipse,
 RING_FOLLOWED = 0.8  # ...whose middle line its ink follows this much of the way round,
 RING_CLEAR = 0.75  # ...and this much of the ink inside it is clear of it by a pen's width.
 CORNER_SPAN = 0.8  # An L runs along this share of the writing's extent on each of its sides.
+SLASH_SPAN = 0.5  # A touching ring holding one straight stroke this share of its height long,
+SLASH_WIDTH = 2.0  # ...at most this many pens wide, leaning at least SLASH_LEAN degrees
+SLASH_LEAN = 20  # ...from upright and from flat, is a slashed 0, not a ring round a digit.
 ROUND_FIT = 0.99  # A ring alone whose outlines, outside and in, each lie this close to an
 ROUND_ASPECT = 0.8  # ...ellipse whose axes are at least this near equal, its hole this share
 ROUND_HOLE = 0.4  # ...of it, is as exact as a tool or a cup's rim draws a circle: no 0.
@@ -63,7 +66,7 @@ def cut_touching_ring(labels, marks):
     (RING_FOLLOWED), and ink inside, clear of it, reaches RING_CONTENT of the shape's smaller
     side. It stays clear when the ring is taken out a pen wider (RING_CLEAR of it), where
     what is left inside a 0 or an 8 drawn as an ellipse (a thicker stretch of its loop, its
-    crossing) hugs the loop.
+    crossing) hugs the loop. A slashed 0 (_slash) is left whole.
     """
     ring = max(marks, key=lambda mark: mark.area)
     window = np.pad(ring.mask(labels), 2)
@@ -78,8 +81,10 @@ def cut_touching_ring(labels, marks):
         inside = _inside(window, outline, cv2.minAreaRect(outline), pen, ellipse=False)
     if inside is None:
         return labels, marks
-    # The ring's pixels go from the label image; what it held inside becomes marks of its own.
     piece_labels, pieces = label_marks(inside[2:-2, 2:-2])
+    if len(pieces) == 1 and _slash(pieces[0].mask(piece_labels), pen, ring):
+        return labels, marks  # a slashed 0, read whole
+    # The ring's pixels go from the label image; what it held inside becomes marks of its own.
     labels = labels.copy()
     box = labels[ring.box]
     box[box == ring.label] = 0
@@ -88,6 +93,19 @@ def cut_touching_ring(labels, marks):
     held = [Mark(offset + piece.label, piece.area, ring.top + piece.top, ring.left + piece.left,
                  ring.top + piece.bottom, ring.left + piece.right) for piece in pieces]
     return labels, [mark for mark in marks if mark is not ring] + held
+
+
+def _slash(piece, pen, ring):
+    """Whether what a ring holds (piece, cropped to its box) is the slash of a slashed 0: one
+    straight stroke SLASH_SPAN of the ring's height long, no wider than SLASH_WIDTH pens,
+    leaning SLASH_LEAN from upright and from flat at least (a circled 1 stands; a ringed 7 has
+    a bar)."""
+    points = cv2.findNonZero(piece.view(np.uint8))
+    _, sides, _ = cv2.minAreaRect(points)
+    if max(sides) < SLASH_SPAN * ring.height or min(sides) > SLASH_WIDTH * pen:
+        return False
+    across, down = np.abs(cv2.fitLine(points, cv2.DIST_L2, 0, 0.01, 0.01)[:2, 0])
+    return SLASH_LEAN <= np.degrees(np.arctan2(across, down)) <= 90 - SLASH_LEAN
 
 
 def _inside(window, outline, shape, pen, ellipse):

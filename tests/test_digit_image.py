@@ -616,6 +616,27 @@ def test_a_ring_touching_the_digit_is_cut_away(digit):
     assert similarity(digit_image.normalize(picture), expected) > 0.75
 
 
+@pytest.mark.parametrize("lean", [-35, 35], ids=["backslash", "slash"])
+def test_a_slashed_0_is_read_whole_but_a_circled_1_is_cut_out(lean):
+    """A 0 with a slash across its inside, touching it at both ends, is one mark like a 1
+    circled tightly: the ring was cut away and the slash read as a 1 at 100%. A straight
+    stroke leaning from upright is a slash; a circled 1 stands."""
+    def ringed(lean):
+        picture = Image.new("L", (240, 240), 255)
+        pen = ImageDraw.Draw(picture)
+        pen.ellipse((65, 30, 175, 210), outline=0, width=8)
+        # Through the centre, its ends on the ring's inside edge.
+        across, down = np.sin(np.radians(lean)), np.cos(np.radians(lean))
+        reach = 1 / np.hypot(across / 55, down / 90) - 6
+        pen.line([(120 - reach * across, 120 + reach * down),
+                  (120 + reach * across, 120 - reach * down)], fill=0, width=8)
+        return picture
+    found = digit_image.find_digits(ringed(lean))
+    assert len(found.marks) == 1 and found.marks[0].height > 170  # the ring is kept
+    one = digit_image.find_digits(ringed(0))
+    assert len(one.marks) == 1 and one.marks[0].width < 40  # the ring is cut away
+
+
 def test_a_box_touching_the_digit_is_cut_away():
     """A box drawn tightly around a 7 and turned with it: the 7's bar crosses the box, one
     mark (0.41). The box is cut away along the rectangle it follows, its four corners drawn."""
