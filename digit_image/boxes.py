@@ -7,7 +7,7 @@ sides, with a digit inside it. Strokes of the digit crossing a side stay.
 import cv2
 import numpy as np
 
-from .marks import box_of, convex_outline, corners, label_marks
+from .marks import box_of, convex_outline, corners, label_marks, outline_and_hole
 from .ruled_lines import LINE_THICKNESS, SMALL_IMAGE
 from .straight_lines import end_strips, straight_lines
 
@@ -131,19 +131,15 @@ def box_inside(labels, marks):
         return None
     box = marks[0]
     # Its own outlines, not openings()': grown by a pixel, a stroke nearly closed would close.
-    contours, hierarchy = cv2.findContours(box.mask(labels).view(np.uint8),
-                                           cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE,
-                                           offset=(box.left, box.top))
-    holes = [contour for contour, (_, _, _, parent) in zip(contours, hierarchy[0]) if parent >= 0]
-    if not holes:
+    shapes = outline_and_hole(box.mask(labels))
+    if shapes is None:
         return None
-    outline = max(contours, key=cv2.contourArea)
-    hole = max(holes, key=cv2.contourArea)
+    outline, hole = shapes
     if not (cv2.contourArea(hole) >= EMPTY_HOLE * cv2.contourArea(outline)
             and _four_sided(outline) and _four_sided(hole)):
         return None
     inside = np.zeros(labels.shape, np.uint8)
-    cv2.drawContours(inside, [hole], -1, 1, cv2.FILLED)
+    cv2.drawContours(inside, [hole], -1, 1, cv2.FILLED, offset=(box.left, box.top))
     # Off the box's soft edge, which is paler than its cut but may be darker than the writing.
     return cv2.erode(inside, None, iterations=PRINT_FRINGE).view(bool)
 

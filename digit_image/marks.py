@@ -136,6 +136,18 @@ def corners(contour):
     return cv2.approxPolyDP(contour, CORNER_EPSILON * cv2.arcLength(contour, True), True)
 
 
+def outline_and_hole(mask):
+    """(outline, hole): the outer contour of one mark (mask, a boolean image of it) and the
+    contour of the largest background it closes around, both as OpenCV gives them; None
+    when it closes around none. A box, a ring and a 0 are told apart by these two shapes."""
+    contours, hierarchy = cv2.findContours(mask.view(np.uint8), cv2.RETR_CCOMP,
+                                           cv2.CHAIN_APPROX_NONE)
+    holes = [contour for contour, (*_, parent) in zip(contours, hierarchy[0]) if parent >= 0]
+    if not holes:
+        return None
+    return max(contours, key=cv2.contourArea), max(holes, key=cv2.contourArea)
+
+
 def convex_outline(mask):
     """The convex outline (an OpenCV contour) of a mask's pixels, from their outer contours:
     the hull of a shape is the hull of its edge."""

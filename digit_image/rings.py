@@ -5,7 +5,7 @@ ring alone, as exact as a tool or a cup's rim makes it, which no hand writes (ro
 import cv2
 import numpy as np
 
-from .marks import Mark, dilate, label_marks, stroke_width
+from .marks import Mark, dilate, label_marks, outline_and_hole, stroke_width
 
 RING_FILL = 0.4  # A ring covers at most this much of its box (a blob covers more),
 RING_CONTENT = 0.35  # ...and holds marks reaching at least this fraction of its height.
@@ -168,17 +168,15 @@ def round_ring(labels, marks):
     # A box is at least as near square as the ellipse in it: most marks stop here.
     if min(ring.height, ring.width) < ROUND_ASPECT * max(ring.height, ring.width):
         return False
-    mask = np.pad(ring.mask(labels), 1).astype(np.uint8)
-    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
-    outside = max(range(len(contours)), key=lambda index: cv2.contourArea(contours[index]))
-    holes = [contour for contour, (*_, parent) in zip(contours, hierarchy[0]) if parent == outside]
-    if not holes:
+    mask = np.pad(ring.mask(labels), 1)  # room for the fitted ellipse to run out a little
+    shapes = outline_and_hole(mask)
+    if shapes is None:
         return False
-    hole = max(holes, key=cv2.contourArea)
-    if cv2.contourArea(hole) < ROUND_HOLE * cv2.contourArea(contours[outside]):
+    outline, hole = shapes
+    if cv2.contourArea(hole) < ROUND_HOLE * cv2.contourArea(outline):
         # A cup's rim is thin for its size; a broad pen evens out the hand's wavering.
         return False
-    return all(_on_ellipse(outline, mask.shape) for outline in (contours[outside], hole))
+    return _on_ellipse(outline, mask.shape) and _on_ellipse(hole, mask.shape)
 
 
 def _on_ellipse(outline, shape):
