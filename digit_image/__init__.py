@@ -220,9 +220,9 @@ def _look(source):
         return dataclasses.replace(found, view="as given", given=given)
     largest = max(found.marks, key=lambda mark: mark.area)
     tallest = max(mark.height for mark in found.marks)
-    sheet, box = sheet_of(largest, found.labels), box_of([largest])
+    sheet, box, bare = sheet_of(largest, found.labels), box_of([largest]), False
     if sheet is None:
-        box, sheet = paper_of(gray, found.labels, found.marks) or (box, None)
+        box, sheet, bare = paper_of(gray, found.labels, found.marks) or (box, None, False)
     if sheet is not None:
         view = "sheet"
         closer = region(source, picture, box, gray.shape, ZOOM_SIZE, finer=False)
@@ -243,7 +243,10 @@ def _look(source):
         seen = Found(*_marks_in(closer), view=view)
     except NoDigit:
         raise  # a shape no digit has, seen up close
-    except ImageError:
+    except ImageError as error:
+        if bare and isinstance(error, NoInk):
+            # What was taken for ink lay around a sheet with nothing on it: the desk.
+            raise NoInk("no ink found (a blank sheet: the marks were the desk around it)") from None
         return found
     if view == "closer":
         # A small note on a large desk: its writing shows as holes in it only up close.

@@ -32,6 +32,9 @@ PAPER_STEP = 0.15  # ...its outline a step of this share of that from one pixel 
 PAPER_STEPS = (50, 30)  # ...at this percentile of its outline; touching two sides, this one.
 PAPER_DESK = 0.25  # It is read alone when at least this share of the ink was found on the desk,
 PAPER_INK = 0.25  # ...covering at most this share of it (more: a digit's strokes, cropped close);
+PAPER_BARE = 0.9  # ...or more, when this share of the ink is on the desk and the paper is the
+                  # light side's one region (the paper between a digit's strokes cropped close
+                  # has other pieces, in the digit's corners and loops);
 PAPER_TAKEN = 0.15  # ...or when the ink found, all on it, is this share of it or more: its
                     # lit part, since writing covers a few hundredths of a sheet (then the
                     # paper is at most SHEET_BLANK times as long as wide, where a bold bright 1
@@ -89,12 +92,13 @@ def sheet_of(mark, labels):
 
 
 def paper_of(gray, labels, marks):
-    """(its box, the sheet as a mask within it) when a sheet of paper lighter than the desk
-    lies in the picture and much of the ink (the marks found) lies beyond it, the desk's
-    grain or clutter read as ink; or when the ink is the sheet's lit part (_lit_part); else
-    None. The paper is the light side of Otsu's cut once strokes are erased, in one piece
-    with the desk on two sides at least (a sheet running out past a corner of the picture,
-    or past its top and bottom), four straight sides and a sharp outline."""
+    """(its box, the sheet as a mask within it, bare) when a sheet of paper lighter than the
+    desk lies in the picture and much of the ink (the marks found) lies beyond it, the desk's
+    grain or clutter read as ink (bare: all but all of it); or when the ink is the sheet's
+    lit part (_lit_part); else None. The paper is the light side of Otsu's cut once strokes
+    are erased, in one piece with the desk on two sides at least (a sheet running out past a
+    corner of the picture, or past its top and bottom), four straight sides and a sharp
+    outline."""
     if max(gray.shape) < SMALL_IMAGE:
         return None
     # Most pictures are paper up to their edges: a quarter of the resolution, with a margin
@@ -108,11 +112,14 @@ def paper_of(gray, labels, marks):
         return None
     smooth, light, largest = region
     paper = light == largest.label
+    alone = largest.area == np.count_nonzero(light)
     hole_labels, holes = _holes(paper)
     paper |= mask_of(hole_labels, holes)
     ink = mask_of(labels, marks)  # only now: most pictures never get this far
     beyond = np.count_nonzero(ink & ~paper)
-    on_desk = PAPER_DESK * np.count_nonzero(ink) <= beyond <= PAPER_INK * np.count_nonzero(~paper)
+    desk = alone and beyond >= PAPER_BARE * np.count_nonzero(ink)
+    on_desk = (PAPER_DESK * np.count_nonzero(ink) <= beyond
+               and (desk or beyond <= PAPER_INK * np.count_nonzero(~paper)))
     if not on_desk and not _lit_part(ink, paper, beyond):
         return None
     contrast = np.median(smooth[paper]) - np.median(smooth[~paper])
@@ -132,7 +139,14 @@ def paper_of(gray, labels, marks):
     if not outline.any() or np.percentile(dilate(slope, 1)[outline], steep) < PAPER_STEP * contrast:
         return None
     window = paper[largest.box]
-    return (box_of([largest]), window) if _paper_shaped(window) else None
+    if not _paper_shaped(window):
+        return None
+    # Bare when every mark is the desk, reaching from the picture's edge or from the sheet's
+    # outline: a mark apart from both may be a digit on a part of the sheet in shadow.
+    near = dilate(paper, 2)
+    bare = desk and all((near[mark.box] & mark.mask(labels)).any()
+                        for mark in clear_of_edges(marks, gray.shape))
+    return box_of([largest]), window, bare
 
 
 def _holding_writing(paper, marks, shape):

@@ -1220,6 +1220,30 @@ def test_a_bold_bright_stroke_on_black_is_not_taken_for_a_lit_sheet():
     assert sheets.paper_of(picture, labels, marks) is None
 
 
+def test_a_bare_sheet_on_a_desk_taken_for_ink_all_around_is_read_alone():
+    """A blank sheet on a desk whose darker parts, from the picture's edges in to the sheet,
+    were taken for ink: the ink covers more beside the paper than a close crop's strokes do,
+    which had turned the paper down (such photos were read as a 7 or a 5). The paper is the
+    light side's one region: it is the sheet, and bare, nothing on it but the desk around."""
+    picture = np.full((256, 256), 0.4, np.float32)
+    cv2.fillPoly(picture, [np.int32([(60, 30), (230, 50), (210, 240), (40, 220)])], 0.92)
+    labels, desk_marks = marks.label_marks(picture < 0.6)
+    box, sheet, bare = sheets.paper_of(picture, labels, desk_marks)
+    assert bare and sheet.mean() > 0.6
+
+
+def test_the_paper_between_a_bold_digits_strokes_cropped_close_is_no_sheet():
+    """A marker's 4 cropped to its box: the paper below its bar and left of its stem is a
+    rectangle with a sharp outline, the ink all beside it, as a bare sheet's desk is; but the
+    paper shows in other pieces too (above the bar, right of the stem)."""
+    picture = np.full((256, 160), 0.9, np.float32)
+    picture[:, 95:135] = picture[105:145, :135] = picture[:145, :40] = 0.1
+    labels, strokes = marks.label_marks(picture < 0.5)
+    assert sheets.paper_of(picture, labels, strokes) is None
+    # Taken for a bare sheet, it had been answered "no ink".
+    assert digit_image.find_digits(Image.fromarray(np.uint8(255 * picture))).view == "whole"
+
+
 def test_a_quadrilateral_is_told_from_a_curved_outline():
     tilted_rectangle = Image.new("L", (300, 300), 0)
     ImageDraw.Draw(tilted_rectangle).polygon([(60, 40), (250, 90), (220, 250), (40, 190)], fill=255)
