@@ -29,9 +29,9 @@ faded when shrunk is read again finer, at up to FINE_SIZE; digits written small 
 page, and a sheet taken for ink, are read again closer, from the picture at up to ZOOM_SIZE.
 What they find is no digit when it is too faint to be ink, an empty box (boxes.py; inside
 a box that seems empty, writing much fainter than the box is looked for again), a stroke
-with a dot beyond its end (dots.py: i, j, !, ?), round blots alone (a binder's holes), or
-a ring alone as exact as a tool or a cup's rim makes it (rings.py: a compass's circle);
-solid blocks apart from the writing (an app's colour swatches) are left out.
+with a dot beyond its end (dots.py: i, j, !, ?), round blots alone (a binder's holes), a
+ring alone as exact as a tool or a cup's rim makes it (rings.py: a compass's circle), or an
+arrow (arrows.py: a straight shaft with a head at one end); solid blocks apart from the writing (an app's colour swatches) are left out.
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
 second; nothing here imports TensorFlow.
@@ -43,6 +43,7 @@ import functools
 import cv2
 import numpy as np
 
+from .arrows import arrow
 from .boxes import box_inside, box_sides, empty_box
 from .desk import without_desk
 from .dots import blots, dotted, without_blocks
@@ -153,7 +154,7 @@ def find_digits(source):
     (_look), the pieces of a stroke broken apart joined (grouping.pieces_joined); marks
     fainter than FAINT_INK where they are read are no ink, and an empty box
     (boxes.py), a stroke with a dot beyond its end or round blots alone (dots.py), a ring
-    as exact as a tool or a cup's rim makes it (rings.py) no digit;
+    as exact as a tool or a cup's rim makes it (rings.py), an arrow (arrows.py) no digit;
     solid blocks apart from the writing (dots.without_blocks) are left out.
     """
     found = _look(source)
@@ -171,6 +172,8 @@ def find_digits(source):
     if round_ring(found.labels, found.marks):
         raise NoDigit("no digit: a ring as exact as a compass, a stencil or a cup's rim makes "
                       "it, not a written 0")
+    if arrow(found.labels, found.marks):
+        raise NoDigit("no digit: an arrow (a straight stroke with a head at one end)")
     if found.given is None:
         # After the checks above, which count every mark (the dot of an i is such a block).
         found = dataclasses.replace(found, marks=without_blocks(found.marks, found.labels))

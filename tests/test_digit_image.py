@@ -1056,6 +1056,48 @@ def test_a_ring_as_exact_as_a_cups_rim_is_no_digit_but_a_round_written_0_is_read
     assert digit_image.find_digits(draw("0", width=10)).marks
 
 
+@pytest.mark.parametrize("turn", [0, 35, 90, 200])
+@pytest.mark.parametrize("head", ["open", "filled"])
+def test_an_arrow_is_no_digit(turn, head):
+    """An arrow pointing up was read as a 1, one pointing aside as a 7 or a 2, at up to
+    99.9%: a straight shaft with a head at one end, coming to a point and reaching out on
+    both sides of it."""
+    picture = Image.new("L", (300, 300), 255)
+    pen = ImageDraw.Draw(picture)
+    pen.line([(150, 50), (150, 250)], fill=0, width=10)
+    if head == "open":
+        pen.line([(110, 100), (150, 50), (190, 100)], fill=0, width=10, joint="curve")
+    else:
+        pen.polygon([(150, 40), (115, 100), (185, 100)], fill=0)
+    picture = picture.rotate(turn, resample=Image.BICUBIC, fillcolor=255)
+    with pytest.raises(digit_image.NoDigit, match="an arrow"):
+        digit_image.find_digits(picture)
+
+
+@pytest.mark.parametrize("strokes", [
+    [[(130, 80), (160, 50), (160, 250)], [(120, 250), (200, 250)]],  # a 1 with a flag and a foot
+    [[(100, 50), (200, 50), (130, 250)]],  # a 7
+])
+def test_a_digit_with_a_stroke_across_one_end_is_no_arrow(strokes):
+    """A 1's flag or a 7's bar reaches out on one side of the stroke only; a 1's foot is
+    widest at the very end, where a head comes to a point."""
+    picture = Image.new("L", (300, 300), 255)
+    for stroke in strokes:
+        ImageDraw.Draw(picture).line(stroke, fill=0, width=10, joint="curve")
+    assert digit_image.find_digits(picture).marks
+
+
+def test_a_9_whose_loop_widens_one_end_is_no_arrow():
+    """A 9 with a pointed loop on a long straight stem, the stem from the middle of its
+    foot: the loop is as wide as an arrow's head, reaches out on both sides and comes to a
+    point, but closes around paper."""
+    nine = Image.new("L", (300, 300), 255)
+    pen = ImageDraw.Draw(nine)
+    pen.line([(150, 30), (195, 110), (105, 110), (150, 30)], fill=0, width=10, joint="curve")
+    pen.line([(150, 110), (150, 270)], fill=0, width=10)
+    assert digit_image.find_digits(nine).marks
+
+
 def test_a_number_written_uphill_stays_one_line():
     picture = Image.new("L", (560, 300), 255)
     for i, digit in enumerate("2024"):  # each digit 30 pixels higher than the one before
