@@ -31,7 +31,8 @@ What they find is no digit when it is too faint to be ink, an empty box (boxes.p
 a box that seems empty, writing much fainter than the box is looked for again), a stroke
 with a dot beyond its end (dots.py: i, j, !, ?), round blots alone (a binder's holes), a
 ring alone as exact as a tool or a cup's rim makes it (rings.py: a compass's circle), or an
-arrow (arrows.py: a straight shaft with a head at one end); solid blocks apart from the writing (an app's colour swatches) are left out.
+arrow (arrows.py: a straight shaft with a head at one end); solid blocks apart from the
+writing (an app's colour swatches) are left out.
 
 OpenCV does the image processing; Pillow decodes the files. Both load in a fraction of a
 second; nothing here imports TensorFlow.
@@ -242,29 +243,33 @@ def _look(source):
         return found
     if closer is None:
         return found
-    try:
-        seen = Found(*_marks_in(closer), view=view)
-    except NoDigit:
-        raise  # a shape no digit has, seen up close
-    except ImageError as error:
-        if bare and isinstance(error, NoInk):
-            # What was taken for ink lay around a sheet with nothing on it: the desk.
-            raise NoInk("no ink found (a blank sheet: the marks were the desk around it)") from None
+    seen = _unless_no_ink(_marks_in, closer)
+    if seen is None:
+        if bare:  # What was taken for ink lay around a sheet with nothing on it: the desk.
+            raise NoInk("no ink found (a blank sheet: the marks were the desk around it)")
         return found
+    seen = Found(*seen, view=view)
     if view == "closer":
         # A small note on a large desk: its writing shows as holes in it only up close.
         largest = max(seen.marks, key=lambda mark: mark.area)
         sheet = sheet_of(largest, seen.labels)
         if sheet is not None:
             top, left, bottom, right = box_of([largest])
-            try:
-                return Found(*_marks_in(flattened(closer[top:bottom, left:right], sheet)),
-                             view="sheet")
-            except NoDigit:
-                raise
-            except ImageError:
-                pass
+            on_sheet = _unless_no_ink(_marks_in, flattened(closer[top:bottom, left:right], sheet))
+            if on_sheet is not None:
+                return Found(*on_sheet, view="sheet")
     return seen
+
+
+def _unless_no_ink(look, *args, **kwargs):
+    """What look(*args, **kwargs) finds, or None where it finds no ink, so that another look
+    is taken. A shape no digit has (NoDigit, though a NoInk) is an answer, and is raised."""
+    try:
+        return look(*args, **kwargs)
+    except NoDigit:
+        raise
+    except NoInk:
+        return None
 
 
 def _marks_in(gray, contrast=None):
@@ -275,26 +280,20 @@ def _marks_in(gray, contrast=None):
     ink, labels, marks = _find_ink(contrast)
     rest = beyond_shadow_edges(contrast, labels, marks)
     if rest is not None:
-        try:
-            ink, labels, marks = _find_ink(rest)
-            contrast = rest
-        except NoDigit:
-            raise
-        except ImageError:
-            raise NoInk("no ink found (only the edge of a shadow, the desk or the page)") from None
+        beyond = _unless_no_ink(_find_ink, rest)
+        if beyond is None:
+            raise NoInk("no ink found (only the edge of a shadow, the desk or the page)")
+        (ink, labels, marks), contrast = beyond, rest
     kept = without_edge_marks(ink, labels, marks)
     if kept and max(marks, key=lambda mark: mark.area) not in kept:
         # The largest mark, which specks and ghosts were measured against, was the desk or a
         # wall at the edge: the rest is measured again without the marks at the edge.
         # (Their soft rim, a pixel or two beyond the cut, goes with them.)
         edge = dilate(mask_of(labels, [mark for mark in marks if mark not in kept]), 2)
-        try:
-            ink, labels, marks = _find_ink(contrast, without=edge)
+        without_edge = _unless_no_ink(_find_ink, contrast, without=edge)
+        if without_edge is not None:
+            ink, labels, marks = without_edge
             kept = without_edge_marks(ink, labels, marks)
-        except NoDigit:
-            raise
-        except ImageError:
-            pass
     marks = without_sheet_edges(without_underlines(without_rings(kept, labels)), labels)
     labels, marks = cut_touching_ring(labels, marks)
     inside = box_inside(labels, marks)
