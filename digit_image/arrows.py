@@ -16,9 +16,12 @@ ARROW_LONG = 2.0  # ...it is at least this many times as long as its widest slic
 ARROW_STRAIGHT = 0.3  # ...its middle third (the shaft) on a line to within this many pens,
 ARROW_HEAD = 2.5  # ...and a slice near one end is at least this many pens wide (the head),
 ARROW_REACH = 0.35  # ...within this share of the length from that end, and not the end's
-ARROW_TIP = 3  # ...first slices (this many: a head comes to a point)
+ARROW_TIP = 4  # ...first slices (this many: a head comes to a point)
 ARROW_POINT = 0.45  # ...where the mark is at most this share of the head's width,
-ARROW_SIDES = 0.6  # ...reaching out on both sides of the shaft, the lesser this share of the other.
+ARROW_SIDES = 0.6  # ...reaching out on both sides of the shaft, the lesser this share of the other,
+ARROW_STEADY = (0.2, 0.85)  # ...each side steadily: halfway from the point, this share of its
+                            # reach (a 1's foot reaches out at once, a 4's bar under a small
+                            # loop late, on one side).
 
 
 def arrow(labels, marks):
@@ -52,9 +55,14 @@ def arrow(labels, marks):
     for end in (slice(None, reach), slice(None, -reach - 1, -1)):
         head = int(np.argmax(width[end]))
         widest = width[end][head]
-        sides = sorted((centre - low[end][head] - pen / 2, high[end][head] - centre - pen / 2))
-        if (head >= ARROW_TIP and widest >= ARROW_HEAD * pen
-                and width[end][0] <= ARROW_POINT * widest and sides[0] >= ARROW_SIDES * sides[1]):
+        # How far the mark reaches out from the shaft on either side, slice by slice.
+        sides = np.stack([centre - low[end], high[end] - centre])[:, :head + 1] - pen / 2
+        if (head < ARROW_TIP or widest < ARROW_HEAD * pen
+                or width[end][0] > ARROW_POINT * widest
+                or sides[:, head].min() < ARROW_SIDES * sides[:, head].max()):
+            continue
+        halfway = [np.interp(head / 2, np.arange(head + 1), side) / side[head] for side in sides]
+        if ARROW_STEADY[0] <= min(halfway) and max(halfway) <= ARROW_STEADY[1]:
             shapes = outline_and_hole(mask)
             return shapes is None or cv2.contourArea(shapes[1]) < pen * pen
     return False

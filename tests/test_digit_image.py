@@ -1074,17 +1074,22 @@ def test_an_arrow_is_no_digit(turn, head):
         digit_image.find_digits(picture)
 
 
-@pytest.mark.parametrize("strokes", [
-    [[(130, 80), (160, 50), (160, 250)], [(120, 250), (200, 250)]],  # a 1 with a flag and a foot
-    [[(100, 50), (200, 50), (130, 250)]],  # a 7
+@pytest.mark.parametrize("strokes, pen", [
+    ([[(0.3, 0.2), (0.5, 0), (0.5, 1)], [(0.3, 1), (0.7, 1)]], 0.05),  # a 1, a flag and a foot
+    ([[(0.2, 0), (0.7, 0), (0.35, 1)]], 0.05),  # a 7
+    ([[(0.32, 0.2), (0.5, 0), (0.5, 1)], [(0.35, 0.93), (0.65, 0.93)]], 0.15),  # its stem below its foot
+    ([[(0.55, 1), (0.55, 0), (0.35, 0.3), (0.68, 0.3)]], 0.08),  # a 4 whose loop is small
 ])
-def test_a_digit_with_a_stroke_across_one_end_is_no_arrow(strokes):
-    """A 1's flag or a 7's bar reaches out on one side of the stroke only; a 1's foot is
-    widest at the very end, where a head comes to a point."""
-    picture = Image.new("L", (300, 300), 255)
-    for stroke in strokes:
-        ImageDraw.Draw(picture).line(stroke, fill=0, width=10, joint="curve")
-    assert digit_image.find_digits(picture).marks
+def test_a_digit_with_a_stroke_across_one_end_is_no_arrow(strokes, pen):
+    """A 1's flag or a 7's bar reaches out on one side of the stroke only. A 1's foot, even
+    above the stem's end, reaches out at once, and a 4's bar under a small loop late and on
+    one side, where a head widens steadily from its point (an outside review found both
+    taken for arrows)."""
+    picture = np.full((300, 300), 255, np.uint8)
+    for stroke in strokes:  # a round pen, the digit 210 pixels tall
+        points = np.int32([(45 + 210 * x, 45 + 210 * y) for x, y in stroke])
+        cv2.polylines(picture, [points], False, 0, round(210 * pen), cv2.LINE_AA)
+    assert digit_image.find_digits(Image.fromarray(picture)).marks
 
 
 def test_a_9_whose_loop_widens_one_end_is_no_arrow():
