@@ -245,7 +245,10 @@ def _look(source):
         return found
     seen = _unless_no_ink(_marks_in, closer)
     if seen is None:
-        if bare:  # What was taken for ink lay around a sheet with nothing on it: the desk.
+        # What was taken for ink lay around a sheet with no mark on it at all: the desk. (A
+        # mark found there and then left out, at the sheet's edge or in its shade, may be a
+        # digit the squaring cut.)
+        if bare and _unless_no_ink(_find_ink, ink_contrast(closer)) is None:
             raise NoInk("no ink found (a blank sheet: the marks were the desk around it)")
         return found
     seen = Found(*seen, view=view)

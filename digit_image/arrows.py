@@ -27,7 +27,7 @@ ARROW_STEADY = (0.2, 0.85)  # ...each side steadily: halfway from the point, thi
 def arrow(labels, marks):
     """Whether the marks are one arrow: a straight shaft, and at one end a head that comes to
     a point and reaches out on both sides of it (ARROW_*), closing around no paper."""
-    if len(marks) != 1:
+    if len(marks) != 1 or marks[0].area < ARROW_SLICES:
         return False
     mask = marks[0].mask(labels)
     ys, xs = np.nonzero(mask)
@@ -36,6 +36,8 @@ def arrow(labels, marks):
     _, axes = np.linalg.eigh(np.cov(points.T))
     across, along = points @ axes[:, 0], points @ axes[:, 1]
     length = along.max() - along.min()
+    if length * length < ARROW_LONG * marks[0].area:
+        return False  # not long enough even for its average width (a blot), before slicing
     slices = np.minimum((along - along.min()) * ARROW_SLICES // max(length, 1e-3),
                         ARROW_SLICES - 1).astype(int)
     low, high = np.full(ARROW_SLICES, np.inf), np.full(ARROW_SLICES, -np.inf)
