@@ -84,6 +84,17 @@ ZOOM_MARGIN = 1.0  # ...around them with a margin of this fraction of their heig
 cv2.setNumThreads(1)
 
 
+# Shapes no digit has, each told from the marks (labels, marks), and what the answer says.
+NO_DIGIT_SHAPES = (
+    (empty_box, "an empty box (a form's field, a frame, a square)"),
+    (dotted, "a stroke with a dot beyond its end, as in i, j, ! or ?"),
+    (blots, "round blots, not strokes (a ring binder's holes, dots of paint)"),
+    (round_ring, "a ring as exact as a compass, a stencil or a cup's rim makes it, not a "
+                 "written 0"),
+    (arrow, "an arrow (a straight stroke with a head at one end)"),
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Found:
     """The digits' marks in a picture: ink (float32, 0..1), labels (the marks' label image),
@@ -164,17 +175,9 @@ def find_digits(source):
         found = dataclasses.replace(found, labels=labels, marks=marks)
     if found.darkness < FAINT_INK:
         raise NoInk("no ink found (only faint marks: a stain, a shadow, a fold)")
-    if empty_box(found.labels, found.marks):
-        raise NoDigit("no digit: an empty box (a form's field, a frame, a square)")
-    if dotted(found.labels, found.marks):
-        raise NoDigit("no digit: a stroke with a dot beyond its end, as in i, j, ! or ?")
-    if blots(found.labels, found.marks):
-        raise NoDigit("no digit: round blots, not strokes (a ring binder's holes, dots of paint)")
-    if round_ring(found.labels, found.marks):
-        raise NoDigit("no digit: a ring as exact as a compass, a stencil or a cup's rim makes "
-                      "it, not a written 0")
-    if arrow(found.labels, found.marks):
-        raise NoDigit("no digit: an arrow (a straight stroke with a head at one end)")
+    for shape, reason in NO_DIGIT_SHAPES:
+        if shape(found.labels, found.marks):
+            raise NoDigit(f"no digit: {reason}")
     if found.given is None:
         # After the checks above, which count every mark (the dot of an i is such a block).
         found = dataclasses.replace(found, marks=without_blocks(found.marks, found.labels))

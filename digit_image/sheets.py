@@ -117,9 +117,9 @@ def paper_of(gray, labels, marks):
     paper |= mask_of(hole_labels, holes)
     ink = mask_of(labels, marks)  # only now: most pictures never get this far
     beyond = np.count_nonzero(ink & ~paper)
-    desk = alone and beyond >= PAPER_BARE * np.count_nonzero(ink)
-    on_desk = (PAPER_DESK * np.count_nonzero(ink) <= beyond
-               and (desk or beyond <= PAPER_INK * np.count_nonzero(~paper)))
+    inked = np.count_nonzero(ink)
+    all_on_desk = alone and beyond >= PAPER_BARE * inked
+    on_desk = all_on_desk or PAPER_DESK * inked <= beyond <= PAPER_INK * np.count_nonzero(~paper)
     if not on_desk and not _lit_part(ink, paper, beyond):
         return None
     contrast = np.median(smooth[paper]) - np.median(smooth[~paper])
@@ -144,7 +144,7 @@ def paper_of(gray, labels, marks):
     # Bare when every mark is the desk, reaching from the picture's edge or from the sheet's
     # outline: a mark apart from both may be a digit on a part of the sheet in shadow.
     near = dilate(paper, 2)
-    bare = desk and all((near[mark.box] & mark.mask(labels)).any()
+    bare = all_on_desk and all((near[mark.box] & mark.mask(labels)).any()
                         for mark in clear_of_edges(marks, gray.shape))
     return box_of([largest]), window, bare
 
