@@ -12,7 +12,9 @@ form prints more beside them, or has a row of three boxes or more of their heigh
 field, empty or not); a box drawn around a digit on bare paper, or a square 0, is boxes.py's.
 Three or more count when anything is written in them; when nothing is, in any row, and
 nothing but words of print lies beside them, the form is blank, and only a pen fainter
-than its print is looked for in them."""
+than its print is looked for in them. A field for a word or a number, one box wider than a
+cell, holds as many digits as it is wide (a row of cells), when the form prints another like
+it: a lab sheet's Name, Code and Notes one under another; a box drawn round a number is alone."""
 
 import itertools
 import typing
@@ -27,6 +29,7 @@ from .ruled_lines import SMALL_IMAGE
 MIN_CELLS = 3  # A row of this many boxes at least may have empty ones,
 ROW_HEIGHT = 0.04  # ...each at least this fraction of the picture tall,
 CELL_WIDTH = (0.3, 2.0)  # ...its opening this many times as wide as tall at least, at most,
+FIELD_WIDTH = 15  # (one box, a field for a word or a number, at most this many times),
 SAME_HEIGHT = 0.75  # ...of heights within this fraction of each other,
 SAME_WIDTH = 0.75  # ...the cells of one mark of widths within this fraction of each other,
 CELL_SQUARE = 0.85  # ...its opening's outline filling this much of its tilted rectangle,
@@ -41,6 +44,7 @@ WRITER = 0.75  # ...none of it as tall as this share of the writing in them.
 PRINT_MARKS = 3  # Beside empty rows, a form's print is this many marks at least (words),
 PRINT_TALLEST = 2.0  # ...none over this many times their median height (a digit written
                      # beside them) or WRITER of the boxes' height.
+SPECK = 0.1  # Ink in a box under this share of its height both ways is dust, not writing.
 ROW_MARGIN = 0.25  # Ink this fraction of the row's height above or below it is still read,
 SIDE_MARGIN = 3  # ...and this many pixels beyond its ends.
 
@@ -67,8 +71,9 @@ def form_boxes(mask, faint):
         sides, inside = _sides(window, cells)
         length = sum(cv2.arcLength(hull, True) for hull in cells)
         if np.count_nonzero(sides) <= FRAME_THICKNESS * mark.height * length:
-            boxed.append(Boxed(mark, sides, inside, len(cells)))
+            boxed.append(Boxed(mark, sides, inside, _capacity(cells), len(cells) == 1))
     rows = np.zeros_like(mask)
+    boxed = _fields_alike(boxed)
     grouped = _rows(boxed)
     # Each row's height and count of cells; the heights of the rows of MIN_CELLS boxes or
     # more, written in or not, are a form's fields.
@@ -81,7 +86,9 @@ def form_boxes(mask, faint):
         inside = np.zeros_like(mask)
         for entry in row:
             inside[entry.mark.box] |= entry.cells
-        written = np.flatnonzero((mask & inside).any(axis=1))
+        # Specks of dust are no writing; the grains of a pencil's stroke, joined in faint, are.
+        writing = mask & _without_specks(faint & inside, SPECK * tallest)
+        written = np.flatnonzero(writing.any(axis=1))
         writing_height = written[-1] + 1 - written[0] if len(written) else 0
         # Boxes with nothing written in them are more likely square zeros than a form; one
         # or two (which may be a box a digit touching its top and bottom cut in two) hold
@@ -146,13 +153,14 @@ def _only_print_beside(mask, labels, boxed, cell_height):
 
 
 class Boxed(typing.NamedTuple):
-    """A mark found to be boxes: its sides and its cells (the openings), in its box, and
-    how many cells it has."""
+    """A mark found to be boxes: its sides and its cells (the openings), in its box, how
+    many digits they hold (_capacity), and whether it is one box (not a comb of cells)."""
 
     mark: Mark
     sides: np.ndarray
     cells: np.ndarray
     count: int
+    one_box: bool
 
 
 def _printed_around(mask, margin, row, labels, writing_pixels, writing_height):
@@ -235,7 +243,8 @@ def _cells(window):
         hull = cv2.convexHull(points)
         _, (side_a, side_b), _ = cv2.minAreaRect(hull)
         _, _, width, tall = cv2.boundingRect(hull)
-        if (tall < FRAME_HOLE * height or not CELL_WIDTH[0] * tall <= width <= CELL_WIDTH[1] * tall
+        widest = CELL_WIDTH[1] if len(cells) > 1 else FIELD_WIDTH
+        if (tall < FRAME_HOLE * height or not CELL_WIDTH[0] * tall <= width <= widest * tall
                 or cv2.contourArea(hull) < CELL_SQUARE * side_a * side_b):
             return []
         hulls.append(hull)
@@ -245,6 +254,37 @@ def _cells(window):
                 np.ptp(first[:, 0, 0]), np.ptp(second[:, 0, 0])):
             return []
     return _with_hidden_cells(hulls, FRAME_THICKNESS * height)
+
+
+def _fields_alike(boxed):
+    """boxed without the fields (one box wider than a cell) unlike every other: a form
+    prints its fields alike, one under another, where a box drawn round a number is alone."""
+    def field(entry):
+        return entry.one_box and entry.count > 1
+
+    def alike(first, second):
+        return all(min(a, b) >= SAME_WIDTH * max(a, b) for a, b in (
+            (first.mark.height, second.mark.height), (first.mark.width, second.mark.width)))
+
+    return [entry for entry in boxed if not field(entry)
+            or any(other is not entry and field(other) and alike(entry, other) for other in boxed)]
+
+
+def _without_specks(mask, size):
+    """mask without its marks under size pixels both tall and wide."""
+    if not mask.any():
+        return mask
+    labels, marks = label_marks(mask)
+    return mask_of(labels, [mark for mark in marks if max(mark.height, mark.width) >= size])
+
+
+def _capacity(cells):
+    """How many digits a mark's boxes hold: one a cell, or as many as a field (one box wider
+    than CELL_WIDTH allows a cell) is wide, each as wide as it is tall."""
+    if len(cells) > 1:
+        return len(cells)
+    _, _, width, tall = cv2.boundingRect(cells[0])
+    return 1 if width <= CELL_WIDTH[1] * tall else round(width / tall)
 
 
 def _with_hidden_cells(hulls, thickest):

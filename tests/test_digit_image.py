@@ -391,6 +391,45 @@ def test_a_digit_in_another_fields_box_is_no_blank_form():
     assert len(digit_image.find_digits(picture).marks) > 0  # read, not refused
 
 
+def fields_page(text="", field=1, printed=True, line=3):
+    """A form page of wide fields, one under another (Name, Code, Notes), as a lab sheet or
+    a visitor slip prints them, text written in the field-th."""
+    top = 170 + 200 * field
+    picture = draw(text, size=(700, 900), box=(300, top, 300 + 60 * len(text), top + 90),
+                   width=7) if text else Image.new("L", (700, 900), 255)
+    if printed:
+        pen = ImageDraw.Draw(picture)
+        font = ImageFont.load_default(size=30)
+        pen.text((30, 20), "LAB SHEET", fill=0, font=font)
+        for index, label in enumerate(("Name:", "Code:", "Notes:")):
+            pen.text((20, 190 + 200 * index), label, fill=0, font=font)
+            pen.rectangle((200, 150 + 200 * index, 680, 280 + 200 * index), outline=0, width=line)
+    return picture
+
+
+@pytest.mark.parametrize("line", [2, 5])
+def test_a_form_whose_wide_fields_are_all_empty_is_no_digit(line):
+    # Before: fields four times as wide as tall were no boxes, and the print was read (a 5).
+    with pytest.raises(digit_image.NoDigit, match="boxes are empty"):
+        digit_image.find_digits(fields_page(line=line))
+
+
+@pytest.mark.parametrize("text", ["7", "42"])
+def test_writing_in_one_of_a_forms_wide_fields_is_read_from_it(text):
+    lines = digit_image.segment(fields_page(text))
+    assert [len(line) for line in lines] == [len(text)]  # Before: the labels' lines too.
+    for digit, alone in zip(lines[0], one_line(fields_page(text, printed=False))):
+        assert similarity(digit, alone) > 0.8
+
+
+def test_a_wide_box_alone_round_a_number_is_still_read():
+    """A box drawn round a number on bare paper is alone: no form's field, whose sides the
+    form step would take out, but boxes.py's."""
+    picture = draw("2024", size=(700, 300), box=(120, 90, 580, 210), width=8)
+    ImageDraw.Draw(picture).rectangle((80, 60, 620, 240), outline=0, width=5)
+    assert len(one_line(picture)) == 4
+
+
 def test_square_zeros_with_a_point_are_no_blank_form():
     picture = Image.new("L", (640, 240), 255)
     pen = ImageDraw.Draw(picture)
