@@ -50,6 +50,7 @@ from .desk import without_desk
 from .dots import blots, dotted, without_blocks
 from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoDigit, NoInk, NotAPicture, OutOfMemory
+from .form_pages import PAGE_MARKS, PAGE_SIZE, field_height, page_fields, writing_in, written
 from .grouping import (digits_of, lines_of_writing, pieces_joined, split_touching,
                        typical_height)
 from .ink import FAINT_INK, darkness
@@ -101,8 +102,9 @@ class Found:
     marks (the Marks of the digits), darkness (how much darker than their paper they are at
     their darkest tenth, 0..1), and view, which reading of the picture they are in:
     "whole" (at WORK_SIZE), "finer" (the whole picture at up to FINE_SIZE, for thin strokes),
-    "closer" (small writing), "sheet" (a sheet or note, squared to the camera) or "as given"
-    (a picture already laid out as MNIST, given: as_one() is that picture itself)."""
+    "closer" (small writing), "sheet" (a sheet or note, squared to the camera), "form" (the
+    writing in a form page's fields, form_pages.py) or "as given" (a picture already laid
+    out as MNIST, given: as_one() is that picture itself)."""
 
     ink: np.ndarray
     labels: np.ndarray
@@ -194,7 +196,9 @@ def _look(source):
     ZOOM_SIZE pixels a side: the sheet, when the largest mark is a sheet of paper or a note
     lying on a darker desk (which made the paper look like ink); or the region around digits
     written small on a large page or photo (under ZOOM_HEIGHT pixels tall at WORK_SIZE),
-    and then the sheet in it, when the closer look shows a small note taken for ink.
+    and then the sheet in it, when the closer look shows a small note taken for ink. A page
+    of many small marks, at first or up close, is looked at whole for a form's fields
+    (_form_page), whose writing alone is read.
     """
     picture = open_picture(source, WORK_SIZE)  # kept as decoded, for a closer look
     gray = grey(picture, WORK_SIZE)
@@ -230,6 +234,12 @@ def _look(source):
     sheet, box, bare = sheet_of(largest, found.labels), box_of([largest]), False
     if sheet is None:
         box, sheet, bare = paper_of(gray, found.labels, found.marks) or (box, None, False)
+    paper = (box, sheet) if sheet is not None else (None, None)
+    if len(found.marks) >= PAGE_MARKS:
+        # Many small marks: a page of print, perhaps a form whose fields faded apart here.
+        form = _form_page(source, picture, gray, *paper)
+        if form is not None:
+            return form
     if sheet is not None:
         view = "sheet"
         closer = region(source, picture, box, gray.shape, ZOOM_SIZE, finer=False)
@@ -255,6 +265,10 @@ def _look(source):
             raise NoInk("no ink found (a blank sheet: the marks were the desk around it)")
         return found
     seen = Found(*seen, view=view)
+    if len(seen.marks) >= PAGE_MARKS and len(found.marks) < PAGE_MARKS:
+        form = _form_page(source, picture, gray, *paper)  # the print seen only up close
+        if form is not None:
+            return form
     if view == "closer":
         # A small note on a large desk: its writing shows as holes in it only up close.
         largest = max(seen.marks, key=lambda mark: mark.area)
@@ -265,6 +279,39 @@ def _look(source):
             if on_sheet is not None:
                 return Found(*on_sheet, view="sheet")
     return seen
+
+
+def _form_page(source, picture, gray, box, sheet):
+    """The writing in a form page's fields (form_pages.py), the page read at PAGE_SIZE (the
+    sheet alone, squared, when it lies on a desk: box and sheet); None when the page has
+    fewer than two fields. Raises NoDigit for a form whose fields are all empty."""
+    if sheet is None:
+        page = region(source, picture, (0, 0, *gray.shape), gray.shape, PAGE_SIZE, finer=True)
+    else:
+        page = region(source, picture, box, gray.shape, PAGE_SIZE, finer=True)
+        page = None if page is None else flattened(page, sheet)
+    if page is None:
+        return None
+    fields, lines = page_fields(page)
+    if len(fields) < 2:
+        return None
+    try:
+        (top, left, bottom, right), inside = writing_in(page, fields, lines)
+    except NoInk:
+        raise NoDigit("no digit: the form's boxes are empty") from None
+    crop = None
+    if sheet is None:
+        # The writing read again from the picture as decoded, as finely as it holds it.
+        scale_y, scale_x = gray.shape[0] / page.shape[0], gray.shape[1] / page.shape[1]
+        crop = region(source, picture, (top * scale_y, left * scale_x, bottom * scale_y,
+                                        right * scale_x), gray.shape, ZOOM_SIZE, finer=False)
+    if crop is None:
+        crop = page[top:bottom, left:right]
+    inside = cv2.resize(inside[top:bottom, left:right].view(np.uint8), crop.shape[::-1],
+                        interpolation=cv2.INTER_NEAREST).view(bool)
+    height = field_height(fields) * crop.shape[0] / (bottom - top)
+    seen = _unless_no_ink(written, crop, inside, height)
+    return None if seen is None else Found(*seen, view="form")
 
 
 def _unless_no_ink(look, *args, **kwargs):

@@ -422,6 +422,56 @@ def test_writing_in_one_of_a_forms_wide_fields_is_read_from_it(text):
         assert similarity(digit, alone) > 0.8
 
 
+def lab_sheet(text="", field=1, printed=True, line=1, grey=150):
+    """A lab sheet as a scanner gives it, 1240x1754: a title, small print, and four
+    labelled fields drawn in hairlines (line pixels, grey), text written in the field-th."""
+    size = (1240, 1754)
+    top = 420 + 260 * field
+    picture = draw(text, size=size, box=(560, top + 30, 560 + 70 * len(text), top + 140),
+                   width=6) if text else Image.new("L", size, 255)
+    if printed:
+        pen = ImageDraw.Draw(picture)
+        pen.text((90, 120), "LAB SHEET", fill=0, font=ImageFont.load_default(size=70))
+        pen.text((90, 240), "Write one entry in each field, in ink.", fill=60,
+                 font=ImageFont.load_default(size=26))
+        for index, label in enumerate(("Name", "Code", "Amount", "Date")):
+            y = 420 + 260 * index
+            pen.text((90, y + 60), label, fill=0, font=ImageFont.load_default(size=40))
+            pen.rectangle((400, y, 1150, y + 170), outline=grey, width=line)
+    return picture
+
+
+@pytest.mark.parametrize("line, grey", [(1, 150), (2, 190)], ids=["hairline", "pale"])
+def test_a_blank_page_of_hairline_fields_is_no_digit(line, grey):
+    # Before: the fields faded apart at WORK_SIZE, and the print was read (47 marks).
+    with pytest.raises(digit_image.NoDigit, match="boxes are empty"):
+        digit_image.find_digits(lab_sheet(line=line, grey=grey))
+
+
+@pytest.mark.parametrize("text", ["7", "42"])
+def test_writing_in_a_hairline_field_of_a_page_is_read_from_it(text):
+    found = digit_image.find_digits(lab_sheet(text))
+    assert found.view == "form"
+    lines = found.lines()
+    assert [len(line) for line in lines] == [len(text)]  # Before: the print's lines too.
+    for digit, alone in zip(lines[0], one_line(lab_sheet(text, printed=False))):
+        assert similarity(digit, alone) > 0.8
+
+
+def test_a_ruled_page_is_no_form():
+    """A notebook page: its rules run across it, through the margin line, and close around
+    no field; the digit on it is read as before."""
+    picture = draw("4", size=(1240, 1754), box=(600, 700, 700, 860), width=8)
+    pen = ImageDraw.Draw(picture)
+    for y in range(200, 1700, 60):
+        pen.line([(0, y), (1240, y)], fill=170, width=2)
+    pen.line([(160, 0), (160, 1754)], fill=120, width=2)
+    for y in (300, 500, 900, 1300):
+        pen.text((200, y - 40), "notes " * 8, fill=40, font=ImageFont.load_default(size=30))
+    found = digit_image.find_digits(picture)
+    assert found.view != "form"
+
+
 def test_a_wide_box_alone_round_a_number_is_still_read():
     """A box drawn round a number on bare paper is alone: no form's field, whose sides the
     form step would take out, but boxes.py's."""
