@@ -50,7 +50,8 @@ from .desk import without_desk
 from .dots import blots, dotted, without_blocks
 from .edges import beyond_shadow_edges, without_edge_marks
 from .errors import ImageError, NoDigit, NoInk, NotAPicture, OutOfMemory
-from .form_pages import PAGE_MARKS, PAGE_SIZE, field_height, page_fields, writing_in, written
+from .form_pages import (PAGE_SIZE, field_height, looks_like_a_form, only_print_beside,
+                         page_fields, writing_in, written)
 from .grouping import (digits_of, lines_of_writing, pieces_joined, split_touching,
                        typical_height)
 from .ink import FAINT_INK, darkness
@@ -235,8 +236,9 @@ def _look(source):
     if sheet is None:
         box, sheet, bare = paper_of(gray, found.labels, found.marks) or (box, None, False)
     paper = (box, sheet) if sheet is not None else (None, None)
-    if len(found.marks) >= PAGE_MARKS:
-        # Many small marks: a page of print, perhaps a form whose fields faded apart here.
+    form_like = looks_like_a_form(found.labels, found.marks)
+    if form_like:
+        # A page of print, perhaps a form whose fields faded apart here, or wide boxes.
         form = _form_page(source, picture, gray, *paper)
         if form is not None:
             return form
@@ -265,7 +267,7 @@ def _look(source):
             raise NoInk("no ink found (a blank sheet: the marks were the desk around it)")
         return found
     seen = Found(*seen, view=view)
-    if len(seen.marks) >= PAGE_MARKS and len(found.marks) < PAGE_MARKS:
+    if not form_like and looks_like_a_form(seen.labels, seen.marks):
         form = _form_page(source, picture, gray, *paper)  # the print seen only up close
         if form is not None:
             return form
@@ -284,7 +286,8 @@ def _look(source):
 def _form_page(source, picture, gray, box, sheet):
     """The writing in a form page's fields (form_pages.py), the page read at PAGE_SIZE (the
     sheet alone, squared, when it lies on a desk: box and sheet); None when the page has
-    fewer than two fields. Raises NoDigit for a form whose fields are all empty."""
+    fewer than two fields, or when they are empty and more than print lies beside them.
+    Raises NoDigit for a form whose fields are all empty, with print alone beside them."""
     if sheet is None:
         page = region(source, picture, (0, 0, *gray.shape), gray.shape, PAGE_SIZE, finer=True)
     else:
@@ -298,7 +301,9 @@ def _form_page(source, picture, gray, box, sheet):
     try:
         (top, left, bottom, right), inside = writing_in(page, fields, lines)
     except NoInk:
-        raise NoDigit("no digit: the form's boxes are empty") from None
+        if only_print_beside(page, fields, lines):
+            raise NoDigit("no digit: the form's boxes are empty") from None
+        return None  # writing beside the fields, or in one not found: read as before
     crop = None
     if sheet is None:
         # The writing read again from the picture as decoded, as finely as it holds it.

@@ -12,9 +12,7 @@ form prints more beside them, or has a row of three boxes or more of their heigh
 field, empty or not); a box drawn around a digit on bare paper, or a square 0, is boxes.py's.
 Three or more count when anything is written in them; when nothing is, in any row, and
 nothing but words of print lies beside them, the form is blank, and only a pen fainter
-than its print is looked for in them. A field for a word or a number, one box wider than a
-cell, holds as many digits as it is wide (a row of cells), when the form prints another like
-it: a lab sheet's Name, Code and Notes one under another; a box drawn round a number is alone."""
+than its print is looked for in them."""
 
 import itertools
 import typing
@@ -29,7 +27,6 @@ from .ruled_lines import SMALL_IMAGE
 MIN_CELLS = 3  # A row of this many boxes at least may have empty ones,
 ROW_HEIGHT = 0.04  # ...each at least this fraction of the picture tall,
 CELL_WIDTH = (0.3, 2.0)  # ...its opening this many times as wide as tall at least, at most,
-FIELD_WIDTH = 15  # (one box, a field for a word or a number, at most this many times),
 SAME_HEIGHT = 0.75  # ...of heights within this fraction of each other,
 SAME_WIDTH = 0.75  # ...the cells of one mark of widths within this fraction of each other,
 CELL_SQUARE = 0.85  # ...its opening's outline filling this much of its tilted rectangle,
@@ -71,9 +68,8 @@ def form_boxes(mask, faint):
         sides, inside = _sides(window, cells)
         length = sum(cv2.arcLength(hull, True) for hull in cells)
         if np.count_nonzero(sides) <= FRAME_THICKNESS * mark.height * length:
-            boxed.append(Boxed(mark, sides, inside, _capacity(cells), len(cells) == 1))
+            boxed.append(Boxed(mark, sides, inside, len(cells)))
     rows = np.zeros_like(mask)
-    boxed = _fields_alike(boxed)
     grouped = _rows(boxed)
     # Each row's height and count of cells; the heights of the rows of MIN_CELLS boxes or
     # more, written in or not, are a form's fields.
@@ -153,14 +149,13 @@ def _only_print_beside(mask, labels, boxed, cell_height):
 
 
 class Boxed(typing.NamedTuple):
-    """A mark found to be boxes: its sides and its cells (the openings), in its box, how
-    many digits they hold (_capacity), and whether it is one box (not a comb of cells)."""
+    """A mark found to be boxes: its sides and its cells (the openings), in its box, and
+    how many cells it has."""
 
     mark: Mark
     sides: np.ndarray
     cells: np.ndarray
     count: int
-    one_box: bool
 
 
 def _printed_around(mask, margin, row, labels, writing_pixels, writing_height):
@@ -243,8 +238,7 @@ def _cells(window):
         hull = cv2.convexHull(points)
         _, (side_a, side_b), _ = cv2.minAreaRect(hull)
         _, _, width, tall = cv2.boundingRect(hull)
-        widest = CELL_WIDTH[1] if len(cells) > 1 else FIELD_WIDTH
-        if (tall < FRAME_HOLE * height or not CELL_WIDTH[0] * tall <= width <= widest * tall
+        if (tall < FRAME_HOLE * height or not CELL_WIDTH[0] * tall <= width <= CELL_WIDTH[1] * tall
                 or cv2.contourArea(hull) < CELL_SQUARE * side_a * side_b):
             return []
         hulls.append(hull)
@@ -256,35 +250,12 @@ def _cells(window):
     return _with_hidden_cells(hulls, FRAME_THICKNESS * height)
 
 
-def _fields_alike(boxed):
-    """boxed without the fields (one box wider than a cell) unlike every other: a form
-    prints its fields alike, one under another, where a box drawn round a number is alone."""
-    def field(entry):
-        return entry.one_box and entry.count > 1
-
-    def alike(first, second):
-        return all(min(a, b) >= SAME_WIDTH * max(a, b) for a, b in (
-            (first.mark.height, second.mark.height), (first.mark.width, second.mark.width)))
-
-    return [entry for entry in boxed if not field(entry)
-            or any(other is not entry and field(other) and alike(entry, other) for other in boxed)]
-
-
 def _without_specks(mask, size):
     """mask without its marks under size pixels both tall and wide."""
     if not mask.any():
         return mask
     labels, marks = label_marks(mask)
     return mask_of(labels, [mark for mark in marks if max(mark.height, mark.width) >= size])
-
-
-def _capacity(cells):
-    """How many digits a mark's boxes hold: one a cell, or as many as a field (one box wider
-    than CELL_WIDTH allows a cell) is wide, each as wide as it is tall."""
-    if len(cells) > 1:
-        return len(cells)
-    _, _, width, tall = cv2.boundingRect(cells[0])
-    return 1 if width <= CELL_WIDTH[1] * tall else round(width / tall)
 
 
 def _with_hidden_cells(hulls, thickest):

@@ -21,7 +21,7 @@ from .desk import without_desk
 from .errors import NoInk
 from .ink import FAINT_INK, darkness, find_ink
 from .lighting import contrast_from, contrast_of, contrast_within, ink_bright
-from .marks import box_of, dilate, label_marks
+from .marks import box_of, dilate, label_marks, outline_and_hole
 
 PAGE_SIZE = 1024  # A page is looked at this many pixels a side,
 PAGE_MARKS = 10  # ...when the first look found at least this many marks (print),
@@ -31,7 +31,8 @@ LINE_CUT = 0.05  # ...this much darker than the paper at least.
 PAGE_LINES = 100  # A form prints at most this many level lines (not a grid, nor stripes).
 LEVEL_GAP = 0.004  # A level line broken by gaps this share of the page is one.
 LINE_THICK = 0.01  # A level line is at most this share of the page thick,
-LEVEL_SLOPE = 0.2  # ...and rises at most this much along its length (a page turned 11 degrees).
+LEVEL_DEGREES = (-3, -2, -1, 0, 1, 2, 3)  # ...turned by these (a scan's or a photo's skew),
+LEVEL_SLOPE = 0.06  # ...rising at most this much along its length.
 ENDS = 0.03  # A field's two level lines end within this share of the page of each other,
 FIELD_HEIGHT = (0.02, 0.25)  # ...this share of the page apart at least, at most,
 FIELD_WIDE = 1.2  # ...at least this many times as long as that,
@@ -41,9 +42,28 @@ SIDES = 0.5  # ...upright lines along this share of the gap at both ends.
 CONTINUED = 0.15  # ...ending there: not running on beyond the corners, through this share of
 RUNS_ON = 0.9  # ...the gap next to them (a label above may begin a little further).
 SPECK = 0.15  # Ink in a field under this share of its height both ways is dust.
-STRAY = 0.2  # Writing strays this share of a field's height over its level lines,
+WRITER = 0.4  # Beside blank fields, a mark this share of their height tall is writing,
+PRINT_TALLEST = 2.0  # ...when it is also this many times as tall as the marks there are.
+SIDE_REACH = 0.15  # A field's sides lie within this share of its height beyond its polygon.
+STRAY = 0.1  # Writing strays this share of a field's height over its level lines,
 LINE_RUN = 0.8  # ...which run on longer than this share of it (a digit's bar does not),
 LINE_FRINGE = 2  # ...their soft edges this many pixels beyond them.
+
+
+def looks_like_a_form(labels, marks):
+    """Whether a first look's marks are a page of print (PAGE_MARKS or more) or hold two
+    boxes at least whose openings are wider than tall (fields with thick lines, which take
+    the print's letters for specks beside them), so that the page is looked at for fields."""
+    if len(marks) >= PAGE_MARKS:
+        return True
+    wide = 0
+    for mark in marks:
+        shapes = outline_and_hole(mark.mask(labels)) if mark.area < mark.height * mark.width \
+            else None
+        if shapes is not None:
+            _, _, width, tall = cv2.boundingRect(shapes[1])
+            wide += width >= FIELD_WIDE * tall and tall >= SPECK * mark.height
+    return wide >= 2
 
 
 def page_fields(gray):
@@ -52,8 +72,7 @@ def page_fields(gray):
     page's long level lines, a boolean image)."""
     values = contrast_of(ink_bright(without_desk(gray)), thin=True).values
     side = max(values.shape)
-    level = cv2.morphologyEx(values, cv2.MORPH_OPEN, cv2.getStructuringElement(
-        cv2.MORPH_RECT, (max(3, round(LEVEL_RUN * side)), 1))) > LINE_CUT
+    level = _level_lines(values, max(3, round(LEVEL_RUN * side))) > LINE_CUT
     upright = cv2.morphologyEx(values, cv2.MORPH_OPEN, cv2.getStructuringElement(
         cv2.MORPH_RECT, (1, max(3, round(UPRIGHT_RUN * side))))) > LINE_CUT
     level = cv2.morphologyEx(level.view(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(
@@ -170,6 +189,33 @@ def writing_in(page, fields, lines):
             min(page.shape[1], right + margin)), inside
 
 
+def only_print_beside(page, fields, lines):
+    """Whether what lies beyond a page's fields is print alone: no mark there (off the
+    page's edge, larger than dust) as tall as WRITER of a field and PRINT_TALLEST times the
+    median of them, as a digit written beside the fields or in one not found would be (a
+    title's letters are a little taller than the labels')."""
+    height = field_height(fields)
+    inside = np.zeros(page.shape, np.uint8)
+    cv2.fillPoly(inside, fields, 1)
+    # With their sides, which the fields' polygons stop short of.
+    reach = max(1, round(SIDE_REACH * height))
+    inside = cv2.dilate(inside, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    beyond = (inside == 0) & ~dilate(lines, LINE_FRINGE)
+    values = contrast_within(contrast_of(ink_bright(without_desk(page))), beyond).values
+    ink = values > FAINT_INK
+    if not ink.any():
+        return True
+    _, marks = label_marks(ink)
+    rows, columns = page.shape
+    heights = [mark.height for mark in marks if mark.top > 0 and mark.left > 0
+               and mark.bottom < rows and mark.right < columns
+               and max(mark.height, mark.width) >= SPECK * height]
+    if not heights:
+        return True
+    tallest = max(WRITER * height, PRINT_TALLEST * np.median(heights))
+    return max(heights) < tallest
+
+
 def written(gray, inside, height):
     """(ink, labels, marks, darkness) of the writing in a grey crop around it, read from the
     fields' insides (inside, a boolean image of gray's shape; height, the fields' in gray's
@@ -184,7 +230,19 @@ def _without_lines(gray, inside, height):
     opening along LINE_RUN of the fields' height leaves (a digit's bar is shorter), so that
     a stroke crossing a line keeps what it adds to it."""
     values = contrast_of(ink_bright(without_desk(gray))).values
-    run = max(3, round(LINE_RUN * height))
-    lines = cv2.morphologyEx(values, cv2.MORPH_OPEN,
-                             cv2.getStructuringElement(cv2.MORPH_RECT, (run, 1)))
+    lines = _level_lines(values, max(3, round(LINE_RUN * height)))
     return contrast_within(contrast_from(np.clip(values - lines, 0, 1), False), inside)
+
+
+def _level_lines(values, run):
+    """What of values lies on level lines at least run pixels long, turned by any of
+    LEVEL_DEGREES: the greatest of grey-level openings along each such line."""
+    found = None
+    for degrees in LEVEL_DEGREES:
+        rise = np.tan(np.radians(degrees)) * (run - 1) / 2
+        middle = int(np.ceil(abs(rise)))
+        kernel = np.zeros((2 * middle + 1, run), np.uint8)
+        cv2.line(kernel, (0, round(middle - rise)), (run - 1, round(middle + rise)), 1, 1)
+        opened = cv2.morphologyEx(values, cv2.MORPH_OPEN, kernel)
+        found = opened if found is None else np.maximum(found, opened)
+    return found

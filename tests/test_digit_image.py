@@ -458,6 +458,22 @@ def test_writing_in_a_hairline_field_of_a_page_is_read_from_it(text):
         assert similarity(digit, alone) > 0.8
 
 
+def test_a_digit_beside_a_pages_empty_fields_is_read_not_refused():
+    # An outside review: a digit in the margin, or in a field not found, was taken for a
+    # blank form's ("the form's boxes are empty").
+    picture = lab_sheet()
+    picture.paste(draw("4", size=(160, 200), box=(30, 20, 130, 180), width=7), (1050, 1500))
+    assert len(digit_image.find_digits(picture).marks) > 0
+
+
+@pytest.mark.parametrize("tilt", [-1.5, 2.5])
+def test_a_digit_in_a_field_of_a_page_scanned_askew_is_read(tilt):
+    # The level lines are taken away along their own slope, not left as pieces read as 1s.
+    picture = lab_sheet("7").rotate(tilt, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    lines = digit_image.segment(picture)
+    assert [len(line) for line in lines] == [1]
+
+
 def test_a_ruled_page_is_no_form():
     """A notebook page: its rules run across it, through the margin line, and close around
     no field; the digit on it is read as before."""
