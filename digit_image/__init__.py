@@ -235,11 +235,10 @@ def _look(source):
     sheet, box, bare = sheet_of(largest, found.labels), box_of([largest]), False
     if sheet is None:
         box, sheet, bare = paper_of(gray, found.labels, found.marks) or (box, None, False)
-    paper = (box, sheet) if sheet is not None else (None, None)
     form_like = looks_like_a_form(found.labels, found.marks)
     if form_like:
         # A page of print, perhaps a form whose fields faded apart here, or wide boxes.
-        form = _form_page(source, picture, gray, *paper)
+        form = _form_page(source, picture, gray, box, sheet)
         if form is not None:
             return form
     if sheet is not None:
@@ -268,7 +267,7 @@ def _look(source):
         return found
     seen = Found(*seen, view=view)
     if not form_like and looks_like_a_form(seen.labels, seen.marks):
-        form = _form_page(source, picture, gray, *paper)  # the print seen only up close
+        form = _form_page(source, picture, gray, box, sheet)  # the print seen only up close
         if form is not None:
             return form
     if view == "closer":
@@ -285,7 +284,7 @@ def _look(source):
 
 def _form_page(source, picture, gray, box, sheet):
     """The writing in a form page's fields (form_pages.py), the page read at PAGE_SIZE (the
-    sheet alone, squared, when it lies on a desk: box and sheet); None when the page has
+    sheet alone, squared, when there is one: sheet, in box); None when the page has
     fewer than two fields, or when they are empty and more than print lies beside them.
     Raises NoDigit for a form whose fields are all empty, with print alone beside them."""
     if sheet is None:
@@ -295,13 +294,14 @@ def _form_page(source, picture, gray, box, sheet):
         page = None if page is None else flattened(page, sheet)
     if page is None:
         return None
-    fields, lines = page_fields(page)
+    fields, lines = page_fields(ink_contrast(page, thin=True))
     if len(fields) < 2:
         return None
+    contrast = ink_contrast(page)
     try:
-        (top, left, bottom, right), inside = writing_in(page, fields, lines)
+        (top, left, bottom, right), inside = writing_in(contrast, fields, lines)
     except NoInk:
-        if only_print_beside(page, fields, lines):
+        if only_print_beside(contrast, fields, lines):
             raise NoDigit("no digit: the form's boxes are empty") from None
         return None  # writing beside the fields, or in one not found: read as before
     crop = None
@@ -315,7 +315,7 @@ def _form_page(source, picture, gray, box, sheet):
     inside = cv2.resize(inside[top:bottom, left:right].view(np.uint8), crop.shape[::-1],
                         interpolation=cv2.INTER_NEAREST).view(bool)
     height = field_height(fields) * crop.shape[0] / (bottom - top)
-    seen = _unless_no_ink(written, crop, inside, height)
+    seen = _unless_no_ink(written, ink_contrast(crop), inside, height)
     return None if seen is None else Found(*seen, view="form")
 
 

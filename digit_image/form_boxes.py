@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .boxes import FRAME_CONTENT, FRAME_HOLE, FRAME_SIZE, FRAME_THICKNESS, openings
-from .marks import Mark, dilate, label_marks, mask_of
+from .marks import Mark, dilate, label_marks, mask_of, without_specks
 from .ruled_lines import SMALL_IMAGE
 
 MIN_CELLS = 3  # A row of this many boxes at least may have empty ones,
@@ -83,7 +83,7 @@ def form_boxes(mask, faint):
         for entry in row:
             inside[entry.mark.box] |= entry.cells
         # Specks of dust are no writing; the grains of a pencil's stroke, joined in faint, are.
-        writing = mask & _without_specks(faint & inside, SPECK * tallest)
+        writing = mask & without_specks(faint & inside, SPECK * tallest)
         written = np.flatnonzero(writing.any(axis=1))
         writing_height = written[-1] + 1 - written[0] if len(written) else 0
         # Boxes with nothing written in them are more likely square zeros than a form; one
@@ -248,14 +248,6 @@ def _cells(window):
                 np.ptp(first[:, 0, 0]), np.ptp(second[:, 0, 0])):
             return []
     return _with_hidden_cells(hulls, FRAME_THICKNESS * height)
-
-
-def _without_specks(mask, size):
-    """mask without its marks under size pixels both tall and wide."""
-    if not mask.any():
-        return mask
-    labels, marks = label_marks(mask)
-    return mask_of(labels, [mark for mark in marks if max(mark.height, mark.width) >= size])
 
 
 def _with_hidden_cells(hulls, thickest):

@@ -17,11 +17,11 @@ stroke crossing one keeps what it adds to it). A page whose fields are all empty
 import cv2
 import numpy as np
 
-from .desk import without_desk
 from .errors import NoInk
+from .form_boxes import PRINT_TALLEST
 from .ink import FAINT_INK, darkness, find_ink
-from .lighting import contrast_from, contrast_of, contrast_within, ink_bright
-from .marks import box_of, dilate, label_marks, outline_and_hole
+from .lighting import contrast_from, contrast_within
+from .marks import dilate, label_marks, outline_and_hole, without_specks
 
 PAGE_SIZE = 1024  # A page is looked at this many pixels a side,
 PAGE_MARKS = 10  # ...when the first look found at least this many marks (print),
@@ -43,7 +43,7 @@ CONTINUED = 0.15  # ...ending there: not running on beyond the corners, through 
 RUNS_ON = 0.9  # ...the gap next to them (a label above may begin a little further).
 SPECK = 0.15  # Ink in a field under this share of its height both ways is dust.
 WRITER = 0.4  # Beside blank fields, a mark this share of their height tall is writing,
-PRINT_TALLEST = 2.0  # ...when it is also this many times as tall as the marks there are.
+                # when it is also PRINT_TALLEST times as tall as the marks there are.
 SIDE_REACH = 0.15  # A field's sides lie within this share of its height beyond its polygon.
 STRAY = 0.1  # Writing strays this share of a field's height over its level lines,
 LINE_RUN = 0.8  # ...which run on longer than this share of it (a digit's bar does not),
@@ -56,21 +56,22 @@ def looks_like_a_form(labels, marks):
     the print's letters for specks beside them), so that the page is looked at for fields."""
     if len(marks) >= PAGE_MARKS:
         return True
+    if len(marks) < 2:
+        return False  # most pictures: one digit
     wide = 0
     for mark in marks:
-        shapes = outline_and_hole(mark.mask(labels)) if mark.area < mark.height * mark.width \
-            else None
+        shapes = outline_and_hole(mark.mask(labels))
         if shapes is not None:
             _, _, width, tall = cv2.boundingRect(shapes[1])
             wide += width >= FIELD_WIDE * tall and tall >= SPECK * mark.height
     return wide >= 2
 
 
-def page_fields(gray):
-    """The fields of a page (gray: float32 grey levels, dark ink on light paper or the
-    reverse): (a list of int32 polygons (x, y) of their insides, in gray's pixels; the
-    page's long level lines, a boolean image)."""
-    values = contrast_of(ink_bright(without_desk(gray)), thin=True).values
+def page_fields(thin):
+    """The fields of a page, from its Contrast taken against the thin strokes' background
+    (thin: shading and blotches are background): (a list of int32 polygons (x, y) of their
+    insides, in the page's pixels; the page's long level lines, a boolean image)."""
+    values = thin.values
     side = max(values.shape)
     level = _level_lines(values, max(3, round(LEVEL_RUN * side))) > LINE_CUT
     upright = cv2.morphologyEx(values, cv2.MORPH_OPEN, cv2.getStructuringElement(
@@ -163,50 +164,40 @@ def field_height(fields):
     return float(np.median([np.ptp(field[:, 1]) for field in fields]))
 
 
-def writing_in(page, fields, lines):
-    """(top, left, bottom, right), the box in page's pixels of what is written in its fields
-    (marks as dark as ink at the least, larger than dust), a field's height around it, and
-    the fields' insides (a boolean image of page's shape, STRAY beyond their level lines,
-    lines: the page's); raises NoInk when nothing but specks is written in them (a blank
-    form)."""
+def writing_in(contrast, fields, lines):
+    """(top, left, bottom, right), the box in the page's pixels of what is written in its
+    fields (marks as dark as ink at the least, larger than dust), a field's height around
+    it, and the fields' insides (a boolean image of the page's shape, STRAY beyond their
+    level lines); contrast: the page's, lines: its level lines. Raises NoInk when nothing
+    but specks is written in them (a blank form)."""
     height = field_height(fields)
-    inside = np.zeros(page.shape, np.uint8)
-    cv2.fillPoly(inside, fields, 1)
-    stray = max(1, round(STRAY * height))
-    inside = cv2.dilate(inside, np.ones((2 * stray + 1, 1), np.uint8)).view(bool)
+    inside = _around(contrast.values.shape, fields, round(STRAY * height), 0)
     clear = inside & ~dilate(lines, LINE_FRINGE)  # (a stroke crossing one is found in two)
-    values = contrast_within(contrast_of(ink_bright(without_desk(page))), clear).values
-    writing = values > FAINT_INK / 2
+    writing = without_specks(contrast_within(contrast, clear).values > FAINT_INK / 2,
+                             SPECK * height)
     if not writing.any():
-        raise NoInk("no ink found (the picture looks blank)")
-    labels, marks = label_marks(writing)
-    marks = [mark for mark in marks if max(mark.height, mark.width) >= SPECK * height]
-    if not marks:
         raise NoInk("no ink found (only specks in the fields)")
-    top, left, bottom, right = box_of(marks)
+    rows, columns = np.nonzero(writing)
     margin = round(height)
-    return (max(0, top - margin), max(0, left - margin), min(page.shape[0], bottom + margin),
-            min(page.shape[1], right + margin)), inside
+    return (max(0, rows.min() - margin), max(0, columns.min() - margin),
+            min(writing.shape[0], rows.max() + 1 + margin),
+            min(writing.shape[1], columns.max() + 1 + margin)), inside
 
 
-def only_print_beside(page, fields, lines):
+def only_print_beside(contrast, fields, lines):
     """Whether what lies beyond a page's fields is print alone: no mark there (off the
     page's edge, larger than dust) as tall as WRITER of a field and PRINT_TALLEST times the
     median of them, as a digit written beside the fields or in one not found would be (a
     title's letters are a little taller than the labels')."""
     height = field_height(fields)
-    inside = np.zeros(page.shape, np.uint8)
-    cv2.fillPoly(inside, fields, 1)
     # With their sides, which the fields' polygons stop short of.
     reach = max(1, round(SIDE_REACH * height))
-    inside = cv2.dilate(inside, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
-    beyond = (inside == 0) & ~dilate(lines, LINE_FRINGE)
-    values = contrast_within(contrast_of(ink_bright(without_desk(page))), beyond).values
-    ink = values > FAINT_INK
+    beyond = ~_around(contrast.values.shape, fields, reach, reach) & ~dilate(lines, LINE_FRINGE)
+    ink = contrast_within(contrast, beyond).values > FAINT_INK
     if not ink.any():
         return True
     _, marks = label_marks(ink)
-    rows, columns = page.shape
+    rows, columns = ink.shape
     heights = [mark.height for mark in marks if mark.top > 0 and mark.left > 0
                and mark.bottom < rows and mark.right < columns
                and max(mark.height, mark.width) >= SPECK * height]
@@ -216,22 +207,27 @@ def only_print_beside(page, fields, lines):
     return max(heights) < tallest
 
 
-def written(gray, inside, height):
-    """(ink, labels, marks, darkness) of the writing in a grey crop around it, read from the
-    fields' insides (inside, a boolean image of gray's shape; height, the fields' in gray's
-    pixels) alone, as ink.find_ink reads a picture: its size measured against itself."""
-    contrast = _without_lines(gray, inside, height)
+def written(contrast, inside, height):
+    """(ink, labels, marks, darkness) of the writing in a crop around it (contrast: the
+    crop's), read from the fields' insides (inside, a boolean image of the crop's shape;
+    height, the fields' in its pixels) alone, as ink.find_ink reads a picture: its size
+    measured against itself. The fields' level lines are taken away first: what a grey-level
+    opening along LINE_RUN of their height leaves (a digit's bar is shorter), so that a
+    stroke crossing a line keeps what it adds to it."""
+    values = contrast.values
+    lines = _level_lines(values, max(3, round(LINE_RUN * height)))
+    contrast = contrast_within(contrast_from(np.clip(values - lines, 0, 1), False), inside)
     ink, labels, marks = find_ink(contrast, forms=False)
     return ink, labels, marks, darkness(contrast, labels, marks)
 
 
-def _without_lines(gray, inside, height):
-    """The Contrast of gray within inside, its level lines taken away: what a grey-level
-    opening along LINE_RUN of the fields' height leaves (a digit's bar is shorter), so that
-    a stroke crossing a line keeps what it adds to it."""
-    values = contrast_of(ink_bright(without_desk(gray))).values
-    lines = _level_lines(values, max(3, round(LINE_RUN * height)))
-    return contrast_within(contrast_from(np.clip(values - lines, 0, 1), False), inside)
+def _around(shape, fields, rows, columns):
+    """A boolean image of shape: the fields' polygons, grown by rows above and below and by
+    columns either side."""
+    inside = np.zeros(shape, np.uint8)
+    cv2.fillPoly(inside, fields, 1)
+    grow = np.ones((2 * max(1, rows) + 1, 2 * columns + 1), np.uint8)
+    return cv2.dilate(inside, grow).view(bool)
 
 
 def _level_lines(values, run):

@@ -68,6 +68,14 @@ def mask_of(labels, marks):
     return chosen[labels]
 
 
+def without_specks(mask, size):
+    """A boolean mask without its marks under size pixels both tall and wide (dust)."""
+    if not mask.any():
+        return mask
+    labels, marks = label_marks(mask)
+    return mask_of(labels, [mark for mark in marks if max(mark.height, mark.width) >= size])
+
+
 def box_of(marks):
     """(top, left, bottom, right) around several marks."""
     return (min(mark.top for mark in marks), min(mark.left for mark in marks),
